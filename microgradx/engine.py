@@ -1,0 +1,315 @@
+"""The scalar autodiff engine: a ``Value`` records each operation; ``backward()`` applies the chain rule.
+
+A ``Value`` holds a number (``data``), the derivative of the final output with
+respect to it (``grad``), the op that made it (``_op``, a row of the op table in
+``ops.py``), its inputs (``_prev``, a tuple in argument order, duplicates kept)
+and the local derivatives ∂self/∂input computed during the forward pass
+(``_local``). Backpropagation is then, for every node from the output down::
+
+    child.grad += node.grad * local      # the chain rule, summed over every path
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from contextlib import contextmanager
+from typing import Any, Iterator, Union
+
+import numpy as np
+
+from . import ops
+from .graph import topological_order
+from .ops import FLOAT, VALUE, DomainError, Op
+
+Number = Union[int, float, np.number]
+Operand = Union["Value", int, float, np.number]
+
+_INF = math.inf
+_new = object.__new__
+
+
+class _Mode:
+    """Global switches: is the graph recorded, and are we tracing for ``jit``?"""
+
+    grad_enabled: bool = True
+    tracing: bool = False  # set by jit; see Value._apply
+    trace_leaves: list[Value] | None = None  # leaves created while tracing are constants
+
+
+MODE = _Mode()
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block ops compute values but record no graph (results are leaves)."""
+    before = MODE.grad_enabled
+    MODE.grad_enabled = False
+    try:
+        yield
+    finally:
+        MODE.grad_enabled = before
+
+
+def _check_number(data: Any, what: str) -> float:
+    """``data`` as a finite float, or a clear error."""
+    if isinstance(data, Value):
+        raise TypeError(f"{what} must be a number, not a Value: use the Value itself, or its .data")
+    if isinstance(data, (numbers.Real, np.bool_)):
+        x = float(data)
+    else:
+        raise TypeError(f"{what} must be a real number (int, float or numpy scalar), "
+                        f"got {type(data).__name__}: {data!r:.60}. Pass a single number, e.g. Value(2.0).")
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be finite, got {x}. Check the computation that produced it.")
+    return x
+
+
+class Value:
+    """A scalar in a computational graph.
+
+    ``Value(2.0, label='a')``. Arithmetic with other Values or plain numbers
+    builds the graph; ``out.backward()`` fills in ``grad`` = ∂out/∂node everywhere.
+
+    ``==`` and ``hash`` are identity-based (as for any object): a Value is a node
+    in a graph, and two nodes holding the same number are still two nodes, so
+    they can live in sets and dicts during graph walks. ``<``, ``<=``, ``>``,
+    ``>=`` compare ``data`` and return a bool.
+    """
+
+    __slots__ = ("data", "grad", "label", "_prev", "_op")
+    __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
+
+    data: float
+    grad: Any  # float, or a Value after backward(create_graph=True)
+    label: str | None
+    _prev: tuple[Value, ...]
+    _op: Op | None
+
+    def __init__(self, data: Number, label: str | None = None) -> None:
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be a str or None, got {type(label).__name__}")
+        self.data = _check_number(data, "Value(data)")
+        self.grad = 0.0
+        self.label = label
+        self._prev = ()
+        self._op = None
+        if MODE.trace_leaves is not None:
+            MODE.trace_leaves.append(self)
+
+    # ---------------------------------------------------------------- applying ops
+
+    def _apply(self, op: Op, other: Value | None = None) -> Value:
+        """Run ``op`` on ``self`` (and ``other``) through the op table; record the node.
+
+        While ``jit`` traces, placeholder inputs hold nan: nan passes the domain
+        checks and flows through, and only the graph's structure is kept.
+        """
+        x = self.data
+        if other is None:
+            inputs: tuple[Value, ...] = (self,)
+            datas: tuple[float, ...] = (x,)
+        else:
+            inputs, datas = (self, other), (x, other.data)
+        if op.domain is not None and op.domain(*datas):
+            raise DomainError(ops.domain_message(op, datas, tuple(v.label for v in inputs)))
+        try:
+            data = op.forward(FLOAT, *datas)
+        except (ArithmeticError, ValueError) as e:
+            raise DomainError(f"{ops.domain_message(op, datas, tuple(v.label for v in inputs))} ({e})") from None
+        if not -_INF < data < _INF and not MODE.tracing:
+            raise DomainError(ops.overflow_message(op, datas, tuple(v.label for v in inputs)))
+        out = _new(Value)
+        out.data = data
+        out.grad = 0.0
+        out.label = None
+        if MODE.grad_enabled:
+            out._prev, out._op = inputs, op
+        else:
+            out._prev, out._op = (), None
+        return out
+
+    # ---------------------------------------------------------------- operators
+
+    def __add__(self, other: Operand) -> Value:
+        return self._apply(ops.ADD, _lift(other))
+
+    def __radd__(self, other: Operand) -> Value:
+        return _lift(other)._apply(ops.ADD, self)
+
+    def __sub__(self, other: Operand) -> Value:
+        return self._apply(ops.SUB, _lift(other))
+
+    def __rsub__(self, other: Operand) -> Value:
+        return _lift(other)._apply(ops.SUB, self)
+
+    def __mul__(self, other: Operand) -> Value:
+        return self._apply(ops.MUL, _lift(other))
+
+    def __rmul__(self, other: Operand) -> Value:
+        return _lift(other)._apply(ops.MUL, self)
+
+    def __truediv__(self, other: Operand) -> Value:
+        return self._apply(ops.DIV, _lift(other))
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return _lift(other)._apply(ops.DIV, self)
+
+    def __pow__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return self._apply(ops.VPOW, other)
+        return self._apply(ops.POW.bind(_check_number(other, "the exponent")))
+
+    def __rpow__(self, other: Operand) -> Value:
+        return _lift(other)._apply(ops.VPOW, self)
+
+    def __neg__(self) -> Value:
+        return self._apply(ops.NEG)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return self._apply(ops.ABS)
+
+    # ---------------------------------------------------------------- functions
+
+    def exp(self) -> Value:
+        """e^x; d/dx = e^x."""
+        return self._apply(ops.EXP)
+
+    def log(self) -> Value:
+        """ln x (x > 0); d/dx = 1/x."""
+        return self._apply(ops.LOG)
+
+    def tanh(self) -> Value:
+        """tanh x; d/dx = 1 - tanh² x."""
+        return self._apply(ops.TANH)
+
+    def sigmoid(self) -> Value:
+        """σ(x) = 1/(1+e^-x); d/dx = σ(x)(1-σ(x))."""
+        return self._apply(ops.SIGMOID)
+
+    def relu(self) -> Value:
+        """max(0, x); d/dx = 1 if x > 0 else 0."""
+        return self._apply(ops.RELU)
+
+    def leaky_relu(self, slope: float = 0.01) -> Value:
+        """x if x > 0 else slope·x; d/dx = 1 or slope."""
+        return self._apply(ops.LEAKY_RELU.bind(_check_number(slope, "slope")))
+
+    def sqrt(self) -> Value:
+        """√x (x > 0); d/dx = 1/(2√x)."""
+        return self._apply(ops.SQRT)
+
+    def abs(self) -> Value:
+        """|x|; d/dx = sign(x)."""
+        return self._apply(ops.ABS)
+
+    def sin(self) -> Value:
+        """sin x; d/dx = cos x."""
+        return self._apply(ops.SIN)
+
+    def cos(self) -> Value:
+        """cos x; d/dx = -sin x."""
+        return self._apply(ops.COS)
+
+    # ---------------------------------------------------------------- comparisons
+
+    def _compare_data(self, other: Operand) -> float:
+        if MODE.tracing:
+            raise TracingError(
+                "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
+                "would bake in one branch for every sample. Write the choice with ops instead: "
+                "relu(x) for max(x, 0), abs(x), or (x - y).relu() + y for max(x, y).")
+        return other.data if isinstance(other, Value) else _check_number(other, "the compared number")
+
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < self._compare_data(other)
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= self._compare_data(other)
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > self._compare_data(other)
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= self._compare_data(other)
+
+    def __bool__(self) -> bool:
+        return self.data != self._compare_data(0.0)
+
+    def __float__(self) -> float:
+        return self.data
+
+    # ---------------------------------------------------------------- backward
+
+    def backward(self, create_graph: bool = False) -> None:
+        """Fill ``grad`` of every node with ∂self/∂node by the chain rule.
+
+        Leaf gradients accumulate across calls (zero them between training
+        steps); interior nodes are reset first, so two calls give exactly twice
+        the leaf gradients. With ``create_graph=True`` every gradient is itself a
+        ``Value`` graph, so it can be differentiated again.
+        """
+        order = topological_order(self)
+        for node in order:
+            if node._prev:
+                node.grad = 0.0
+        self.grad = self.grad + 1.0
+        if create_graph:
+            self.grad = _lift(self.grad) if not isinstance(self.grad, Value) else self.grad
+            for node in reversed(order):
+                if node._prev:
+                    locals_ = node._op.local(VALUE, node, *node._prev)  # type: ignore[union-attr]
+                    for child, d in zip(node._prev, locals_):
+                        _accumulate(child, node.grad, d)
+            return
+        for node in reversed(order):
+            prev = node._prev
+            if prev:
+                g = node.grad
+                if len(prev) == 1:
+                    x = prev[0]
+                    x.grad += g * node._op.local(FLOAT, node.data, x.data)[0]
+                else:
+                    x, y = prev
+                    dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)
+                    x.grad += g * dx
+                    y.grad += g * dy
+
+    def __repr__(self) -> str:
+        lab = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{lab})"
+
+
+class TracingError(RuntimeError):
+    """Python control flow on a Value while ``jit`` traces a function."""
+
+
+def _lift(x: Operand) -> Value:
+    """A Value as is; a number as a constant leaf."""
+    if isinstance(x, Value):
+        return x
+    c = object.__new__(Value)
+    c.data = x if type(x) is float and -_INF < x < _INF else _check_number(x, "operand")
+    c.grad, c.label, c._prev, c._op = 0.0, None, (), None
+    if MODE.trace_leaves is not None:
+        MODE.trace_leaves.append(c)
+    return c
+
+
+def _accumulate(child: Value, upstream: Any, local: Any) -> None:
+    """child.grad += upstream * local, building a graph; skips trivial ×1 and 0+."""
+    if isinstance(local, float) and local == 0.0:
+        return
+    if isinstance(local, float) and local == 1.0:
+        term = upstream
+    elif isinstance(local, float) and local == -1.0:
+        term = -upstream
+    else:
+        term = upstream * local
+    if not isinstance(child.grad, Value) and child.grad == 0.0:
+        child.grad = term if isinstance(term, Value) else _lift(term)
+    else:
+        child.grad = child.grad + term

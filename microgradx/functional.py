@@ -1,0 +1,95 @@
+"""Gradients as functions: ``grad(f)``, ``value_and_grad(f)`` and ``gradients(out, inputs)``.
+
+``grad(f)(x)`` is f'(x). Given plain numbers it returns floats; given ``Value``
+arguments it returns ``Value`` graphs, which is what makes ``grad(grad(f))``
+work: the outer ``grad`` passes a Value to the inner one and differentiates its
+result again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
+from .engine import Value, _lift
+from .graph import topological_order
+
+ArgNums = Union[int, Sequence[int]]
+
+
+def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """∂output/∂input for each input, leaving every leaf's ``.grad`` as it was.
+
+    Like ``torch.autograd.grad``: the leaves' gradients are set aside, the
+    backward pass runs, the wanted gradients are read, and the old ones come back.
+    An input that ``output`` does not depend on gets 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"the function must return a Value, got {type(output).__name__}; "
+                        "build the result from the Value arguments it receives")
+    for i, v in enumerate(inputs):
+        if not isinstance(v, Value):
+            raise TypeError(f"input {i} must be a Value, got {type(v).__name__}")
+    leaves = [n for n in topological_order(output) if not n._prev]
+    leaves += [v for v in inputs if v._prev]  # an interior input is read before it is reset
+    saved = [n.grad for n in leaves] + [v.grad for v in inputs]
+    try:
+        for n in leaves:
+            n.grad = 0.0
+        for v in inputs:
+            v.grad = 0.0
+        output.backward(create_graph=create_graph)
+        result = [v.grad for v in inputs]
+    finally:
+        for n, g in zip(leaves + list(inputs), saved):
+            n.grad = g
+    if create_graph:
+        result = [g if isinstance(g, Value) else _lift(float(g)) for g in result]
+    return result
+
+
+def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums) -> tuple[Any, list[Value], bool]:
+    nums = [argnums] if isinstance(argnums, int) else list(argnums)
+    for n in nums:
+        if not -len(args) <= n < len(args):
+            raise IndexError(f"argnums {n} is out of range: the function got {len(args)} argument(s)")
+    call = list(args)
+    wrt: list[Value] = []
+    nested = any(isinstance(call[n], Value) for n in nums)
+    for n in nums:
+        call[n] = call[n] if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
+        wrt.append(call[n])
+    out = fn(*call)
+    if not isinstance(out, Value):
+        raise TypeError(f"{getattr(fn, '__name__', 'the function')} must return a single Value "
+                        f"to be differentiated, got {type(out).__name__}")
+    return out, wrt, nested
+
+
+def value_and_grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
+    """A function returning ``(fn(*args), ∂fn/∂args[argnums])``.
+
+    Floats in, floats out; Value arguments give Value results (differentiable again).
+    With a tuple ``argnums`` the gradient is a tuple.
+    """
+
+    def wrapped(*args: Any) -> tuple[Any, Any]:
+        out, wrt, nested = _prepare(fn, args, argnums)
+        gs = gradients(out, wrt, create_graph=nested)
+        if not nested:
+            gs = [float(g) for g in gs]
+        g = gs[0] if isinstance(argnums, int) else tuple(gs)
+        return (out if nested else out.data), g
+
+    wrapped.__name__ = f"value_and_grad({getattr(fn, '__name__', 'f')})"
+    return wrapped
+
+
+def grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The derivative of ``fn`` as a function: ``grad(f)(x) = f'(x)``; nestable."""
+    vg = value_and_grad(fn, argnums)
+
+    def wrapped(*args: Any) -> Any:
+        return vg(*args)[1]
+
+    wrapped.__name__ = f"grad({getattr(fn, '__name__', 'f')})"
+    return wrapped

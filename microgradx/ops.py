@@ -1,0 +1,282 @@
+"""The op table: every operation microgradx knows, defined exactly once.
+
+Each :class:`Op` row gives an operation's name, its display symbol, its forward
+computation, its local derivatives and its domain. The functions are written
+once against a small *math backend* ``m`` (``m.exp``, ``m.where``, ...), so the
+same line runs on
+
+* Python floats      (``FLOAT``: the eager engine),
+* numpy arrays       (``NUMPY``: the compiled batch executor),
+* ``Value`` nodes    (``VALUE``: ``backward(create_graph=True)``, which builds
+  the backward pass as a graph that can be differentiated again).
+
+The eager engine, the compiled path, the drawings (edge labels) and the
+gradient explanations all read this table. Adding an op is one row here.
+
+Local derivatives are the partials of the op's output with respect to each of
+its inputs, written in terms of the inputs ``x, y`` and the output ``out``::
+
+    out = x * y        ∂out/∂x = y            ∂out/∂y = x
+    out = tanh(x)      ∂out/∂x = 1 - out²
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
+from typing import Any, Callable
+
+import numpy as np
+
+# exp(x) is finite for x below this (log of the largest float).
+EXP_MAX = 709.782712893384
+
+
+class DomainError(ArithmeticError):
+    """An op was applied outside its domain (log of a negative, division by zero, ...)."""
+
+
+# --------------------------------------------------------------------- backends
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return a if cond else b
+
+
+def _sigmoid(x: float) -> float:
+    # Two branches so that exp never overflows: σ(x) = 1/(1+e^-x) = e^x/(1+e^x).
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
+
+
+class _Backend:
+    """A namespace of elementary functions over one kind of number."""
+
+    def __init__(self, name: str, **functions: Callable[..., Any]) -> None:
+        self.name = name
+        self.__dict__.update(functions)
+
+    def __repr__(self) -> str:
+        return f"<math backend {self.name}>"
+
+
+FLOAT: Any = _Backend(
+    "float",
+    exp=math.exp, log=math.log, tanh=math.tanh, sin=math.sin, cos=math.cos,
+    sqrt=math.sqrt, abs=abs, sigmoid=_sigmoid, sign=_sign, where=_where,
+)
+NUMPY: Any = _Backend(
+    "numpy",
+    exp=np.exp, log=np.log, tanh=np.tanh, sin=np.sin, cos=np.cos,
+    sqrt=np.sqrt, abs=np.abs, sigmoid=_np_sigmoid, sign=np.sign, where=np.where,
+)
+# On Value nodes the elementary functions are the Value methods themselves, so
+# a derivative computed with this backend is recorded as a graph. ``sign`` is a
+# step function whose own derivative is 0: it returns a plain constant.
+VALUE: Any = _Backend(
+    "Value",
+    exp=lambda v: v.exp(), log=lambda v: v.log(), tanh=lambda v: v.tanh(),
+    sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
+    abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
+    sign=lambda v: _sign(v.data), where=_where,
+)
+
+
+# --------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One row of the op table.
+
+    ``forward(m, *xs)`` computes the output; ``local(m, out, *xs)`` returns the
+    tuple of local derivatives ∂out/∂xᵢ; ``domain(*xs)`` is truthy where the op
+    is undefined (works elementwise on arrays). Parametrised ops (``x ** p``,
+    ``leaky_relu(x, slope)``) take ``p=`` and are used through :meth:`bind`.
+    """
+
+    name: str
+    symbol: str
+    arity: int
+    forward: Callable[..., Any]
+    local: Callable[..., tuple[Any, ...]]
+    local_text: tuple[str, ...]
+    doc: str
+    domain: Callable[..., Any] | None = None
+    domain_text: str = ""
+    infix: bool = False
+    param: float | None = None
+    has_param: bool = field(default=False, repr=False)
+
+    def bind(self, p: float) -> Op:
+        """This op with its parameter fixed (cached, so equal params share one Op)."""
+        return _bind(self, float(p))
+
+    @property
+    def display(self) -> str:
+        """The symbol drawn in graphs, with the parameter filled in: ``**2``."""
+        return self.symbol.format(p=_fmt(self.param)) if self.has_param else self.symbol
+
+    def describe_local(self, i: int, names: dict[str, str]) -> str:
+        """Formula of ∂out/∂(input i) with operand names filled in: ``1 - c²``."""
+        values = {"p": _fmt(self.param), "pm1": _fmt((self.param or 0.0) - 1.0)}
+        return self.local_text[i].format(**values, **names)
+
+    # micrograd stored the op as a string (``'+'``); these let code written for
+    # it (``uid + n._op``, ``f"{n._op}"``) keep working.
+    def __str__(self) -> str:
+        return self.display
+
+    def __add__(self, other: str) -> str:
+        return self.display + other
+
+    def __radd__(self, other: str) -> str:
+        return other + self.display
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}{'' if self.param is None else f', p={self.param}'})"
+
+
+@lru_cache(maxsize=None)
+def _bind(op: Op, p: float) -> Op:
+    if not op.has_param:
+        raise TypeError(f"op {op.name!r} takes no parameter")
+    dom = None if op.domain is None else partial(op.domain, p=p)
+    return replace(op, param=p, forward=partial(op.forward, p=p), local=partial(op.local, p=p), domain=dom)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _is_fraction(p: float) -> bool:
+    return p % 1.0 != 0.0
+
+
+OPS: dict[str, Op] = {}
+
+
+def _op(**kw: Any) -> Op:
+    op = Op(**kw)
+    OPS[op.name] = op
+    return op
+
+
+# Binary arithmetic.
+ADD = _op(name="add", symbol="+", arity=2, infix=True,
+          forward=lambda m, x, y: x + y,
+          local=lambda m, out, x, y: (1.0, 1.0),
+          local_text=("1", "1"), doc="x + y")
+SUB = _op(name="sub", symbol="-", arity=2, infix=True,
+          forward=lambda m, x, y: x - y,
+          local=lambda m, out, x, y: (1.0, -1.0),
+          local_text=("1", "-1"), doc="x - y")
+MUL = _op(name="mul", symbol="*", arity=2, infix=True,
+          forward=lambda m, x, y: x * y,
+          local=lambda m, out, x, y: (y, x),
+          local_text=("{y}", "{x}"), doc="x * y")
+DIV = _op(name="div", symbol="/", arity=2, infix=True,
+          forward=lambda m, x, y: x / y,
+          local=lambda m, out, x, y: (1.0 / y, -out / y),
+          local_text=("1/{y}", "-{out}/{y}"), doc="x / y",
+          domain=lambda x, y: y == 0, domain_text="the divisor y != 0")
+VPOW = _op(name="vpow", symbol="^", arity=2, infix=True,
+           forward=lambda m, x, y: x ** y,
+           local=lambda m, out, x, y: (y * x ** (y - 1.0), out * m.log(x)),
+           local_text=("{y}·{x}^({y}-1)", "{out}·ln({x})"),
+           doc="x ** y with a Value exponent: ∂/∂y = x^y·ln x needs x > 0",
+           domain=lambda x, y: x <= 0,
+           domain_text="base x > 0 (a Value exponent needs ln x; for a fixed exponent use x ** number)")
+
+# Unary ops.
+NEG = _op(name="neg", symbol="neg", arity=1,
+          forward=lambda m, x: -x,
+          local=lambda m, out, x: (-1.0,),
+          local_text=("-1",), doc="-x")
+POW = _op(name="pow", symbol="**{p}", arity=1, has_param=True,
+          forward=lambda m, x, p: x ** p,
+          local=lambda m, out, x, p: (p * x ** (p - 1.0) if p != 0 else 0.0 * x,),
+          local_text=("{p}·{x}^{pm1}",), doc="x ** p for a constant p: d/dx = p·x^(p-1)",
+          domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 1) & (p != 0)),
+          domain_text="x >= 0 for a fractional power, and x != 0 for a power below 1")
+EXP = _op(name="exp", symbol="exp", arity=1,
+          forward=lambda m, x: m.exp(x),
+          local=lambda m, out, x: (out,),
+          local_text=("{out}",), doc="e^x: d/dx = e^x",
+          domain=lambda x: x > EXP_MAX, domain_text=f"x <= {EXP_MAX:.2f} (beyond, e^x overflows)")
+LOG = _op(name="log", symbol="log", arity=1,
+          forward=lambda m, x: m.log(x),
+          local=lambda m, out, x: (1.0 / x,),
+          local_text=("1/{x}",), doc="ln x: d/dx = 1/x",
+          domain=lambda x: x <= 0, domain_text="x > 0")
+SQRT = _op(name="sqrt", symbol="sqrt", arity=1,
+           forward=lambda m, x: m.sqrt(x),
+           local=lambda m, out, x: (0.5 / out,),
+           local_text=("1/(2·{out})",), doc="√x: d/dx = 1/(2√x)",
+           domain=lambda x: x <= 0, domain_text="x > 0 (at 0 the derivative 1/(2√x) is infinite)")
+TANH = _op(name="tanh", symbol="tanh", arity=1,
+           forward=lambda m, x: m.tanh(x),
+           local=lambda m, out, x: (1.0 - out * out,),
+           local_text=("1 - {out}²",), doc="tanh x: d/dx = 1 - tanh² x")
+SIGMOID = _op(name="sigmoid", symbol="σ", arity=1,
+              forward=lambda m, x: m.sigmoid(x),
+              local=lambda m, out, x: (out * (1.0 - out),),
+              local_text=("{out}·(1 - {out})",), doc="σ(x) = 1/(1+e^-x): d/dx = σ(x)(1 - σ(x))")
+RELU = _op(name="relu", symbol="ReLU", arity=1,
+           forward=lambda m, x: m.where(x > 0, x, 0.0),
+           local=lambda m, out, x: (m.where(x > 0, 1.0, 0.0),),
+           local_text=("[{x} > 0]",), doc="max(0, x): d/dx = 1 if x > 0 else 0")
+LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, has_param=True,
+                 forward=lambda m, x, p: m.where(x > 0, x, p * x),
+                 local=lambda m, out, x, p: (m.where(x > 0, 1.0, p),),
+                 local_text=("1 if {x} > 0 else {p}",),
+                 doc="x if x > 0 else p·x: d/dx = 1 if x > 0 else p")
+ABS = _op(name="abs", symbol="abs", arity=1,
+          forward=lambda m, x: m.abs(x),
+          local=lambda m, out, x: (m.sign(x),),
+          local_text=("sign({x})",), doc="|x|: d/dx = sign(x) (0 at 0)")
+SIN = _op(name="sin", symbol="sin", arity=1,
+          forward=lambda m, x: m.sin(x),
+          local=lambda m, out, x: (m.cos(x),),
+          local_text=("cos({x})",), doc="sin x: d/dx = cos x")
+COS = _op(name="cos", symbol="cos", arity=1,
+          forward=lambda m, x: m.cos(x),
+          local=lambda m, out, x: (-m.sin(x),),
+          local_text=("-sin({x})",), doc="cos x: d/dx = -sin x")
+
+
+def _describe(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:
+    """``log(x) with x = -1.0 ('a')``: the op and its operands, named by label when set."""
+    names = "xy"
+    head = f"x {op.symbol} y" if op.infix else f"{op.name}({', '.join(names[: op.arity])})"
+    if op.has_param:
+        head = f"{op.name}(x, p={_fmt(op.param)})"
+    operands = ", ".join(f"{names[i]} = {d!r}" + (f" ({lab!r})" if lab else "")
+                         for i, (d, lab) in enumerate(zip(datas, labels)))
+    return f"{head} with {operands}"
+
+
+def domain_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:
+    """Explain a domain error: which op, which operand values and labels, what must hold."""
+    return (f"{_describe(op, datas, labels)} is undefined: {op.name} needs {op.domain_text}. "
+            "Change the input (or the expression) so that this holds.")
+
+
+def overflow_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:
+    """Explain a result too large for a float."""
+    return (f"{_describe(op, datas, labels)} overflows: the result is not a finite float. "
+            "Scale the inputs down, or look for a runaway value earlier in the computation.")
