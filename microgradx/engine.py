@@ -2,9 +2,9 @@
 
 A ``Value`` holds a number (``data``), the derivative of the final output with
 respect to it (``grad``), the op that made it (``_op``, a row of the op table in
-``ops.py``), its inputs (``_prev``, a tuple in argument order, duplicates kept)
-and the local derivatives ∂self/∂input computed during the forward pass
-(``_local``). Backpropagation is then, for every node from the output down::
+``ops.py``) and its inputs (``_prev``, a tuple in argument order, duplicates
+kept). Backpropagation visits every node from the output down and, with the
+local derivative ∂node/∂child that the op table gives, applies::
 
     child.grad += node.grad * local      # the chain rule, summed over every path
 """
@@ -241,6 +241,12 @@ class Value:
 
     def __float__(self) -> float:
         return self.data
+
+    def local_derivatives(self) -> tuple[float, ...]:
+        """∂self/∂child for each child in ``_prev``, read from the op table (``()`` for a leaf)."""
+        if self._op is None:
+            return ()
+        return tuple(self._op.local(FLOAT, self.data, *(c.data for c in self._prev)))
 
     # ---------------------------------------------------------------- backward
 
