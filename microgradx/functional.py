@@ -54,7 +54,9 @@ def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums) ->
             raise IndexError(f"argnums {n} is out of range: the function got {len(args)} argument(s)")
     call = list(args)
     wrt: list[Value] = []
-    nested = any(isinstance(call[n], Value) for n in nums)
+    # Any Value argument may be part of an outer graph (grad(grad(f)), mixed partials):
+    # then the gradient must be a graph too.
+    nested = any(isinstance(a, Value) for a in call)
     for n in nums:
         call[n] = call[n] if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
         wrt.append(call[n])
@@ -68,7 +70,8 @@ def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums) ->
 def value_and_grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(fn(*args), ∂fn/∂args[argnums])``.
 
-    Floats in, floats out; Value arguments give Value results (differentiable again).
+    Floats in, floats out; if any argument is a Value the results are Values
+    (differentiable again). Pass outer Values as arguments, not through closures.
     With a tuple ``argnums`` the gradient is a tuple.
     """
 

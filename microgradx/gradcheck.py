@@ -10,6 +10,7 @@ and it must agree with the gradient ``backward()`` computes, within
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -61,6 +62,16 @@ class GradcheckError(AssertionError):
         self.report = report
 
 
+def _argument_names(f: Callable[..., Value], n: int) -> list[str]:
+    """The parameter names of ``f`` where it has them (``a``, ``b``), else ``x0, x1, ...``."""
+    try:
+        params = [p.name for p in inspect.signature(f).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return params[:n] if len(params) >= n else [f"x{i}" for i in range(n)]
+
+
 def gradcheck(f: Callable[..., Value], *inputs: float, eps: float = 1e-6,
               atol: float = 1e-5, rtol: float = 1e-4, raise_on_failure: bool = True) -> GradcheckReport:
     """Compare ``backward()`` with central differences at ``inputs``; raise on mismatch.
@@ -70,7 +81,8 @@ def gradcheck(f: Callable[..., Value], *inputs: float, eps: float = 1e-6,
     if not inputs:
         raise TypeError("gradcheck needs at least one input value to differentiate at")
     xs = [float(x) for x in inputs]
-    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
+    names = _argument_names(f, len(xs))
+    leaves = [Value(x, label=name) for x, name in zip(xs, names)]
     analytic = gradients(f(*leaves), leaves)
 
     def f_at(values: list[float]) -> float:
@@ -84,7 +96,7 @@ def gradcheck(f: Callable[..., Value], *inputs: float, eps: float = 1e-6,
         numeric = (f_at(hi) - f_at(lo)) / (2 * eps)
         a = float(analytic[i])
         err = abs(a - numeric)
-        rows.append(GradcheckRow(f"x{i}", x, a, numeric, err, err <= atol + rtol * abs(numeric)))
+        rows.append(GradcheckRow(names[i], x, a, numeric, err, err <= atol + rtol * abs(numeric)))
     report = GradcheckReport(tuple(rows), eps, atol, rtol)
     if raise_on_failure and not report.ok:
         raise GradcheckError(report)

@@ -1,0 +1,78 @@
+"""backward(create_graph=True) and nested grad: gradients that can be differentiated again."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import microgradx as mx
+from microgradx import Value
+
+
+def test_create_graph_makes_every_leaf_gradient_a_value():
+    x, y = Value(0.5), Value(2.0)
+    out = (x * y).tanh() + x
+    out.backward(create_graph=True)
+    assert isinstance(x.grad, Value) and isinstance(y.grad, Value)
+    t = math.tanh(1.0)
+    assert x.grad.data == pytest.approx(2.0 * (1 - t * t) + 1.0)
+
+
+def test_second_derivative_of_tanh_by_differentiating_the_gradient():
+    x = Value(0.7)
+    x.tanh().backward(create_graph=True)
+    g = x.grad
+    x.grad = 0.0
+    g.backward()
+    t = math.tanh(0.7)
+    assert x.grad == pytest.approx(-2 * t * (1 - t * t), rel=1e-12)
+
+
+def test_third_derivative_of_a_polynomial_with_nested_grad():
+    f = lambda x: 2 * x ** 4 - 3 * x ** 3 + x  # noqa: E731
+    d3 = mx.grad(mx.grad(mx.grad(f)))
+    assert d3(1.5) == pytest.approx(48 * 1.5 - 18)
+
+
+@pytest.mark.parametrize("name, second", [
+    ("sin", lambda x: -math.sin(x)), ("cos", lambda x: -math.cos(x)), ("exp", math.exp),
+    ("log", lambda x: -1 / x ** 2), ("sqrt", lambda x: -0.25 * x ** -1.5),
+    ("sigmoid", lambda x: (s := 1 / (1 + math.exp(-x))) * (1 - s) * (1 - 2 * s)),
+])
+def test_second_derivatives_of_unary_ops(name, second):
+    d2 = mx.grad(mx.grad(lambda x: getattr(x, name)()))
+    assert d2(0.8) == pytest.approx(second(0.8), rel=1e-10)
+
+
+def test_second_derivative_of_division_and_value_power():
+    assert mx.grad(mx.grad(lambda x: 1 / x))(2.0) == pytest.approx(2 / 8)
+    assert mx.grad(mx.grad(lambda x: x ** x))(1.5) == pytest.approx(
+        1.5 ** 1.5 * ((math.log(1.5) + 1) ** 2 + 1 / 1.5))
+
+
+def test_newton_step_on_a_one_dimensional_function():
+    f = lambda x: (x - 3.0) ** 4 + x ** 2  # noqa: E731
+    df, d2f = mx.grad(f), mx.grad(mx.grad(f))
+    x = 0.0
+    for _ in range(30):
+        x = x - df(x) / d2f(x)
+    assert df(x) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_mixed_partial_derivative():
+    f = lambda x, y: x * x * y + (x * y).sin()  # noqa: E731
+    dfdx = mx.grad(f, argnums=0)
+    d2 = mx.grad(lambda x, y: dfdx(x, y), argnums=1)
+    x, y = 0.3, 1.1
+    assert d2(x, y) == pytest.approx(2 * x + math.cos(x * y) - x * y * math.sin(x * y))
+
+
+def test_gradient_graph_can_be_walked_again_with_backward_twice():
+    x = Value(2.0)
+    (x ** 3).backward(create_graph=True)
+    g = x.grad                      # 3x^2 as a graph
+    assert g.data == pytest.approx(12.0)
+    x.grad = 0.0
+    g.backward()
+    assert x.grad == pytest.approx(12.0)  # 6x

@@ -1,0 +1,48 @@
+"""micrograd's code runs unchanged on microgradx with only the package name swapped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+MICROGRAD_README = '''
+from micrograd.engine import Value
+
+a = Value(-4.0)
+b = Value(2.0)
+c = a + b
+d = a * b + b**3
+c += c + 1
+c += 1 + c + (-a)
+d += d * 2 + (b + a).relu()
+d += 3 * d + (b - a).relu()
+e = c - d
+f = e**2
+g = f / 2.0
+g += 10.0 / f
+print(f'{g.data:.4f}') # prints 24.7041, the outcome of this forward pass
+g.backward()
+print(f'{a.grad:.4f}') # prints 138.8338, i.e. the numerical value of dg/da
+print(f'{b.grad:.4f}') # prints 645.5773, i.e. the numerical value of dg/db
+'''
+
+
+def test_micrograds_readme_example_prints_the_same_numbers():
+    code = MICROGRAD_README.replace("micrograd", "microgradx")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.split() == ["24.7041", "138.8338", "645.5773"]
+
+
+def test_micrograds_backward_twice_bug_is_fixed():
+    # micrograd issues #8 / #102: a second backward() double-counts interior gradients.
+    from microgradx.engine import Value
+
+    a = Value(-4.0)
+    b = Value(2.0)
+    g = (a * b + b ** 3).relu() * a
+    g.backward()
+    once = (a.grad, b.grad)
+    g.backward()
+    assert (a.grad, b.grad) == (2 * once[0], 2 * once[1])
