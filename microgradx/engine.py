@@ -14,14 +14,37 @@ from __future__ import annotations
 import gc
 import math
 import numbers
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import numpy as np
 
 from . import ops
 from .graph import topological_order
-from .ops import FLOAT, VALUE, DomainError, Op
+from .ops import (
+    ABS,
+    ADD,
+    COS,
+    DIV,
+    EXP,
+    FLOAT,
+    LEAKY_RELU,
+    LOG,
+    MUL,
+    NEG,
+    POW,
+    RELU,
+    SIGMOID,
+    SIN,
+    SQRT,
+    SUB,
+    TANH,
+    VALUE,
+    VPOW,
+    DomainError,
+    Op,
+)
 
 Number = Union[int, float, np.number]
 Operand = Union["Value", int, float, np.number]
@@ -129,111 +152,115 @@ class Value:
         x = self.data
         if other is None:
             inputs: tuple[Value, ...] = (self,)
-            datas: tuple[float, ...] = (x,)
+            undefined = op.domain is not None and op.domain(x)
         else:
-            inputs, datas = (self, other), (x, other.data)
-        if op.domain is not None and op.domain(*datas):
-            raise DomainError(ops.domain_message(op, datas, tuple(v.label for v in inputs)))
+            y = other.data
+            inputs = (self, other)
+            undefined = op.domain is not None and op.domain(x, y)
+        if undefined:
+            raise _op_error(op, inputs, "domain")
         try:
-            data = op.forward(FLOAT, *datas)
+            data = op.forward(FLOAT, x) if other is None else op.forward(FLOAT, x, y)
         except (ArithmeticError, ValueError) as e:
-            raise DomainError(f"{ops.domain_message(op, datas, tuple(v.label for v in inputs))} ({e})") from None
+            raise _op_error(op, inputs, "overflow" if isinstance(e, OverflowError) else "domain") from None
         if not -_INF < data < _INF and not MODE.tracing:
-            raise DomainError(ops.overflow_message(op, datas, tuple(v.label for v in inputs)))
+            raise _op_error(op, inputs, "overflow")
         out = _new(Value)
         out.data = data
         out.grad = 0.0
         out.label = None
         if MODE.grad_enabled:
-            out._prev, out._op = inputs, op
+            out._prev = inputs
+            out._op = op
         else:
-            out._prev, out._op = (), None
+            out._prev = ()
+            out._op = None
         return out
 
     # ---------------------------------------------------------------- operators
 
     def __add__(self, other: Operand) -> Value:
-        return self._apply(ops.ADD, _lift(other))
+        return self._apply(ADD, other if isinstance(other, Value) else _lift(other))
 
     def __radd__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ops.ADD, self)
+        return _lift(other)._apply(ADD, self)
 
     def __sub__(self, other: Operand) -> Value:
-        return self._apply(ops.SUB, _lift(other))
+        return self._apply(SUB, other if isinstance(other, Value) else _lift(other))
 
     def __rsub__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ops.SUB, self)
+        return _lift(other)._apply(SUB, self)
 
     def __mul__(self, other: Operand) -> Value:
-        return self._apply(ops.MUL, _lift(other))
+        return self._apply(MUL, other if isinstance(other, Value) else _lift(other))
 
     def __rmul__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ops.MUL, self)
+        return _lift(other)._apply(MUL, self)
 
     def __truediv__(self, other: Operand) -> Value:
-        return self._apply(ops.DIV, _lift(other))
+        return self._apply(DIV, other if isinstance(other, Value) else _lift(other))
 
     def __rtruediv__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ops.DIV, self)
+        return _lift(other)._apply(DIV, self)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return self._apply(ops.VPOW, other)
-        return self._apply(ops.POW.bind(_check_number(other, "the exponent")))
+            return self._apply(VPOW, other)
+        return self._apply(POW.bind(_check_number(other, "the exponent")))
 
     def __rpow__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ops.VPOW, self)
+        return _lift(other)._apply(VPOW, self)
 
     def __neg__(self) -> Value:
-        return self._apply(ops.NEG)
+        return self._apply(NEG)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return self._apply(ops.ABS)
+        return self._apply(ABS)
 
     # ---------------------------------------------------------------- functions
 
     def exp(self) -> Value:
         """e^x; d/dx = e^x."""
-        return self._apply(ops.EXP)
+        return self._apply(EXP)
 
     def log(self) -> Value:
         """ln x (x > 0); d/dx = 1/x."""
-        return self._apply(ops.LOG)
+        return self._apply(LOG)
 
     def tanh(self) -> Value:
         """tanh x; d/dx = 1 - tanh² x."""
-        return self._apply(ops.TANH)
+        return self._apply(TANH)
 
     def sigmoid(self) -> Value:
         """σ(x) = 1/(1+e^-x); d/dx = σ(x)(1-σ(x))."""
-        return self._apply(ops.SIGMOID)
+        return self._apply(SIGMOID)
 
     def relu(self) -> Value:
         """max(0, x); d/dx = 1 if x > 0 else 0."""
-        return self._apply(ops.RELU)
+        return self._apply(RELU)
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope·x; d/dx = 1 or slope."""
-        return self._apply(ops.LEAKY_RELU.bind(_check_number(slope, "slope")))
+        return self._apply(LEAKY_RELU.bind(_check_number(slope, "slope")))
 
     def sqrt(self) -> Value:
         """√x (x > 0); d/dx = 1/(2√x)."""
-        return self._apply(ops.SQRT)
+        return self._apply(SQRT)
 
     def abs(self) -> Value:
         """|x|; d/dx = sign(x)."""
-        return self._apply(ops.ABS)
+        return self._apply(ABS)
 
     def sin(self) -> Value:
         """sin x; d/dx = cos x."""
-        return self._apply(ops.SIN)
+        return self._apply(SIN)
 
     def cos(self) -> Value:
         """cos x; d/dx = -sin x."""
-        return self._apply(ops.COS)
+        return self._apply(COS)
 
     # ---------------------------------------------------------------- comparisons
 
@@ -297,21 +324,29 @@ class Value:
                         _accumulate(child, node.grad, d)
             return
         for node in reversed(order):
-            prev = node._prev
-            if prev:
-                g = node.grad
-                if len(prev) == 1:
-                    x = prev[0]
-                    x.grad += g * node._op.local(FLOAT, node.data, x.data)[0]
-                else:
-                    x, y = prev
-                    dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)
-                    x.grad += g * dx
-                    y.grad += g * dy
+            prev, g = node._prev, node.grad
+            if not prev or g == 0.0:  # a leaf, or nothing flows back through this node
+                continue
+            # The chain rule, unrolled for the two arities so the hot loop stays cheap.
+            if len(prev) == 1:
+                (x,) = prev
+                (dx,) = node._op.local(FLOAT, node.data, x.data)
+                x.grad += g * dx
+            else:
+                x, y = prev
+                dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)
+                x.grad += g * dx
+                y.grad += g * dy
 
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data}, grad={self.grad}{lab})"
+
+
+def _op_error(op: Op, inputs: tuple[Value, ...], kind: str) -> DomainError:
+    datas, labels = tuple(v.data for v in inputs), tuple(v.label for v in inputs)
+    message = ops.overflow_message if kind == "overflow" else ops.domain_message
+    return DomainError(message(op, datas, labels))
 
 
 class TracingError(RuntimeError):

@@ -8,7 +8,8 @@ result again.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 from .engine import Value, _lift
 from .graph import topological_order

@@ -11,8 +11,8 @@ and it must agree with the gradient ``backward()`` computes, within
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .engine import Value, no_grad
 from .functional import gradients

@@ -7,7 +7,7 @@ explicit stack instead of Python recursion, which stops near 1,000 frames.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 
 def topological_order(root: Any) -> list[Any]:

@@ -23,9 +23,10 @@ its inputs, written in terms of the inputs ``x, y`` and the output ``out``::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
-from typing import Any, Callable
+from functools import cache, partial
+from typing import Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ class Op:
         return f"Op({self.name!r}{'' if self.param is None else f', p={self.param}'})"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bind(op: Op, p: float) -> Op:
     if not op.has_param:
         raise TypeError(f"op {op.name!r} takes no parameter")

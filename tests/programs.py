@@ -11,7 +11,8 @@ microgradx Values, on numpy arrays, or on torch tensors.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import strategies as st
 

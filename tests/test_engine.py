@@ -9,7 +9,6 @@ import pytest
 
 from microgradx import DomainError, Value, no_grad
 
-
 # ------------------------------------------------------------------ construction
 
 def test_value_holds_float_data_grad_label():
