@@ -2,9 +2,11 @@
 
 A ``Value`` holds a number (``data``), the derivative of the final output with
 respect to it (``grad``), the op that made it (``_op``, a row of the op table in
-``ops.py``) and its inputs (``_prev``, a tuple in argument order, duplicates
-kept). Backpropagation visits every node from the output down and, with the
-local derivative ∂node/∂child that the op table gives, applies::
+``ops.py``) and its inputs: every op takes one or two, ``_x`` and ``_y``, read
+together as ``_prev``, a tuple in argument order with duplicates kept.
+
+Backpropagation visits every node from the output down and, with the local
+derivative ∂node/∂child that the op table gives, applies::
 
     child.grad += node.grad * local      # the chain rule, summed over every path
 """
@@ -121,14 +123,17 @@ class Value:
     ``>=`` compare ``data`` and return a bool.
     """
 
-    __slots__ = ("data", "grad", "label", "_prev", "_op")
+    # Inputs live in two slots rather than a tuple: one object per node instead
+    # of two halves the memory and the garbage collector's work on big graphs.
+    __slots__ = ("data", "grad", "label", "_op", "_x", "_y")
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
     data: float
     grad: Any  # float, or a Value after backward(create_graph=True)
     label: str | None
-    _prev: tuple[Value, ...]
     _op: Op | None
+    _x: Value | None  # first input (None for a leaf)
+    _y: Value | None  # second input (None for a leaf or a unary op)
 
     def __init__(self, data: Number, label: str | None = None) -> None:
         if label is not None and not isinstance(label, str):
@@ -136,8 +141,7 @@ class Value:
         self.data = _check_number(data, "Value(data)")
         self.grad = 0.0
         self.label = label
-        self._prev = ()
-        self._op = None
+        self._op = self._x = self._y = None
         if MODE.trace_leaves is not None:
             MODE.trace_leaves.append(self)
 
@@ -151,30 +155,26 @@ class Value:
         """
         x = self.data
         if other is None:
-            inputs: tuple[Value, ...] = (self,)
             undefined = op.domain is not None and op.domain(x)
         else:
             y = other.data
-            inputs = (self, other)
             undefined = op.domain is not None and op.domain(x, y)
         if undefined:
-            raise _op_error(op, inputs, "domain")
+            raise _op_error(op, self, other, "domain")
         try:
             data = op.forward(FLOAT, x) if other is None else op.forward(FLOAT, x, y)
         except (ArithmeticError, ValueError) as e:
-            raise _op_error(op, inputs, "overflow" if isinstance(e, OverflowError) else "domain") from None
+            raise _op_error(op, self, other, "overflow" if isinstance(e, OverflowError) else "domain") from None
         if not -_INF < data < _INF and not MODE.tracing:
-            raise _op_error(op, inputs, "overflow")
+            raise _op_error(op, self, other, "overflow")
         out = _new(Value)
         out.data = data
         out.grad = 0.0
         out.label = None
         if MODE.grad_enabled:
-            out._prev = inputs
-            out._op = op
+            out._op, out._x, out._y = op, self, other
         else:
-            out._prev = ()
-            out._op = None
+            out._op = out._x = out._y = None
         return out
 
     # ---------------------------------------------------------------- operators
@@ -290,6 +290,20 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The inputs in argument order, duplicates kept: ``(a + a)._prev == (a, a)``."""
+        if self._x is None:
+            return ()
+        return (self._x,) if self._y is None else (self._x, self._y)
+
+    @_prev.setter
+    def _prev(self, children: tuple[Value, ...]) -> None:
+        if len(children) > 2:
+            raise ValueError(f"a node has at most 2 inputs, got {len(children)}")
+        self._x = children[0] if children else None
+        self._y = children[1] if len(children) == 2 else None
+
     def local_derivatives(self) -> tuple[float, ...]:
         """∂self/∂child for each child in ``_prev``, read from the op table (``()`` for a leaf)."""
         if self._op is None:
@@ -312,7 +326,7 @@ class Value:
     def _backward(self, create_graph: bool) -> None:
         order = topological_order(self)
         for node in order:
-            if node._prev:
+            if node._x is not None:
                 node.grad = 0.0
         self.grad = self.grad + 1.0
         if create_graph:
@@ -324,17 +338,14 @@ class Value:
                         _accumulate(child, node.grad, d)
             return
         for node in reversed(order):
-            prev, g = node._prev, node.grad
-            if not prev or g == 0.0:  # a leaf, or nothing flows back through this node
+            x, y, g = node._x, node._y, node.grad
+            if x is None or g == 0.0:  # a leaf, or nothing flows back through this node
                 continue
-            # The chain rule, unrolled for the two arities so the hot loop stays cheap.
-            if len(prev) == 1:
-                (x,) = prev
-                (dx,) = node._op.local(FLOAT, node.data, x.data)
+            if y is None:
+                (dx,) = node._op.local(FLOAT, node.data, x.data)  # type: ignore[union-attr]
                 x.grad += g * dx
             else:
-                x, y = prev
-                dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)
+                dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)  # type: ignore[union-attr]
                 x.grad += g * dx
                 y.grad += g * dy
 
@@ -343,7 +354,8 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad}{lab})"
 
 
-def _op_error(op: Op, inputs: tuple[Value, ...], kind: str) -> DomainError:
+def _op_error(op: Op, x: Value, y: Value | None, kind: str) -> DomainError:
+    inputs = (x,) if y is None else (x, y)
     datas, labels = tuple(v.data for v in inputs), tuple(v.label for v in inputs)
     message = ops.overflow_message if kind == "overflow" else ops.domain_message
     return DomainError(message(op, datas, labels))
@@ -359,7 +371,8 @@ def _lift(x: Operand) -> Value:
         return x
     c = object.__new__(Value)
     c.data = x if type(x) is float and -_INF < x < _INF else _check_number(x, "operand")
-    c.grad, c.label, c._prev, c._op = 0.0, None, (), None
+    c.grad, c.label = 0.0, None
+    c._op = c._x = c._y = None
     if MODE.trace_leaves is not None:
         MODE.trace_leaves.append(c)
     return c
