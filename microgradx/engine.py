@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import math
 import numbers
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Union
@@ -61,6 +62,7 @@ class _Mode:
     grad_enabled: bool = True
     tracing: bool = False  # set by jit; see Value._apply
     trace_leaves: list[Value] | None = None  # leaves created while tracing are constants
+    last_backward: weakref.ref[Value] | None = None  # the root of the latest backward(), weakly
 
 
 MODE = _Mode()
@@ -125,7 +127,7 @@ class Value:
 
     # Inputs live in two slots rather than a tuple: one object per node instead
     # of two halves the memory and the garbage collector's work on big graphs.
-    __slots__ = ("data", "grad", "label", "_op", "_x", "_y")
+    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "__weakref__")
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
     data: float
@@ -322,6 +324,7 @@ class Value:
         """
         with gc_paused():
             self._backward(create_graph)
+        MODE.last_backward = weakref.ref(self)  # so explain(node) knows which output to trace from
 
     def _backward(self, create_graph: bool) -> None:
         order = topological_order(self)
