@@ -135,23 +135,35 @@ class Flow:
                 into[d.child].append(d)
         return cls(root, order, names, into, out_of)
 
-    def simulate(self) -> list[dict[Any, float]]:
-        """The backward pass replayed without touching any ``grad``: the gradients after each step.
+    def simulate(self) -> list[Step]:
+        """The backward pass replayed without touching any ``grad``: one :class:`Step` per stage.
 
-        Step 0 seeds ``root`` with 1; step k processes the k-th interior node of the
-        backward order, adding ``upstream × local`` into each of its children.
-        Missing keys are gradients not reached yet.
+        Step 0 seeds ``root.grad = 1``; each further step processes the next interior
+        node of the backward order (reverse topological order), adding
+        ``upstream × local`` into the gradient of each of its children, exactly as
+        ``Value.backward`` does. Gradients come from the op table's local derivatives.
         """
         grads: dict[Any, float] = {self.root: 1.0}
-        states = [dict(grads)]
+        processed: list[Any] = []
+        steps = [Step(self.root, dict(grads), frozenset())]
         for node in reversed(self.order):
             if not node._prev:
                 continue
             g = grads.get(node, 0.0)
             for d in self.out_of[node]:
                 grads[d.child] = grads.get(d.child, 0.0) + g * d.value
-            states.append(dict(grads))
-        return states
+            processed.append(node)
+            steps.append(Step(node, dict(grads), frozenset(processed)))
+        return steps
+
+
+@dataclass(frozen=True)
+class Step:
+    """The state of a replayed backward pass: ``current`` was just processed (step 0: seeded)."""
+
+    current: Any
+    grads: dict[Any, float]       # gradients accumulated so far (missing: not reached yet)
+    processed: frozenset[Any]     # nodes that have sent their gradient to their children
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,9 @@ class _Style:
     show_grad: bool = True
     grads: dict[Any, float] | None = None  # None: read node.grad; else a replayed backward pass
     current: Any = None                     # the node being processed (animation)
+    processed: frozenset[Any] | None = None  # animation: nodes that have passed their gradient on
     caption: str = ""
+    caption_color: str = "#b91c1c"
 
 
 def _check_args(view: str, collapse: Any, max_nodes: int) -> None:
@@ -265,7 +267,8 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
     g.attr("node", fontname="Helvetica", fontsize="11")
     g.attr("edge", fontname="Helvetica", fontsize="10")
     if style.caption:
-        g.attr(label=_h(style.caption).join(("<", ">")), labelloc="t", fontcolor="#b91c1c", fontsize="13")
+        g.attr(label=_h(style.caption).join(("<", ">")), labelloc="t", fontcolor=style.caption_color,
+               fontsize="13")
 
     ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
     bare_neuron = any(n.label and re.fullmatch(r"w\.\d+", n.label) for n in flow.order)
@@ -358,6 +361,8 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
             if backward:
                 label = d.text(flow.names)
                 up = grad_of(parent)
+                if style.processed is not None and parent not in style.processed:
+                    up = None  # its gradient is not complete yet, so nothing has flowed along this edge
                 if up is not None:
                     label += f"\nupstream {fmt(up)} × local {fmt(d.value)} = {fmt(up * d.value)}"
                 else:
@@ -370,12 +375,16 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
 def _grad_cell(flow: Flow, node: Any, gv: float, style: _Style, backward: bool) -> str:
     """``grad 6.0``; in the backward view a node reached by several paths shows ``grad 2.0 + 4.0 = 6.0``."""
     text = f"grad {fmt(gv)}"
-    if backward and len(flow.into[node]) > 1:
-        parts = terms(flow, node, style.grads)
-        if style.grads is not None:
-            parts = [t for t in parts if t.local.parent in style.grads]
-        if len(parts) > 1:
-            text = "grad " + " + ".join(fmt(t.contribution) for t in parts) + f" = {fmt(gv)}"
+    parts = terms(flow, node, style.grads)
+    complete = True
+    if style.processed is not None:
+        arrived = [t for t in parts if t.local.parent in style.processed]
+        complete = len(arrived) == len(parts)
+        parts = arrived
+    if backward and len(parts) > 1:
+        text = "grad " + " + ".join(fmt(t.contribution) for t in parts) + f" = {fmt(gv)}"
+    if not complete:
+        text += " so far"
     return f'<font color="{_GRAD_COLOR}"><b>{_h(text)}</b></font>'
 
 
