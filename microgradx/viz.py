@@ -118,8 +118,12 @@ def clean_text(s: str) -> str:
 
 
 def _h(s: str) -> str:
-    """Text for an HTML-like Graphviz label: escaped, newlines as line breaks."""
-    return "<br/>".join(html.escape(line, quote=True) for line in clean_text(s).split("\n"))
+    """Text for an HTML-like Graphviz label: escaped, newlines as line breaks.
+
+    Graphviz expands ``\\N``, ``\\G``, ... even inside HTML labels, so backslashes are doubled.
+    """
+    return "<br/>".join(html.escape(line, quote=True).replace("\\", "\\\\")
+                        for line in clean_text(s).split("\n"))
 
 
 def _esc(s: str) -> str:
@@ -177,6 +181,7 @@ def neuron_groups(order: list[Any]) -> tuple[list[Group], list[Group]]:
                 seen.add(child)
                 stack.append(child)
         neurons.append(group)
+    neurons.sort(key=lambda g: _natural(g.name))
     position = {n: i for i, n in enumerate(order)}
     for g in neurons:
         g.members.sort(key=position.__getitem__)
@@ -193,6 +198,11 @@ def neuron_groups(order: list[Any]) -> tuple[list[Group], list[Group]]:
     for layer in layers.values():
         layer.members.sort(key=position.__getitem__)
     return neurons, list(layers.values())
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """Sort key reading numbers as numbers: layers.2 before layers.10."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split("."))
 
 
 # --------------------------------------------------------------------- drawing
@@ -436,6 +446,14 @@ def _draw_collapsed(g: Graph, flow: Flow, groups: list[Group], group_of: dict[An
 # --------------------------------------------------------------------- files
 
 
+def _file_mode(target: Path) -> int:
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     target = Path(path)
@@ -444,6 +462,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, _file_mode(target))  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
