@@ -77,7 +77,7 @@ body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #1f2937
 #controls button {{ font-size: 1em; padding: 0.3em 0.8em; }}
 #slider {{ flex: 1; max-width: 40em; }}
 #caption {{ font-size: 1.05em; min-height: 2.6em; }}
-#stage svg {{ max-width: 100%; height: auto; }}
+#stage {{ overflow-x: auto; }}
 .hint {{ color: #6b7280; font-size: 0.9em; }}
 </style>
 </head>

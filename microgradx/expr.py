@@ -146,6 +146,7 @@ def _constant(node: ast.AST) -> float | None:
 def _build(node: ast.AST, leaves: dict[str, Value]) -> Any:
     """Value (or a plain number for a constant part) computed by the checked tree ``node``."""
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))  # _check allows only real numbers
         return float(node.value)
     if isinstance(node, ast.Name):
         return leaves[node.id]
@@ -172,8 +173,8 @@ def _build(node: ast.AST, leaves: dict[str, Value]) -> Any:
         if not isinstance(x, Value):
             x = Value(x)
         if node.func.id == "leaky_relu":
-            slope = _constant(node.args[1]) if len(node.args) == 2 else 0.01
-            return x.leaky_relu(slope)
+            slope = _constant(node.args[1]) if len(node.args) == 2 else None
+            return x.leaky_relu(0.01 if slope is None else slope)
         return getattr(x, node.func.id)()
     raise ExpressionError(f"unexpected node {type(node).__name__}")  # _check rejects these first
 

@@ -34,7 +34,7 @@ import graphviz
 
 from .explain import Flow, backward_done, explain_in, fmt, grad_value, terms
 
-DEFAULT_MAX_NODES = 2500
+DEFAULT_MAX_NODES = 2000
 
 INSTALL_HELP = ("Install Graphviz, which provides `dot`:\n"
                 "  Debian/Ubuntu:  sudo apt-get install graphviz\n"
@@ -265,11 +265,15 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
     groups = {"neuron": neurons, "layer": layers}.get(collapse or "", [])
     group_of = {n: g for g in groups for n in g.members}
     drawn = sum(1 + (1 if n._prev else 0) for n in flow.order if n not in group_of) + len(groups)
+    what = "nodes"
+    if style.view == "backward" and collapse is None:
+        drawn += sum(len(n._prev) for n in flow.order)  # dot lays out each edge label as a node too
+        what = "nodes and edge labels"
     if drawn > max_nodes:
         hint = ("draw it with collapse='neuron' or collapse='layer' (one node per nn neuron or layer)"
                 if collapse is None and neurons else "draw a smaller part of it (for example one neuron's output)")
         raise GraphTooLargeError(
-            f"this graph has {drawn} nodes to draw, more than max_nodes={max_nodes}: Graphviz would take "
+            f"this graph has {drawn} {what} to draw, more than max_nodes={max_nodes}: Graphviz would take "
             f"minutes to lay it out. {hint[0].upper() + hint[1:]}, or raise max_nodes= if you really want it all.")
 
     g = Graph("microgradx", format=format, encoding="utf-8")
@@ -349,7 +353,8 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
                             fixedsize="false", margin="0.02", style="filled",
                             fillcolor="#ede9fe" if current else "#f3f4f6", color=color,
                             tooltip=_esc(f"{node._op.name}: {node._op.doc}"))
-            _edge(g, nid + "op", nid, backward, style, label=None, active=current)
+            _edge(g, nid + "op", nid, backward, style, label=None,
+                  active=current and style.processed is not None and node in style.processed)
 
     # Nest neuron clusters in their layer cluster, then attach layers to the graph.
     for key, layer_key in nest_in.items():
@@ -378,7 +383,7 @@ def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any
                 else:
                     label += f"\nupstream ? × local {fmt(d.value)}"
             _edge(g, ids[d.child], ids[parent] + "op", backward, style, label=label,
-                  active=parent is style.current)
+                  active=parent is style.current and style.processed is not None and parent in style.processed)
     return g
 
 

@@ -58,7 +58,7 @@ def mlp_shaped(sizes: list[int], x: list[float]) -> Value:
 
 
 def node_ids(source: str) -> list[str]:
-    return re.findall(r"^\t(\w+) \[label=", source, flags=re.M)
+    return re.findall(r"^\t+(\w+) \[label=", source, flags=re.M)
 
 
 def svg_texts(svg: bytes) -> list[str]:
@@ -401,3 +401,12 @@ def test_micrograd_notebook_passes_the_op_itself_as_a_label():
     dot = graphviz.Digraph()
     dot.node(name=str(id(L)) + L._op, label=L._op)
     assert 'label="*"' in dot.source
+
+
+def test_backward_view_counts_edge_labels_against_the_limit():
+    """dot lays out each edge label like a node: labelled graphs get slow sooner."""
+    loss = mlp_shaped([2, 1], [1.0, -1.0])
+    forward_nodes = len(node_ids(draw_dot(loss).source))
+    assert draw_dot(loss, max_nodes=forward_nodes) is not None
+    with pytest.raises(GraphTooLargeError, match="nodes and edge labels"):
+        draw_dot(loss, view="backward", max_nodes=forward_nodes)
