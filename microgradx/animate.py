@@ -20,13 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .explain import Flow, Step, fmt, op_expression
+from .explain import Flow, Step, fmt, op_expression, term
 from .viz import DEFAULT_MAX_NODES, Graph, _check_args, _draw, _Style, render_bytes, write_atomic
 
 
 def step_caption(flow: Flow, step: Step, index: int, total: int) -> str:
     """What happens at ``step``, in words: ``step 2/5: c = a*b passes c.grad = 3.0 on: a.grad += 3.0 × 3.0``."""
-    names = flow.names
+    names = {n: term(name) for n, name in flow.names.items()}  # composite labels in parentheses
     head = f"step {index}/{total - 1}: "
     if index == 0:
         text = head + f"seed {names[flow.root]}.grad = 1.0 (∂{names[flow.root]}/∂{names[flow.root]} = 1)"
@@ -35,7 +35,8 @@ def step_caption(flow: Flow, step: Step, index: int, total: int) -> str:
         g = step.grads.get(node, 0.0)
         sends = "; ".join(f"{names[d.child]}.grad += {fmt(g)} × {fmt(d.value)} = {fmt(g * d.value)}"
                           for d in flow.out_of[node])
-        text = head + f"{names[node]} = {op_expression(node, names)} passes {names[node]}.grad = {fmt(g)} on: {sends}"
+        text = head + (f"{names[node]} = {op_expression(node, flow.names)} passes {names[node]}.grad = {fmt(g)} "
+                       f"on: {sends}")
     if index == total - 1:
         text += ". Done: every gradient is complete."
     return text

@@ -61,7 +61,7 @@ def term(name: str) -> str:
 def op_expression(node: Any, names: dict[Any, str]) -> str:
     """How ``node`` was computed, in the op table's symbols: ``a*b``, ``tanh(n)``, ``x**2``."""
     op = node._op
-    args = [names[c] for c in node._prev]
+    args = [term(names[c]) for c in node._prev]
     if op.infix:
         return f"{args[0]}{op.display}{args[1]}"
     if op.symbol[:1].isalpha():
@@ -188,7 +188,7 @@ def terms(flow: Flow, node: Any, grads: dict[Any, float] | None = None) -> list[
 def explain_in(flow: Flow, node: Any) -> str:
     """:func:`explain` on an already computed :class:`Flow`."""
     names = flow.names
-    name = names[node]
+    name = term(names[node])
     grad = grad_value(node)
     if node is flow.root:
         return f"{name}.grad = {fmt(grad)} (the output: ∂{name}/∂{name} = 1)"
@@ -197,7 +197,7 @@ def explain_in(flow: Flow, node: Any) -> str:
     pieces = []
     for t in parts:
         p = t.local.parent
-        pieces.append(f"{fmt(t.contribution)} ({names[p]} = {op_expression(p, names)}: "
+        pieces.append(f"{fmt(t.contribution)} ({term(names[p])} = {op_expression(p, names)}: "
                       f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
     text = f"{name}.grad = {fmt(grad)} = " + " + ".join(pieces)
     if not math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12):
@@ -219,6 +219,6 @@ def explain(node: Any, root: Any) -> str:
         raise ValueError(f"{node!r} is not part of the graph of {root!r}: pass the output that was computed "
                          "from it (the Value you called backward() on)")
     if not backward_done(root):
-        raise ValueError(f"{flow.names[node]}.grad is not computed yet: call {flow.names[root]}.backward() first, "
-                         "then explain the gradient")
+        raise ValueError(f"{term(flow.names[node])}.grad is not computed yet: call {term(flow.names[root])}"
+                         ".backward() first, then explain the gradient")
     return explain_in(flow, node)

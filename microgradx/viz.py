@@ -131,9 +131,9 @@ def _esc(s: str) -> str:
     return graphviz.nohtml(clean_text(s).replace("\\", "\\\\").replace("\n", "\\n"))
 
 
-def _table(cells: list[str], fill: str, *, border: int = 1, color: str = "black", pen: int = 1) -> str:
+def _table(cells: list[str], fill: str, *, color: str = "black", pen: int = 1) -> str:
     row = "".join(f"<td>{c}</td>" for c in cells)
-    return (f'<<table border="{pen}" cellborder="{border}" cellspacing="0" cellpadding="4" '
+    return (f'<<table border="{pen}" cellborder="1" cellspacing="0" cellpadding="4" '
             f'bgcolor="{fill}" color="{color}"><tr>{row}</tr></table>>')
 
 
@@ -260,151 +260,187 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "LR", *, view: View 
 
 
 def _draw(flow: Flow, style: _Style, *, format: str, rankdir: str, collapse: Any, max_nodes: int) -> Graph:
-    root = flow.root
-    neurons, layers = neuron_groups(flow.order)
-    groups = {"neuron": neurons, "layer": layers}.get(collapse or "", [])
-    group_of = {n: g for g in groups for n in g.members}
-    drawn = sum(1 + (1 if n._prev else 0) for n in flow.order if n not in group_of) + len(groups)
-    what = "nodes"
-    if style.view == "backward" and collapse is None:
-        drawn += sum(len(n._prev) for n in flow.order)  # dot lays out each edge label as a node too
-        what = "nodes and edge labels"
-    if drawn > max_nodes:
-        hint = ("draw it with collapse='neuron' or collapse='layer' (one node per nn neuron or layer)"
-                if collapse is None and neurons else "draw a smaller part of it (for example one neuron's output)")
-        raise GraphTooLargeError(
-            f"this graph has {drawn} {what} to draw, more than max_nodes={max_nodes}: Graphviz would take "
-            f"minutes to lay it out. {hint[0].upper() + hint[1:]}, or raise max_nodes= if you really want it all.")
+    """The drawing of ``flow`` as ``style`` asks; shared by :func:`draw_dot` and the animation frames."""
+    return _Drawer(flow, style, collapse).draw(format=format, rankdir=rankdir, max_nodes=max_nodes)
 
-    g = Graph("microgradx", format=format, encoding="utf-8")
-    g.attr(rankdir=rankdir, fontname="Helvetica", nodesep="0.25", ranksep="0.45")
-    g.attr("node", fontname="Helvetica", fontsize="11")
-    g.attr("edge", fontname="Helvetica", fontsize="10")
-    if style.caption:
-        g.attr(label=_h(style.caption).join(("<", ">")), labelloc="t", fontcolor=style.caption_color,
-               fontsize="13")
 
-    ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
-    bare_neuron = any(n.label and re.fullmatch(r"w\.\d+", n.label) for n in flow.order)
-    backward = style.view == "backward"
-    grads_known = style.show_grad and (style.grads is not None or backward_done(root))
+class _Drawer:
+    """Builds one Digraph: value and op nodes (in clusters), then the edges or the collapsed groups."""
 
-    def grad_of(node: Any) -> float | None:
-        if style.grads is not None:
-            return style.grads.get(node)
-        return grad_value(node) if grads_known else None
+    def __init__(self, flow: Flow, style: _Style, collapse: Any) -> None:
+        self.flow, self.style, self.collapse = flow, style, collapse
+        self.neurons, self.layers = neuron_groups(flow.order)
+        self.groups = {"neuron": self.neurons, "layer": self.layers}.get(collapse or "", [])
+        self.group_of = {n: grp for grp in self.groups for n in grp.members}
+        self.ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
+        self.backward = style.view == "backward"
+        self.grads_known = style.show_grad and (style.grads is not None or backward_done(flow.root))
+        self.bare_neuron = any(n.label and re.fullmatch(r"w\.\d+", n.label) for n in flow.order)
 
-    # Which container (cluster) each drawn node goes into; None = the top graph.
-    bodies: dict[str, Graph] = {}
-    nest_in: dict[str, str] = {}  # neuron cluster -> its layer cluster
-    cluster_of: dict[Any, str] = {}
-    if collapse is None:
-        for layer in layers:
-            if len(layers) > 1 or layer.name != "layer":
-                key = f"cluster_{len(bodies)}"
-                bodies[key] = Graph(key)
-                bodies[key].attr(label=_h(layer.name).join("<>"), style="rounded,dashed", color=_MUTED,
-                                 fontcolor="#6b7280")
-                parent_key: str | None = key
-            else:
-                parent_key = None
+    def grad_of(self, node: Any) -> float | None:
+        """The gradient to show, or None when there is none yet."""
+        if self.style.grads is not None:
+            return self.style.grads.get(node)
+        return grad_value(node) if self.grads_known else None
+
+    def flowed(self, node: Any) -> bool:
+        """Has ``node`` passed its gradient on? (Always, except in an animation frame.)"""
+        return self.style.processed is None or node in self.style.processed
+
+    def check_size(self, max_nodes: int) -> None:
+        order = self.flow.order
+        drawn = sum(2 if n._prev else 1 for n in order if n not in self.group_of) + len(self.groups)
+        what = "nodes"
+        if self.backward and self.collapse is None:
+            drawn += sum(len(n._prev) for n in order)  # dot lays out each edge label as a node too
+            what = "nodes and edge labels"
+        if drawn > max_nodes:
+            hint = ("Draw it with collapse='neuron' or collapse='layer' (one node per nn neuron or layer)"
+                    if self.collapse is None and self.neurons
+                    else "Draw a smaller part of it (for example one neuron's output)")
+            raise GraphTooLargeError(
+                f"this graph has {drawn} {what} to draw, more than max_nodes={max_nodes}: Graphviz would take "
+                f"minutes to lay it out. {hint}, or raise max_nodes= if you really want it all.")
+
+    def draw(self, *, format: str, rankdir: str, max_nodes: int) -> Graph:
+        self.check_size(max_nodes)
+        g = Graph("microgradx", format=format, encoding="utf-8")
+        g.attr(rankdir=rankdir, fontname="Helvetica", nodesep="0.25", ranksep="0.45")
+        g.attr("node", fontname="Helvetica", fontsize="11")
+        g.attr("edge", fontname="Helvetica", fontsize="10")
+        if self.style.caption:
+            g.attr(label=_h(self.style.caption).join("<>"), labelloc="t", fontcolor=self.style.caption_color,
+                   fontsize="13")
+        bodies, nest_in, cluster_of = self.clusters()
+        for node in self.flow.order:
+            if node not in self.group_of:
+                key = cluster_of.get(node)
+                self.value_node(g, g if key is None else bodies[key], node)
+        # Subgraphs copy their body when attached: neurons into layers first, then layers into the graph.
+        for key, layer_key in nest_in.items():
+            bodies[layer_key].subgraph(bodies[key])
+        for key, sub in bodies.items():
+            if key not in nest_in:
+                g.subgraph(sub)
+        if self.collapse is None:
+            self.edges(g)
+        else:
+            self.collapsed(g)
+        return g
+
+    def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Any, str]]:
+        """A cluster per nn neuron, inside one per layer (not when collapsed: groups are single nodes then)."""
+        bodies: dict[str, Graph] = {}
+        nest_in: dict[str, str] = {}  # neuron cluster -> its layer cluster
+        cluster_of: dict[Any, str] = {}
+        if self.collapse is not None:
+            return bodies, nest_in, cluster_of
+        for layer in self.layers:
+            layer_key = None
+            if len(self.layers) > 1 or layer.name != "layer":
+                layer_key = f"cluster_{len(bodies)}"
+                bodies[layer_key] = Graph(layer_key)
+                bodies[layer_key].attr(label=_h(layer.name).join("<>"), style="rounded,dashed", color=_MUTED,
+                                       fontcolor="#6b7280")
             for neuron in layer.neurons:
                 key = f"cluster_{len(bodies)}"
                 bodies[key] = Graph(key)
                 bodies[key].attr(label=_h(neuron.name).join("<>"), style="rounded,filled", fillcolor="#f9fafb",
                                  color="#d1d5db", fontcolor="#6b7280")
-                if parent_key is not None:
-                    nest_in[key] = parent_key
+                if layer_key is not None:
+                    nest_in[key] = layer_key
                 for n in neuron.members:
                     cluster_of[n] = key
+        return bodies, nest_in, cluster_of
 
-    def body(node: Any) -> Graph:
-        key = cluster_of.get(node)
-        return g if key is None else bodies[key]
-
-    # Value and op nodes.
-    for node in flow.order:
-        if node in group_of:
-            continue
-        nid = ids[node]
-        name = flow.names[node]
-        role = _role(node, root, bare_neuron)
+    def value_node(self, g: Graph, body: Graph, node: Any) -> None:
+        """The node's box (name | data | grad) and, if an op made it, the op's circle feeding it."""
+        flow, style = self.flow, self.style
+        nid, name = self.ids[node], flow.names[node]
+        role = _role(node, flow.root, self.bare_neuron)
         cells = [f"<b>{_h(name)}</b>" if node.label else f'<font color="#6b7280">{_h(name)}</font>',
                  f"data {_h(fmt(node.data))}"]
         tooltip = f"{name}: data = {fmt(node.data)}"
         if style.show_grad:
-            gv = grad_of(node)
+            gv = self.grad_of(node)
             if gv is None:
                 cells.append(f'<font color="{_MUTED}">grad ?</font>')
             else:
-                cells.append(_grad_cell(flow, node, gv, style, backward))
-                if style.grads is None and grads_known:
+                cells.append(self.grad_cell(node, gv))
+                if style.grads is None:
                     tooltip = explain_in(flow, node)
         current = node is style.current
-        pen = 3 if current else (2 if role == "output" else 1)
         color = _CURRENT if current else "black"
         attrs = {"shape": "none", "margin": "0", "tooltip": _esc(tooltip)}
         if current:
             attrs["class"] = "current"
-        body(node).node(nid, _table(cells, _FILL[role], pen=pen, color=color, border=1 if not current else 1),
-                        **attrs)
+        pen = 3 if current else (2 if role == "output" else 1)
+        body.node(nid, _table(cells, _FILL[role], pen=pen, color=color), **attrs)
         if node._prev:
-            body(node).node(nid + "op", _h(node._op.display).join("<>"), shape="circle", width="0.3",
-                            fixedsize="false", margin="0.02", style="filled",
-                            fillcolor="#ede9fe" if current else "#f3f4f6", color=color,
-                            tooltip=_esc(f"{node._op.name}: {node._op.doc}"))
-            _edge(g, nid + "op", nid, backward, style, label=None,
-                  active=current and style.processed is not None and node in style.processed)
+            body.node(nid + "op", _h(node._op.display).join("<>"), shape="circle", width="0.3", margin="0.02",
+                      style="filled", fillcolor="#ede9fe" if current else "#f3f4f6", color=color,
+                      tooltip=_esc(f"{node._op.name}: {node._op.doc}"))
+            _edge(g, nid + "op", nid, self.backward, label=None, active=current and self.flowed(node))
 
-    # Nest neuron clusters in their layer cluster, then attach layers to the graph.
-    for key, layer_key in nest_in.items():
-        bodies[layer_key].subgraph(bodies[key])
-    for key, sub in bodies.items():
-        if key not in nest_in:
-            g.subgraph(sub)
+    def grad_cell(self, node: Any, gv: float) -> str:
+        """``grad 6.0``; in the backward view a node reached by several paths shows ``grad 2.0 + 4.0 = 6.0``."""
+        text = f"grad {fmt(gv)}"
+        parts = [t for t in terms(self.flow, node, self.style.grads) if self.flowed(t.local.parent)]
+        if self.backward and len(parts) > 1:
+            text = "grad " + " + ".join(fmt(t.contribution) for t in parts) + f" = {fmt(gv)}"
+        if len(parts) < len(self.flow.into[node]):
+            text += " so far"  # an animation frame: some paths have not delivered their share yet
+        return f'<font color="{_GRAD_COLOR}"><b>{_h(text)}</b></font>'
 
-    if collapse is not None:
-        _draw_collapsed(g, flow, groups, group_of, ids, style, grad_of, backward)
-        return g
+    def edges(self, g: Graph) -> None:
+        """Edges child -> op node of parent, one per argument (duplicates kept); labelled when backward."""
+        flow = self.flow
+        for parent in flow.order:
+            for d in flow.out_of[parent]:
+                label = None
+                if self.backward:
+                    label = d.text(flow.names)
+                    up = self.grad_of(parent) if self.flowed(parent) else None
+                    if up is not None:
+                        label += f"\nupstream {fmt(up)} × local {fmt(d.value)} = {fmt(up * d.value)}"
+                    elif self.style.show_grad:
+                        label += f"\nupstream ? × local {fmt(d.value)}"
+                _edge(g, self.ids[d.child], self.ids[parent] + "op", self.backward, label=label,
+                      active=parent is self.style.current and self.flowed(parent))
 
-    # Edges child -> op node of parent, one per argument (duplicates kept).
-    for parent in flow.order:
-        if not parent._prev:
-            continue
-        for d in flow.out_of[parent]:
-            label = None
-            if backward:
-                label = d.text(flow.names)
-                up = grad_of(parent)
-                if style.processed is not None and parent not in style.processed:
-                    up = None  # its gradient is not complete yet, so nothing has flowed along this edge
-                if up is not None:
-                    label += f"\nupstream {fmt(up)} × local {fmt(d.value)} = {fmt(up * d.value)}"
-                else:
-                    label += f"\nupstream ? × local {fmt(d.value)}"
-            _edge(g, ids[d.child], ids[parent] + "op", backward, style, label=label,
-                  active=parent is style.current and style.processed is not None and parent in style.processed)
-    return g
+    def collapsed(self, g: Graph) -> None:
+        """One summary node per group; edges between groups and the remaining nodes, each drawn once."""
+        gid = {id(grp): f"g{i}" for i, grp in enumerate(self.groups)}
+        for grp in self.groups:
+            params = sum(1 for n in grp.members if not n._prev)
+            cells = [f"<b>{_h(grp.name)}</b>", f"out {_h(fmt(grp.output.data))}"]
+            if self.style.show_grad:
+                gv = self.grad_of(grp.output)
+                cells.append(f'<font color="{_MUTED}">grad ?</font>' if gv is None
+                             else f'<font color="{_GRAD_COLOR}"><b>grad {_h(fmt(gv))}</b></font>')
+            cells.append(f'<font color="#6b7280">{len(grp.members)} nodes, {params} params</font>')
+            tooltip = f"{grp.name}: {len(grp.members)} nodes collapsed; output data = {fmt(grp.output.data)}"
+            g.node(gid[id(grp)], _table(cells, "#f9fafb", color="#6b7280"), shape="none", margin="0",
+                   tooltip=_esc(tooltip))
+
+        def endpoint(node: Any, as_child: bool) -> str:
+            grp = self.group_of.get(node)
+            if grp is not None:
+                return gid[id(grp)]
+            return self.ids[node] if as_child else self.ids[node] + "op"
+
+        seen: set[tuple[str, str]] = set()
+        for parent in self.flow.order:
+            for child in parent._prev:
+                if self.group_of.get(child) is not None and self.group_of.get(child) is self.group_of.get(parent):
+                    continue
+                pair = (endpoint(child, True), endpoint(parent, False))
+                if pair not in seen:
+                    seen.add(pair)
+                    _edge(g, *pair, self.backward, label=None, active=False)
 
 
-def _grad_cell(flow: Flow, node: Any, gv: float, style: _Style, backward: bool) -> str:
-    """``grad 6.0``; in the backward view a node reached by several paths shows ``grad 2.0 + 4.0 = 6.0``."""
-    text = f"grad {fmt(gv)}"
-    parts = terms(flow, node, style.grads)
-    complete = True
-    if style.processed is not None:
-        arrived = [t for t in parts if t.local.parent in style.processed]
-        complete = len(arrived) == len(parts)
-        parts = arrived
-    if backward and len(parts) > 1:
-        text = "grad " + " + ".join(fmt(t.contribution) for t in parts) + f" = {fmt(gv)}"
-    if not complete:
-        text += " so far"
-    return f'<font color="{_GRAD_COLOR}"><b>{_h(text)}</b></font>'
-
-
-def _edge(g: Graph, tail: str, head: str, backward: bool, style: _Style, *, label: str | None,
-          active: bool) -> None:
+def _edge(g: Graph, tail: str, head: str, backward: bool, *, label: str | None, active: bool) -> None:
     attrs: dict[str, str] = {}
     if backward:
         attrs.update(dir="back", color=_CURRENT if active else _GRAD_COLOR, fontcolor=_GRAD_COLOR)
@@ -414,38 +450,6 @@ def _edge(g: Graph, tail: str, head: str, backward: bool, style: _Style, *, labe
         attrs["label"] = _h(label).join("<>")
         attrs["tooltip"] = _esc(label)
     g.edge(tail, head, **attrs)
-
-
-def _draw_collapsed(g: Graph, flow: Flow, groups: list[Group], group_of: dict[Any, Group], ids: dict[Any, str],
-                    style: _Style, grad_of: Any, backward: bool) -> None:
-    gid = {id(grp): f"g{i}" for i, grp in enumerate(groups)}
-    for grp in groups:
-        params = sum(1 for n in grp.members if not n._prev)
-        cells = [f"<b>{_h(grp.name)}</b>", f"out {_h(fmt(grp.output.data))}"]
-        gv = grad_of(grp.output) if style.show_grad else None
-        if style.show_grad:
-            cells.append(f'<font color="{_MUTED}">grad ?</font>' if gv is None
-                         else f'<font color="{_GRAD_COLOR}"><b>grad {_h(fmt(gv))}</b></font>')
-        cells.append(f'<font color="#6b7280">{len(grp.members)} nodes, {params} params</font>')
-        g.node(gid[id(grp)], _table(cells, "#f9fafb", color="#6b7280"), shape="none", margin="0",
-               tooltip=_esc(f"{grp.name}: {len(grp.members)} nodes collapsed; output data = {fmt(grp.output.data)}"))
-
-    def endpoint(node: Any, as_child: bool) -> str:
-        grp = group_of.get(node)
-        if grp is not None:
-            return gid[id(grp)]
-        return ids[node] if as_child else ids[node] + "op"
-
-    seen: set[tuple[str, str]] = set()
-    for parent in flow.order:
-        for child in parent._prev:
-            tail, head = endpoint(child, True), endpoint(parent, False)
-            if group_of.get(child) is not None and group_of.get(child) is group_of.get(parent):
-                continue
-            if (tail, head) in seen:
-                continue
-            seen.add((tail, head))
-            _edge(g, tail, head, backward, style, label=None, active=False)
 
 
 # --------------------------------------------------------------------- files
