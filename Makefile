@@ -45,6 +45,9 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+viz: setup
+	$(BIN)/python -m microgradx.gallery viz
+
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	$(BIN)/python benchmarks/bench_engine.py

@@ -1,13 +1,18 @@
-"""microgradx: a scalar reverse-mode autodiff engine for learning how backpropagation works."""
+"""microgradx: a scalar reverse-mode autodiff engine for learning and teaching how backpropagation works."""
 
+from .animate import animate_backward, backward_steps
 from .engine import TracingError, Value, no_grad
+from .explain import explain
 from .functional import grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .ops import OPS, DomainError, Op
+from .viz import GraphTooLargeError, GraphvizNotFoundError, draw_dot, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value", "no_grad", "TracingError", "grad", "gradients", "value_and_grad",
     "gradcheck", "GradcheckError", "GradcheckReport", "OPS", "Op", "DomainError",
+    "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
+    "GraphTooLargeError", "GraphvizNotFoundError",
 ]

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .engine import MODE
 from .graph import topological_order
 
 
@@ -206,19 +207,24 @@ def explain_in(flow: Flow, node: Any) -> str:
     return text
 
 
-def explain(node: Any, root: Any) -> str:
+def explain(node: Any, root: Any = None) -> str:
     """Explain ``node.grad`` as the chain-rule sum over every path from ``root``.
 
     ``node.grad = Σ_p upstream_p × ∂p/∂node``, one term per use of ``node``. A node
-    does not know which outputs use it, so ``root`` (the Value ``backward()`` was
-    called on) is required. Raises ``ValueError`` before ``root.backward()`` or when
-    ``node`` is not in ``root``'s graph.
+    does not know which outputs use it, so the paths are traced from ``root``: by
+    default the Value that ``backward()`` was last called on. Raises ``ValueError``
+    before any ``backward()`` or when ``node`` is not in ``root``'s graph.
     """
+    if root is None:
+        root = MODE.last_backward() if MODE.last_backward is not None else None
+        if root is None:
+            raise ValueError("no gradients to explain yet: call backward() on the output first "
+                             "(or pass the output as explain(node, root))")
     flow = Flow.of(root)
     if node not in flow.into:
         raise ValueError(f"{node!r} is not part of the graph of {root!r}: pass the output that was computed "
-                         "from it (the Value you called backward() on)")
+                         "from it (the Value you called backward() on) as explain(node, root)")
     if not backward_done(root):
-        raise ValueError(f"{term(flow.names[node])}.grad is not computed yet: call {term(flow.names[root])}"
-                         ".backward() first, then explain the gradient")
+        raise ValueError(f"{flow.names[node]}.grad is not computed yet: call {flow.names[root]}.backward() first, "
+                         "then explain the gradient")
     return explain_in(flow, node)

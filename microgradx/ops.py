@@ -99,13 +99,17 @@ VALUE: Any = _Backend(
 
 
 @dataclass(frozen=True, eq=False)
-class Op:
+class Op(str):
     """One row of the op table.
 
     ``forward(m, *xs)`` computes the output; ``local(m, out, *xs)`` returns the
     tuple of local derivatives ∂out/∂xᵢ; ``domain(*xs)`` is truthy where the op
     is undefined (works elementwise on arrays). Parametrised ops (``x ** p``,
     ``leaky_relu(x, slope)``) take ``p=`` and are used through :meth:`bind`.
+
+    An ``Op`` is also the string of its display symbol (``'+'``, ``'**2'``):
+    micrograd stored ``_op`` as that string, and code written for it
+    (``uid + n._op``, ``dot.node(label=n._op)``, ``n._op == '+'``) keeps working.
     """
 
     name: str
@@ -121,6 +125,17 @@ class Op:
     param: float | None = None
     has_param: bool = field(default=False, repr=False)
 
+    def __new__(cls, **fields: Any) -> Op:
+        symbol, param = fields["symbol"], fields.get("param")
+        return super().__new__(cls, symbol.format(p=_fmt(param)) if fields.get("has_param") else symbol)
+
+    # Ops are table rows: two rows are equal only if they are the same row (a
+    # plain string still compares by text, for micrograd code).
+    def __eq__(self, other: object) -> bool:
+        return self is other if isinstance(other, Op) else str.__eq__(self, other)
+
+    __hash__ = object.__hash__
+
     def bind(self, p: float) -> Op:
         """This op with its parameter fixed (cached, so equal params share one Op)."""
         return _bind(self, float(p))
@@ -135,16 +150,8 @@ class Op:
         values = {"p": _fmt(self.param), "pm1": _fmt((self.param or 0.0) - 1.0)}
         return self.local_text[i].format(**values, **names)
 
-    # micrograd stored the op as a string (``'+'``); these let code written for
-    # it (``uid + n._op``, ``f"{n._op}"``) keep working.
     def __str__(self) -> str:
         return self.display
-
-    def __add__(self, other: str) -> str:
-        return self.display + other
-
-    def __radd__(self, other: str) -> str:
-        return other + self.display
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}{'' if self.param is None else f', p={self.param}'})"

@@ -146,3 +146,29 @@ def test_explained_gradients_agree_with_torch():
                                      (1e-7, "1e-07"), (123456789.0, "1.235e+08")])
 def test_numbers_are_formatted_for_reading(x, text):
     assert fmt(x) == text
+
+
+def test_explain_defaults_to_the_output_of_the_latest_backward():
+    from microgradx import Value, explain
+
+    a = Value(2.0, label="a")
+    c = a * 3.0
+    c.label = "c"
+    c.backward()
+    assert explain(a) == explain(a, c)
+    assert explain(a).startswith("a.grad = 3.0 = ")
+
+
+def test_explain_before_any_backward_says_to_call_it():
+    import pytest
+
+    from microgradx import Value, explain
+    from microgradx.engine import MODE
+
+    saved = MODE.last_backward
+    MODE.last_backward = None
+    try:
+        with pytest.raises(ValueError, match=r"call backward\(\)"):
+            explain(Value(1.0))
+    finally:
+        MODE.last_backward = saved

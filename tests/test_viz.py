@@ -393,9 +393,6 @@ def test_micrograd_notebook_idioms_work_on_microgradx_values():
     assert "grad 15.0000" in src
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="micrograd's notebook passes n._op itself as a graphviz label; graphviz only accepts "
-                          "str, and ops.Op is not one (see report: make Op a str subclass)")
 def test_micrograd_notebook_passes_the_op_itself_as_a_label():
     _, L = chain_rule_example()
     dot = graphviz.Digraph()
