@@ -83,6 +83,9 @@ class Graph(graphviz.Digraph):
             raise GraphvizNotFoundError(f"cannot render the graph: the Graphviz `dot` program was not found "
                                         f"({e}).\n{INSTALL_HELP}") from None
 
+    def __repr__(self) -> str:  # no memory address: notebooks that show a graph stay byte-stable
+        return "<microgradx drawing: a graphviz.Digraph; Jupyter shows it, .render() or save() writes it>"
+
 
 # --------------------------------------------------------------------- tracing
 
