@@ -25,8 +25,9 @@ import math
 import os
 import random
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +54,8 @@ __all__ = [
     "ACTIVATIONS", "INITS",
 ]
 
-Rng = Union[int, random.Random, None]
-Inputs = Union[Sequence[Any], np.ndarray]
+Rng = int | random.Random | None
+Inputs = Sequence[Any] | np.ndarray
 
 FORMAT = "microgradx.nn"
 FORMAT_VERSION = 1
@@ -406,9 +407,9 @@ class Neuron(Module):
 
     def _forward(self, x: list[Any]) -> Value:
         if self.b is not None:
-            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)  # noqa: B905 (micrograd's line)
         else:
-            terms = [wi * xi for wi, xi in zip(self.w, x)]
+            terms = [wi * xi for wi, xi in zip(self.w, x)]  # noqa: B905
             act = sum(terms[1:], terms[0])
         out = act if self._f is None else self._f(act)
         out.label = self.name
