@@ -243,8 +243,9 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
                     opt.zero_grad()
                     loss_v.backward()
                 except ArithmeticError as e:
+                    why = str(e).rstrip(".")
                     raise NonFiniteLossError(
-                        f"training diverged at epoch {epoch}, step {step}: {e}. Lower the learning rate "
+                        f"training diverged at epoch {epoch}, step {step}: {why}. Lower the learning rate "
                         f"(now {opt.lr:g}) or clip gradients.") from e
                 _check_finite(loss_v.data, params, epoch, step, opt.lr)
                 if record_grad_norms:

@@ -36,7 +36,7 @@ def micrograd_demo_loop(Value, MLP, steps):  # noqa: N803 - the classes under te
         losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(yb, scores)]  # noqa: B905
         data_loss = sum(losses) * (1.0 / len(losses))
         alpha = 1e-4
-        reg_loss = alpha * sum((p * p for p in model.parameters()))
+        reg_loss = alpha * sum((p * p for p in model.parameters()))  # noqa: UP034
         total_loss = data_loss + reg_loss
         accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]  # noqa: B905
         return total_loss, sum(accuracy) / len(accuracy)
