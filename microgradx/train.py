@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .engine import Value, no_grad
 from .losses import get_loss, l2
-from .nn import Module
+from .nn import Module, gc_paused
 from .optim import LRScheduler, Optimizer, make_optimizer
 
 __all__ = ["fit", "History", "NonFiniteLossError", "predict", "accuracy", "decision_boundary", "grad_norms"]
@@ -155,13 +155,21 @@ def _threshold_for(loss: Any) -> float:
 
 
 def _eager_step(model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
-                alpha: float) -> tuple[Value, list[Any]]:
-    """Forward one batch through the eager engine: (total loss Value, scores as floats)."""
-    scores = [model([Value(v) for v in row]) for row in rows]
-    total = loss_fn(scores, targets)
-    if alpha:
-        total = total + l2(model.parameters(), alpha)
-    return total, [_score_data(s) for s in scores]
+                alpha: float, opt: Optimizer) -> tuple[float, list[Any]]:
+    """Forward and backward for one batch in the eager engine; fills the gradients.
+
+    Returns (loss, scores as floats). The graph is dropped before returning, so
+    reference counting frees it at once; the cyclic GC is paused meanwhile
+    because it would only rescan the growing graph (the engine makes no cycles).
+    """
+    with gc_paused():
+        scores = [model([Value(v) for v in row]) for row in rows]
+        total = loss_fn(scores, targets)
+        if alpha:
+            total = total + l2(model.parameters(), alpha)
+        opt.zero_grad()
+        total.backward()
+        return total.data, [_score_data(s) for s in scores]
 
 
 def _evaluate(model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
@@ -223,6 +231,10 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
 
 
 
+    # One optimisation step's forward and backward. A compiled executor can
+    # stand in here with the same signature and contract (fill the gradients,
+    # return the loss and the scores as floats).
+    step_fn = _eager_step
     history = History()
     rng = np.random.default_rng(seed)
     n = len(rows)
@@ -239,19 +251,17 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
                 idx = order[start:start + size]
                 b_rows, b_targets = [rows[i] for i in idx], [targets[i] for i in idx]
                 try:
-                    loss_v, scores = _eager_step(model, loss_fn, b_rows, b_targets, l2_alpha)
-                    opt.zero_grad()
-                    loss_v.backward()
+                    loss_v, scores = step_fn(model, loss_fn, b_rows, b_targets, l2_alpha, opt)
                 except ArithmeticError as e:
                     why = str(e).rstrip(".")
                     raise NonFiniteLossError(
                         f"training diverged at epoch {epoch}, step {step}: {why}. Lower the learning rate "
                         f"(now {opt.lr:g}) or clip gradients.") from e
-                _check_finite(loss_v.data, params, epoch, step, opt.lr)
+                _check_finite(loss_v, params, epoch, step, opt.lr)
                 if record_grad_norms:
                     norms.append(grad_norms(model))
                 opt.step()
-                total += loss_v.data * len(idx)
+                total += loss_v * len(idx)
                 scores_all.extend(scores)
                 targets_all.extend(b_targets)
             epoch_loss = total / n
