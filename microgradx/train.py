@@ -172,15 +172,24 @@ def _eager_step(model: Any, loss_fn: Callable[..., Value], rows: list[list[float
         return total.data, [_score_data(s) for s in scores]
 
 
+def _fraction_correct(scores: list[Any], targets: list[Any], threshold: float, negative: float) -> float:
+    """Accuracy from float scores (one per sample, or a list per sample) without numpy overhead."""
+    hits = 0
+    for s, t in zip(scores, targets, strict=True):
+        if isinstance(s, list):
+            pred: float = max(range(len(s)), key=s.__getitem__)
+        else:
+            pred = 1.0 if s > threshold else negative
+        hits += pred == t
+    return hits / len(targets)
+
+
 def _evaluate(model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
-              threshold: float) -> tuple[float, float]:
+              threshold: float, negative: float) -> tuple[float, float]:
     with no_grad():
         outs = [model(row) for row in rows]
         loss = loss_fn(outs, targets).data
-    acc = float(np.mean(_predicted_labels(np.asarray([_score_data(o) for o in outs]),
-                                          np.asarray(targets, dtype=np.float64), threshold)
-                        == np.asarray(targets, dtype=np.float64)))
-    return loss, acc
+    return loss, _fraction_correct([_score_data(o) for o in outs], targets, threshold, negative)
 
 
 def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
@@ -224,6 +233,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, model.parameters(), lr)
     sched = scheduler(opt) if scheduler is not None and not isinstance(scheduler, LRScheduler) else scheduler
     threshold = _threshold_for(loss_fn)
+    negative = -1.0 if any(t == -1 for t in targets) else 0.0  # labels {-1, +1} or {0, 1}
     if validation is not None:
         val_rows, val_targets = _rows(validation[0]), np.asarray(validation[1]).tolist()
     if hasattr(model, "train"):
@@ -265,15 +275,14 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
                 scores_all.extend(scores)
                 targets_all.extend(b_targets)
             epoch_loss = total / n
-            ys = np.asarray(targets_all, dtype=np.float64)
-            acc = float(np.mean(_predicted_labels(np.asarray(scores_all), ys, threshold) == ys))
+            acc = _fraction_correct(scores_all, targets_all, threshold, negative)
             history.loss.append(epoch_loss)
             history.accuracy.append(acc)
             if norms:
                 history.grad_norms.append({k: float(np.mean([d[k] for d in norms])) for k in norms[0]})
             post = {"loss": f"{epoch_loss:.4f}", "acc": f"{acc:.3f}"}
             if validation is not None:
-                v_loss, v_acc = _evaluate(model, loss_fn, val_rows, val_targets, threshold)
+                v_loss, v_acc = _evaluate(model, loss_fn, val_rows, val_targets, threshold, negative)
                 history.val_loss.append(v_loss)
                 history.val_accuracy.append(v_acc)
                 post["val_loss"] = f"{v_loss:.4f}"
