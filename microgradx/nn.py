@@ -36,7 +36,7 @@ from .engine import MODE, Value
 from .ops import FLOAT
 
 try:  # the lead's engine exports gc_paused; this fallback is identical
-    from .engine import gc_paused
+    from .engine import gc_paused  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover - only before the engine gains gc_paused
 
     @contextmanager
@@ -305,7 +305,8 @@ class Module:
 
         Zero init draws no random numbers, so loading leaves ``random`` untouched.
         """
-        return cls(**config, init="zeros")
+        make: Callable[..., Module] = cls
+        return make(**config, init="zeros")
 
 
 def _read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
