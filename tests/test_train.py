@@ -199,3 +199,14 @@ def test_decision_boundary_for_a_multi_class_model_has_a_score_axis():
     X, _ = data.spirals(n=30)
     _, _, zz = decision_boundary(MLP(2, [4, 3], seed=0), X, resolution=5)
     assert zz.shape == (5, 5, 3)
+
+
+def test_gradient_norms_show_vanishing_gradients_in_a_deep_sigmoid_network():
+    X, y = data.moons(n=20, seed=0)
+    ratios = {}
+    for activation in ("sigmoid", "relu"):
+        model = MLP(2, [8] * 6 + [1], activation=activation, init="xavier", seed=0)
+        h = fit(model, X, y, loss="mse", lr=0.0, epochs=1, progress=False, record_grad_norms=True)
+        norms = h.grad_norms[0]
+        ratios[activation] = norms["layers.0"] / norms["layers.6"]
+    assert ratios["sigmoid"] < 0.01 < ratios["relu"]
