@@ -14,6 +14,7 @@ adding one of each.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ def _add_train_parser(subparsers: Any) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     recipe = RECIPES[args.dataset]
+    if args.save and not os.path.isdir(os.path.dirname(os.path.abspath(args.save))):
+        raise OSError(f"cannot save to {args.save}: the folder {os.path.dirname(os.path.abspath(args.save))} "
+                      "does not exist")
     X, y = recipe.load(args.seed)
     model = recipe.model(args.seed)
     epochs = args.epochs or recipe.epochs

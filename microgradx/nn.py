@@ -243,7 +243,11 @@ class Module:
         text = json.dumps(doc, indent=1)
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        except OSError as e:
+            raise OSError(f"cannot write model file {path}: {e.strerror} "
+                          f"(does the folder {folder} exist and is it writable?)") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -399,6 +399,12 @@ def test_save_writes_atomically_and_leaves_no_temporary_files(tmp_path):
     assert MLP.load(path).nouts == [3, 1]
 
 
+def test_saving_into_a_missing_folder_names_the_path(tmp_path):
+    target = tmp_path / "missing" / "m.json"
+    with pytest.raises(OSError, match=r"cannot write model file .*m.json.*does the folder"):
+        MLP(2, [1]).save(target)
+
+
 def test_loading_does_not_consume_global_random_numbers(tmp_path):
     MLP(2, [3, 1], seed=0).save(tmp_path / "m.json")
     random.seed(1)
