@@ -290,7 +290,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
                     best, since_best = v_loss, 0
                 else:
                     since_best += 1
-            bar.set_postfix(post, refresh=False)
+            if progress:
+                bar.set_postfix(post, refresh=False)
             if sched is not None:
                 sched.step()
             if callback is not None and callback(epoch, history) is True:
