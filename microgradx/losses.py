@@ -1,0 +1,189 @@
+"""Loss functions over a batch, built from ``Value`` ops so they draw and differentiate like anything else.
+
+Each takes the model's outputs for a batch and the targets, and returns one
+``Value``: the mean loss over the batch.
+
+==========================  ======================================  =================
+loss                        per sample                              targets
+==========================  ======================================  =================
+``mse``                     (s - t)²                                numbers
+``bce``                     -[t·ln p + (1-t)·ln(1-p)]               {0, 1} (or [0, 1])
+``bce_with_logits``         softplus(z) - t·z  (stable)             {0, 1} (or [0, 1])
+``hinge``                   max(0, 1 - t·s)   (micrograd's SVM)     {-1, +1}
+``softmax_cross_entropy``   ln Σⱼ e^(sⱼ - m) - (s_y - m), m = max   class index
+==========================  ======================================  =================
+
+``l2(params, alpha)`` is the regulariser alpha·Σ p².
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import MODE, Value
+
+__all__ = ["mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy", "l2", "LOSSES", "get_loss"]
+
+
+def _as_list(xs: Any, what: str) -> list[Any]:
+    if isinstance(xs, np.ndarray):
+        return xs.tolist()
+    if isinstance(xs, (Value, int, float, np.number)):
+        return [xs]
+    return list(xs)
+
+
+def _pair(preds: Any, targets: Any) -> tuple[list[Any], list[float]]:
+    ps, ts = _as_list(preds, "predictions"), _as_list(targets, "targets")
+    if len(ps) != len(ts):
+        raise ValueError(f"got {len(ps)} predictions but {len(ts)} targets; give one target per prediction")
+    if not ps:
+        raise ValueError("the batch is empty: give at least one prediction and target")
+    return ps, [float(t) for t in ts]
+
+
+def _lift(p: Any) -> Value:
+    return p if isinstance(p, Value) else Value(p)
+
+
+def _mean(terms: list[Value]) -> Value:
+    # micrograd's form: sum(losses) * (1.0 / len(losses))
+    return sum(terms) * (1.0 / len(terms))  # type: ignore[return-value]
+
+
+def mse(preds: Sequence[Any], targets: Sequence[float]) -> Value:
+    """Mean squared error, (1/n) Σ (sᵢ - tᵢ)²; d/dsᵢ = 2(sᵢ - tᵢ)/n."""
+    ps, ts = _pair(preds, targets)
+    return _mean([(_lift(p) - t) ** 2 for p, t in zip(ps, ts, strict=True)])
+
+
+def bce(probs: Sequence[Any], targets: Sequence[float]) -> Value:
+    """Binary cross-entropy on probabilities p ∈ (0, 1): -(1/n) Σ [t ln p + (1-t) ln(1-p)].
+
+    Only the terms with a non-zero weight are built, so a hard target t = 1
+    needs p > 0 only. For raw scores use :func:`bce_with_logits`, which never
+    takes the log of 0.
+    """
+    ps, ts = _pair(probs, targets)
+    terms = []
+    for i, (p, t) in enumerate(zip(ps, ts, strict=True)):
+        _check_unit("target", t, i)
+        p = _lift(p)
+        if (t > 0 and p.data <= 0) or (t < 1 and p.data >= 1):
+            raise ValueError(f"probability {p.data} at index {i} (target {t:g}) makes the log infinite: "
+                             "bce needs probabilities strictly between 0 and 1. Use bce_with_logits on the "
+                             "raw scores (before the sigmoid), which is numerically stable.")
+        term = None
+        if t > 0:
+            term = p.log() * t if t != 1 else p.log()
+        if t < 1:
+            other = (1 - p).log() * (1 - t) if t != 0 else (1 - p).log()
+            term = other if term is None else term + other
+        terms.append(-term)  # type: ignore[operator]
+    return _mean(terms)
+
+
+def _softplus(z: Value) -> Value:
+    """ln(1 + e^z), without overflow: z + ln(1 + e^-z) for z ≥ 0, ln(1 + e^z) otherwise.
+
+    Both forms have the exact derivative σ(z), also at z = 0. While jit traces
+    (values unknown) the branch-free relu(z) + ln(1 + e^-|z|) is used instead.
+    """
+    if MODE.tracing:
+        return z.relu() + ((-z.abs()).exp() + 1).log()
+    if z.data >= 0:
+        return z + ((-z).exp() + 1).log()
+    return (z.exp() + 1).log()
+
+
+def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
+    """Binary cross-entropy on raw scores z, with p = σ(z): (1/n) Σ [softplus(z) - t·z].
+
+    Same value as ``bce([σ(z)], t)`` but stable for any z; d/dz = σ(z) - t.
+    """
+    zs, ts = _pair(logits, targets)
+    terms = []
+    for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
+        _check_unit("target", t, i)
+        z = _lift(z)
+        sp = _softplus(z)
+        terms.append(sp - z * t if t != 0 else sp)
+    return _mean(terms)
+
+
+def hinge(scores: Sequence[Any], targets: Sequence[float]) -> Value:
+    """micrograd's SVM max-margin loss: (1/n) Σ max(0, 1 - tᵢ·sᵢ), targets in {-1, +1}.
+
+    Written as micrograd's demo does, ``(1 + -yi*scorei).relu()``, so the graph is the same.
+    """
+    ss, ts = _pair(scores, targets)
+    for i, t in enumerate(ts):
+        if t not in (-1.0, 1.0):
+            raise ValueError(f"hinge targets must be -1 or +1, got {t:g} at index {i}; "
+                             "map {0, 1} labels with y*2 - 1 (or data sets' labels='signed')")
+    return _mean([(1 + -yi * _lift(si)).relu() for yi, si in zip(ts, ss, strict=True)])
+
+
+def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[int]) -> Value:
+    """Cross-entropy of softmax(scores) against class indices, averaged over the batch.
+
+    Per sample with scores s and label y, subtracting m = max s (a constant,
+    so gradients are unchanged) keeps every exp ≤ 1::
+
+        loss = ln Σⱼ e^(sⱼ - m) - (s_y - m)        ∂loss/∂sⱼ = softmax(s)ⱼ - [j = y]
+    """
+    rows = _as_list(scores, "scores")
+    ys = _as_list(labels, "labels")
+    if len(rows) != len(ys):
+        raise ValueError(f"got {len(rows)} score rows but {len(ys)} labels; give one label per sample")
+    if not rows:
+        raise ValueError("the batch is empty: give at least one row of scores and a label")
+    terms = []
+    for i, (row, y) in enumerate(zip(rows, ys, strict=True)):
+        if isinstance(row, Value) or not hasattr(row, "__len__"):
+            raise ValueError(f"sample {i}: softmax_cross_entropy needs a list of class scores per sample "
+                             "(a model with one output per class), got a single score")
+        row = [_lift(s) for s in row]
+        k = len(row)
+        if isinstance(y, bool) or float(y) != int(y) or not 0 <= int(y) < k:
+            raise ValueError(f"label {y!r} at index {i} is not a class index in 0..{k - 1}")
+        m = max(s.data for s in row) if not MODE.tracing else 0.0
+        shifted = [s - m for s in row]
+        terms.append(sum(e.exp() for e in shifted).log() - shifted[int(y)])  # type: ignore[union-attr]
+    return _mean(terms)
+
+
+def l2(params: Iterable[Value], alpha: float = 1e-4) -> Value:
+    """L2 regularisation alpha·Σ p² (micrograd's ``alpha * sum((p*p for p in params))``); d/dp = 2·alpha·p."""
+    return alpha * sum(p * p for p in params)  # type: ignore[return-value]
+
+
+def _check_unit(what: str, t: float, i: int) -> None:
+    if not (0.0 <= t <= 1.0) or math.isnan(t):
+        raise ValueError(f"{what} {t:g} at index {i} is not in [0, 1]: binary cross-entropy takes "
+                         "targets 0 or 1 (data sets' labels='binary')")
+
+
+#: Losses by name (for ``fit(loss='hinge')`` and the command line).
+LOSSES: dict[str, Callable[..., Value]] = {
+    "mse": mse,
+    "bce": bce,
+    "bce_with_logits": bce_with_logits,
+    "hinge": hinge,
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "cross_entropy": softmax_cross_entropy,
+}
+
+
+def get_loss(loss: str | Callable[..., Value]) -> Callable[..., Value]:
+    """A loss function by name, or the callable itself."""
+    if callable(loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(map(repr, LOSSES))} "
+                         "or pass a function loss(predictions, targets) -> Value")
+    return LOSSES[loss]

@@ -1,0 +1,579 @@
+"""Neurons, layers and multi-layer perceptrons built from ``Value`` (micrograd's ``nn``, grown up).
+
+A neuron computes a weighted sum of its inputs plus a bias and passes it
+through an activation::
+
+    act = b + Σᵢ wᵢ·xᵢ          out = f(act)      f ∈ {relu, tanh, sigmoid, leaky_relu, linear}
+
+``Neuron``, ``Layer`` and ``MLP`` keep micrograd's signatures and behaviour
+(ReLU hidden layers, a linear last layer, a one-neuron layer returns a single
+``Value``), so micrograd's demo runs with only the import changed. Beyond
+micrograd: a choice of activation and weight initialisation, seeded random
+streams, bias on/off, dropout, dotted parameter names, ``state_dict`` and JSON
+save/load.
+
+Every parameter carries its dotted name as ``label`` (``layers.0.neurons.3.w.1``)
+and each neuron labels the ``Value`` it returns with its own name
+(``layers.0.neurons.3``), so drawings and error messages can name them.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .engine import MODE, Value
+from .ops import FLOAT
+
+try:  # the lead's engine exports gc_paused; this fallback is identical
+    from .engine import gc_paused  # type: ignore[attr-defined,unused-ignore]
+except ImportError:  # pragma: no cover - only before the engine gains gc_paused
+
+    @contextmanager
+    def gc_paused() -> Iterator[None]:
+        """Pause the cyclic garbage collector while a graph is built; safe to nest."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            if was_enabled:
+                gc.enable()
+
+
+__all__ = [
+    "Module", "Neuron", "Layer", "MLP", "ModelFileError",
+    "ACTIVATIONS", "INITS",
+]
+
+_MUL, _ADD = ops.MUL, ops.ADD
+_INF = math.inf
+_new_node = object.__new__
+
+Rng = int | random.Random | None
+Inputs = Sequence[Any] | np.ndarray
+
+FORMAT = "microgradx.nn"
+FORMAT_VERSION = 1
+
+#: The activation functions a neuron can apply to its weighted sum.
+ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
+    "relu": lambda v: v.relu(),          # max(0, x)
+    "tanh": lambda v: v.tanh(),          # (e^x - e^-x)/(e^x + e^-x)
+    "sigmoid": lambda v: v.sigmoid(),    # 1/(1 + e^-x)
+    "leaky_relu": lambda v: v.leaky_relu(0.01),  # x if x > 0 else 0.01·x
+    "linear": None,                      # x
+}
+
+#: Weight initialisations (biases always start at 0, as in micrograd).
+INITS = ("uniform", "xavier", "he", "zeros")
+
+
+class ModelFileError(ValueError):
+    """A saved model file could not be used (unreadable, not JSON, wrong architecture, ...)."""
+
+
+def _rng(seed: Rng) -> Any:
+    """The random stream to draw from: micrograd's global ``random`` when no seed is given."""
+    if seed is None or seed is random:
+        return random
+    if isinstance(seed, random.Random):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return random.Random(int(seed))
+    raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}")
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {', '.join(map(repr, choices))}")
+    return value
+
+
+def _check_count(name: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be a positive int, got {n!r}")
+    return int(n)
+
+
+class Module:
+    """Base class: parameters, names, gradients, train/eval mode, state and files.
+
+    Subclasses list their parameters in ``_own_parameters()`` and their
+    sub-modules in ``_children()``, as ``(name, thing)`` pairs; everything else
+    (dotted names, labels, ``zero_grad``, ``state_dict``, ``save``) follows.
+    """
+
+    training: bool = True
+
+    # ---------------------------------------------------------------- structure
+
+    def _own_parameters(self) -> list[tuple[str, Value]]:
+        return []
+
+    def _children(self) -> list[tuple[str, Module]]:
+        return []
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        """``(dotted name, parameter)`` pairs in a fixed order, e.g. ``('layers.0.neurons.3.w.1', Value)``."""
+        for name, p in self._own_parameters():
+            yield prefix + name, p
+        for name, child in self._children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def parameters(self) -> list[Value]:
+        """All parameters (a new list each call, as in micrograd), in ``named_parameters`` order."""
+        cached = self.__dict__.get("_param_cache")
+        if cached is None:
+            cached = [p for _, p in self.named_parameters()]
+            self.__dict__["_param_cache"] = cached
+        return list(cached)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, depth first."""
+        yield self
+        for _, child in self._children():
+            yield from child.modules()
+
+    def _relabel(self, prefix: str = "") -> None:
+        """Give every parameter its dotted name as label, and every neuron its name."""
+        for name, p in self.named_parameters(prefix):
+            p.label = name
+        self._set_names(prefix)
+
+    def _set_names(self, prefix: str) -> None:
+        for name, child in self._children():
+            child._set_names(prefix + name + ".")
+
+    # ---------------------------------------------------------------- training helpers
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``grad`` to 0 (gradients accumulate across ``backward`` calls)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active). Returns the module, as in PyTorch."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: dropout is the identity."""
+        return self.train(False)
+
+    def __call__(self, x: Inputs) -> Any:
+        # The engine makes no reference cycles, so the cyclic GC has nothing to
+        # collect in a graph under construction, but it would rescan it over and
+        # over as it grows. Pause it for the outermost call only.
+        if gc.isenabled():
+            with gc_paused():
+                return self.forward(x)
+        return self.forward(x)
+
+    def forward(self, x: Inputs) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
+
+    # ---------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, float]:
+        """``{dotted name: value}`` for every parameter, in order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Set parameters from ``state`` (as made by ``state_dict``).
+
+        Every key must match a parameter and every value must be a finite
+        number; the whole dict is checked before anything changes, so on error
+        the model is untouched.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of parameter name -> number, got {type(state).__name__}")
+        named = dict(self.named_parameters())
+        missing = [k for k in named if k not in state]
+        unexpected = [k for k in state if k not in named]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing {len(missing)} parameter(s) (first: {missing[0]!r})")
+            if unexpected:
+                parts.append(f"{len(unexpected)} unexpected name(s) (first: {unexpected[0]!r})")
+            raise ValueError(f"state does not fit {self.describe()}: {'; '.join(parts)}. "
+                             f"It has {len(state)} entries, the model has {len(named)} parameters; "
+                             "build the model with the architecture the state came from.")
+        values: dict[str, float] = {}
+        for k, v in state.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"parameter {k!r} must be a number, got {type(v).__name__}: {v!r:.40}")
+            f = float(v)
+            if not math.isfinite(f):
+                raise ValueError(f"parameter {k!r} is {f}: a model's parameters must be finite")
+            values[k] = f
+        for k, p in named.items():
+            p.data = values[k]
+
+    # ---------------------------------------------------------------- files
+
+    def config(self) -> dict[str, Any]:
+        """The architecture as a JSON-able dict; ``type(**rest)`` rebuilds the module."""
+        raise NotImplementedError(f"{type(self).__name__} cannot describe its architecture")
+
+    def describe(self) -> str:
+        """A one-line architecture summary such as ``MLP(2, [4, 1])``."""
+        return type(self).__name__
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write architecture and parameters as JSON (never pickle), atomically.
+
+        The file is written to a temporary file in the same folder and renamed
+        over ``path``, so a crash never leaves a half-written model behind.
+        """
+        doc = {"format": FORMAT, "version": FORMAT_VERSION, "architecture": self.config(),
+               "parameters": self.state_dict()}
+        text = json.dumps(doc, indent=1)
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        except OSError as e:
+            raise OSError(f"cannot write model file {path}: {e.strerror} "
+                          f"(does the folder {folder} exist and is it writable?)") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Rebuild a model saved with :meth:`save` (``MLP.load('model.json')``)."""
+        arch, params = _read_model_file(path)
+        kind = arch.get("type")
+        target = _MODULE_TYPES.get(kind) if isinstance(kind, str) else None
+        if target is None:
+            raise ModelFileError(f"{os.fspath(path)}: unknown module type {kind!r}; "
+                                 f"expected one of {', '.join(_MODULE_TYPES)}")
+        if cls is not Module and not issubclass(target, cls):
+            raise ModelFileError(f"{os.fspath(path)} holds a {kind}, not a {cls.__name__}: "
+                                 f"load it with {kind}.load(path)")
+        kwargs = {k: v for k, v in arch.items() if k != "type"}
+        try:
+            model = target.from_config(kwargs)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{os.fspath(path)}: the architecture {arch!r:.200} is not valid ({e})") from None
+        model._load_checked(params, path)
+        return model
+
+    def restore(self, path: str | os.PathLike[str]) -> None:
+        """Load parameters saved with :meth:`save` into this model.
+
+        The file's architecture must equal this model's. On any problem a
+        :class:`ModelFileError` is raised and the model is left untouched.
+        """
+        arch, params = _read_model_file(path)
+        mine = self.config()
+        if arch != mine:
+            raise ModelFileError(f"{os.fspath(path)} holds {_describe_config(arch)} but this model is "
+                                 f"{self.describe()}: build a model with the file's architecture, "
+                                 f"or use {type(self).__name__}.load(path)")
+        self._load_checked(params, path)
+
+    def _load_checked(self, params: dict[str, Any], path: str | os.PathLike[str]) -> None:
+        n_model = len(self.parameters())
+        if len(params) != n_model:
+            raise ModelFileError(f"{os.fspath(path)} has {len(params)} parameters but {self.describe()} "
+                                 f"has {n_model}: the file is damaged or belongs to another model")
+        try:
+            self.load_state_dict(params)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{os.fspath(path)}: {e}") from None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        """The module described by ``config()``, weights zero (``load``/``restore`` fill them in).
+
+        Zero init draws no random numbers, so loading leaves ``random`` untouched.
+        """
+        make: Callable[..., Module] = cls
+        return make(**config, init="zeros")
+
+
+def _read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse and shape-check a model file; returns (architecture, parameters)."""
+    name = os.fspath(path)
+    try:
+        with open(name, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ModelFileError(f"cannot read model file {name}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{name} is not a text file, so not a model saved by microgradx") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        hint = "it looks truncated" if e.pos >= len(text.rstrip()) else "it is not valid JSON"
+        raise ModelFileError(f"{name}: {hint} ({e.msg} at line {e.lineno} column {e.colno}). "
+                             "Save the model again with model.save(path).") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ModelFileError(f"{name} is JSON but not a microgradx model file "
+                             f"(expected a 'format': {FORMAT!r} entry); save one with model.save(path)")
+    if doc.get("version") != FORMAT_VERSION:
+        raise ModelFileError(f"{name} has format version {doc.get('version')!r}; "
+                             f"this microgradx reads version {FORMAT_VERSION}")
+    arch, params = doc.get("architecture"), doc.get("parameters")
+    if not isinstance(arch, dict) or not isinstance(params, dict):
+        raise ModelFileError(f"{name} lacks an 'architecture' object or a 'parameters' object")
+    return arch, params
+
+
+def _describe_config(arch: dict[str, Any]) -> str:
+    kind = arch.get("type")
+    if kind == "MLP":
+        return f"MLP({arch.get('nin')}, {arch.get('nouts')})"
+    if kind == "Layer":
+        return f"Layer({arch.get('nin')}, {arch.get('nout')})"
+    if kind == "Neuron":
+        return f"Neuron({arch.get('nin')})"
+    return repr(arch)
+
+
+def _as_inputs(x: Inputs, nin: int) -> list[Any]:
+    """The inputs as a list of length ``nin``: numbers become (labelled) leaves, Values stay."""
+    if isinstance(x, np.ndarray):
+        if x.ndim != 1:
+            raise ValueError(f"expected a single sample of {nin} inputs (a 1-D array), got an array of "
+                             f"shape {x.shape}; call the model once per row")
+        x = x.tolist()
+    elif isinstance(x, (Value, int, float, np.number)):
+        raise ValueError(f"expected {nin} inputs, got a single {type(x).__name__}; pass a list, e.g. [x]")
+    if len(x) != nin:
+        raise ValueError(f"expected {nin} inputs, got {len(x)}")
+    if type(x) is list and all(type(xi) is Value for xi in x):
+        return x
+    return [xi if isinstance(xi, Value) else Value(xi, label=f"x.{k}") for k, xi in enumerate(x)]
+
+
+def _weighted_sum_ops(w: list[Value], x: list[Any], b: Value | None) -> Value:
+    """b + Σ wᵢ·xᵢ with the Value operators: micrograd's ``sum((wi*xi for wi,xi in zip(self.w, x)), self.b)``."""
+    if b is not None:
+        return sum((wi * xi for wi, xi in zip(w, x)), b)  # noqa: B905 (micrograd's line)
+    terms = [wi * xi for wi, xi in zip(w, x)]  # noqa: B905
+    return sum(terms[1:], terms[0])
+
+
+def _weighted_sum(w: list[Value], x: list[Value], b: Value | None) -> Value:
+    """The graph of :func:`_weighted_sum_ops`, node for node, built with less overhead.
+
+    A neuron's weighted sum is most of a forward pass, so here the ``mul`` and
+    ``add`` nodes are made directly, their values read from the op table, as
+    ``Value._apply`` would make them: same ops, same children in the same
+    order, same numbers. Whenever the engine is not simply recording (under
+    ``no_grad`` or while jit traces), or a result is not finite (so that the
+    engine raises its usual error naming the operands), the Value operators
+    are used instead.
+    """
+    if not MODE.grad_enabled or MODE.tracing or MODE.trace_leaves is not None:
+        return _weighted_sum_ops(w, x, b)
+    mul, add, fl, new = _MUL.forward, _ADD.forward, FLOAT, _new_node
+    acc = b
+    total = 0.0 if b is None else b.data
+    for wi, xi in zip(w, x):  # noqa: B905 - lengths checked by the caller
+        p = new(Value)
+        pd = mul(fl, wi.data, xi.data)
+        p.data, p.grad, p.label, p._prev, p._op = pd, 0.0, None, (wi, xi), _MUL
+        if acc is None:
+            acc, total = p, pd
+            continue
+        s = new(Value)
+        total = add(fl, total, pd)
+        s.data, s.grad, s.label, s._prev, s._op = total, 0.0, None, (acc, p), _ADD
+        acc = s
+    if not -_INF < total < _INF:
+        return _weighted_sum_ops(w, x, b)  # raises the engine's overflow error
+    return acc  # type: ignore[return-value]
+
+
+class Neuron(Module):
+    """``f(b + Σ wᵢ·xᵢ)`` for ``nin`` inputs.
+
+    ``Neuron(nin, nonlin=True)`` is micrograd's: ReLU when ``nonlin`` else
+    linear, weights ~ U(-1, 1) drawn from the global ``random`` module, bias 0.
+    ``activation`` (one of :data:`ACTIVATIONS`) overrides ``nonlin``; ``init``
+    chooses the weights (``uniform``: U(-1,1); ``xavier``: U(-a, a) with
+    a = √(6/(nin+fan_out)); ``he``: N(0, 2/nin); ``zeros``); ``seed`` is an int
+    or a ``random.Random`` to draw from; ``bias=False`` drops the bias.
+    """
+
+    def __init__(self, nin: int, nonlin: bool = True, activation: str | None = None, init: str = "uniform",
+                 seed: Rng = None, bias: bool = True, fan_out: int = 1) -> None:
+        nin = _check_count("nin", nin)
+        if activation is None:
+            activation = "relu" if nonlin else "linear"
+        self.activation = _check_choice("activation", activation, list(ACTIVATIONS))
+        self.nonlin = activation != "linear"
+        self.init = _check_choice("init", init, INITS)
+        rng = _rng(seed)
+        if init == "uniform":
+            ws = [rng.uniform(-1, 1) for _ in range(nin)]
+        elif init == "xavier":
+            a = math.sqrt(6.0 / (nin + _check_count("fan_out", fan_out)))
+            ws = [rng.uniform(-a, a) for _ in range(nin)]
+        elif init == "he":
+            std = math.sqrt(2.0 / nin)
+            ws = [rng.gauss(0.0, std) for _ in range(nin)]
+        else:
+            ws = [0.0] * nin
+        self.w = [Value(wi) for wi in ws]
+        self.b: Value | None = Value(0.0) if bias else None
+        self._f = ACTIVATIONS[self.activation]
+        self.name = "neuron"
+        self._relabel()
+
+    def _own_parameters(self) -> list[tuple[str, Value]]:
+        named = [(f"w.{k}", w) for k, w in enumerate(self.w)]
+        if self.b is not None:
+            named.append(("b", self.b))
+        return named
+
+    def _set_names(self, prefix: str) -> None:
+        self.name = prefix.rstrip(".") or "neuron"
+
+    def forward(self, x: Inputs) -> Value:
+        return self._forward(_as_inputs(x, len(self.w)))
+
+    def _forward(self, x: list[Value]) -> Value:
+        act = _weighted_sum(self.w, x, self.b)
+        out = act if self._f is None else self._f(act)
+        out.label = self.name
+        return out
+
+    def config(self) -> dict[str, Any]:
+        return {"type": "Neuron", "nin": len(self.w), "activation": self.activation, "bias": self.b is not None}
+
+    def describe(self) -> str:
+        return f"Neuron({len(self.w)})"
+
+    def __repr__(self) -> str:
+        kind = {"relu": "ReLU", "linear": "Linear", "tanh": "Tanh", "sigmoid": "Sigmoid",
+                "leaky_relu": "LeakyReLU"}[self.activation]
+        return f"{kind}Neuron({len(self.w)}{'' if self.b is not None else ', bias=False'})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same inputs; returns a list, or one ``Value`` if ``nout == 1``.
+
+    Keyword arguments go to every :class:`Neuron` (``nonlin``, ``activation``,
+    ``init``, ``seed``, ``bias``). With ``dropout=p`` > 0, in training mode each
+    output is zeroed with probability p and the others scaled by 1/(1-p)
+    ("inverted dropout", so evaluation needs no rescaling).
+    """
+
+    def __init__(self, nin: int, nout: int, dropout: float = 0.0, **kwargs: Any) -> None:
+        nin, nout = _check_count("nin", nin), _check_count("nout", nout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        rng = _rng(kwargs.pop("seed", None))
+        self._dropout_rng = rng
+        kwargs.setdefault("fan_out", nout)
+        self.neurons = [Neuron(nin, seed=rng, **kwargs) for _ in range(nout)]
+        self._relabel()
+
+    def _children(self) -> list[tuple[str, Module]]:
+        return [(f"neurons.{j}", n) for j, n in enumerate(self.neurons)]
+
+    def forward(self, x: Inputs) -> Any:
+        return self._forward(_as_inputs(x, len(self.neurons[0].w)))
+
+    def _forward(self, x: list[Any]) -> Any:
+        out = [n._forward(x) for n in self.neurons]
+        if self.dropout and self.training:
+            keep = 1.0 / (1.0 - self.dropout)
+            out = [o * (0.0 if self._dropout_rng.random() < self.dropout else keep) for o in out]
+        return out[0] if len(out) == 1 else out
+
+    def config(self) -> dict[str, Any]:
+        n = self.neurons[0]
+        return {"type": "Layer", "nin": len(n.w), "nout": len(self.neurons), "activation": n.activation,
+                "bias": n.b is not None, "dropout": self.dropout}
+
+    def describe(self) -> str:
+        return f"Layer({len(self.neurons[0].w)}, {len(self.neurons)})"
+
+    def __repr__(self) -> str:
+        drop = f" + Dropout({self.dropout:g})" if self.dropout else ""
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]{drop}"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` maps 2 inputs through two hidden layers to 1 output.
+
+    As in micrograd, hidden layers use ReLU and the last layer is linear;
+    ``activation`` sets the hidden activation and ``output_activation`` the
+    last one. ``init``, ``seed`` and ``bias`` go to every neuron; one seeded
+    stream is drawn in order, so ``MLP(2, [4, 1], seed=0)`` is reproducible.
+    ``dropout`` applies after every hidden layer in training mode.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
+                 output_activation: str = "linear", init: str = "uniform", seed: Rng = None,
+                 bias: bool = True, dropout: float = 0.0) -> None:
+        nin = _check_count("nin", nin)
+        if isinstance(nouts, (int, np.integer)) or not len(nouts):
+            raise ValueError(f"nouts must be a non-empty list of layer sizes, e.g. [16, 16, 1]; got {nouts!r}")
+        nouts = [_check_count("layer size", n) for n in nouts]
+        rng = _rng(seed)
+        sz = [nin] + nouts
+        last = len(nouts) - 1
+        self.layers = [Layer(sz[i], sz[i + 1], activation=activation if i != last else output_activation,
+                             init=init, seed=rng, bias=bias, dropout=dropout if i != last else 0.0)
+                       for i in range(len(nouts))]
+        self._relabel()
+
+    def _children(self) -> list[tuple[str, Module]]:
+        return [(f"layers.{i}", layer) for i, layer in enumerate(self.layers)]
+
+    def forward(self, x: Inputs) -> Any:
+        xs: Any = _as_inputs(x, self.nin)
+        for layer in self.layers:
+            xs = layer._forward(xs if isinstance(xs, list) else [xs])
+        return xs
+
+    @property
+    def nin(self) -> int:
+        return len(self.layers[0].neurons[0].w)
+
+    @property
+    def nouts(self) -> list[int]:
+        return [len(layer.neurons) for layer in self.layers]
+
+    def config(self) -> dict[str, Any]:
+        first, last = self.layers[0].neurons[0], self.layers[-1].neurons[0]
+        hidden = first.activation if len(self.layers) > 1 else "relu"
+        return {"type": "MLP", "nin": self.nin, "nouts": self.nouts, "activation": hidden,
+                "output_activation": last.activation, "bias": first.b is not None,
+                "dropout": self.layers[0].dropout if len(self.layers) > 1 else 0.0}
+
+    def describe(self) -> str:
+        return f"MLP({self.nin}, {self.nouts})"
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+_MODULE_TYPES: dict[str, type[Module]] = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}

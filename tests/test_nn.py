@@ -1,0 +1,497 @@
+"""Specification of microgradx.nn: micrograd's Neuron/Layer/MLP, plus names, options, state and files."""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+
+import numpy as np
+import pytest
+
+from microgradx import nn
+from microgradx.engine import Value, no_grad
+from microgradx.graph import topological_order
+from microgradx.nn import MLP, Layer, ModelFileError, Module, Neuron
+from microgradx.ops import DomainError
+
+# ---------------------------------------------------------------- micrograd compatibility
+
+
+def micrograd_demo_loop(Value, MLP, steps):  # noqa: N803 - the classes under test
+    """micrograd's demo.ipynb moons loop, verbatim apart from the classes passed in."""
+    sklearn = pytest.importorskip("sklearn.datasets")
+    np.random.seed(1337)
+    random.seed(1337)
+    X, y = sklearn.make_moons(n_samples=100, noise=0.1)
+    y = y * 2 - 1
+    model = MLP(2, [16, 16, 1])
+
+    def loss(batch_size=None):
+        if batch_size is None:
+            Xb, yb = X, y
+        else:
+            ri = np.random.permutation(X.shape[0])[:batch_size]
+            Xb, yb = X[ri], y[ri]
+        inputs = [list(map(Value, xrow)) for xrow in Xb]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(yb, scores)]  # noqa: B905
+        data_loss = sum(losses) * (1.0 / len(losses))
+        alpha = 1e-4
+        reg_loss = alpha * sum((p * p for p in model.parameters()))  # noqa: UP034
+        total_loss = data_loss + reg_loss
+        accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(yb, scores)]  # noqa: B905
+        return total_loss, sum(accuracy) / len(accuracy)
+
+    trace = []
+    for k in range(steps):
+        total_loss, acc = loss()
+        model.zero_grad()
+        total_loss.backward()
+        learning_rate = 1.0 - 0.9 * k / 100
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        trace.append((total_loss.data, acc))
+    return model, trace
+
+
+def test_micrograd_demo_runs_with_only_the_import_changed_and_matches_micrograd():
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    from micrograd.engine import Value as MGValue
+
+    _, ours = micrograd_demo_loop(Value, MLP, 3)
+    gc.disable()  # micrograd's graphs are reference cycles: collect once at the end, not all along
+    try:
+        _, theirs = micrograd_demo_loop(MGValue, micrograd_nn.MLP, 3)
+    finally:
+        gc.enable()
+        gc.collect()
+    for (l1, a1), (l2, a2) in zip(ours, theirs, strict=True):
+        assert l1 == pytest.approx(l2, rel=1e-12)
+        assert a1 == a2
+
+
+def test_default_init_draws_from_the_global_random_module_like_micrograd():
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    random.seed(7)
+    ours = [p.data for p in MLP(3, [4, 2]).parameters()]
+    random.seed(7)
+    theirs = [p.data for p in micrograd_nn.MLP(3, [4, 2]).parameters()]
+    assert ours == theirs
+
+
+def test_hidden_layers_are_relu_and_last_layer_is_linear():
+    m = MLP(2, [3, 3, 1])
+    assert [n.activation for n in m.layers[0].neurons] == ["relu"] * 3
+    assert [n.activation for n in m.layers[1].neurons] == ["relu"] * 3
+    assert m.layers[2].neurons[0].activation == "linear"
+
+
+def test_one_neuron_layer_returns_a_single_value_and_wider_layers_a_list():
+    assert isinstance(Layer(2, 1)([1.0, 2.0]), Value)
+    out = Layer(2, 3)([1.0, 2.0])
+    assert isinstance(out, list) and len(out) == 3
+
+
+def test_neuron_graph_has_micrograds_shape():
+    n = Neuron(2, nonlin=False, seed=0)
+    x = [Value(1.0), Value(2.0)]
+    out = n(x)
+    # sum((w*x ...), b): ((b + w0*x0) + w1*x1)
+    assert out._op.name == "add"
+    left, right = out._prev
+    assert right._op.name == "mul" and right._prev == (n.w[1], x[1])
+    assert left._op.name == "add" and left._prev[0] is n.b
+    assert left._prev[1]._prev == (n.w[0], x[0])
+    assert out.data == pytest.approx(n.w[0].data * 1.0 + n.w[1].data * 2.0)
+
+
+def _shape(v, leaves):
+    """A nested description of a graph: op names, numbers, and leaves by identity."""
+    if not v._prev:
+        return ("leaf", leaves.setdefault(id(v), len(leaves)))
+    return (v._op.name, v.data, tuple(_shape(c, leaves) for c in v._prev))
+
+
+@pytest.mark.parametrize("nin,bias", [(1, True), (3, True), (1, False), (4, False)])
+def test_fast_weighted_sum_builds_exactly_the_graph_of_the_value_operators(nin, bias):
+    w = [Value(0.1 * (k + 1) - 0.25) for k in range(nin)]
+    x = [Value(1.5 - 0.7 * k) for k in range(nin)]
+    b = Value(0.3) if bias else None
+    fast, slow = nn._weighted_sum(w, x, b), nn._weighted_sum_ops(w, x, b)
+    assert fast.data == slow.data
+    leaves_fast, leaves_slow = {}, {}
+    assert _shape(fast, leaves_fast) == _shape(slow, leaves_slow)
+    assert leaves_fast == leaves_slow
+    assert fast._op is slow._op and all(n.grad == 0.0 and n.label is None for n in topological_order(fast)
+                                        if n._prev)
+
+
+def test_weighted_sum_under_no_grad_records_no_graph():
+    with no_grad():
+        out = Neuron(3, seed=0)([1.0, 2.0, 3.0])
+    assert out._prev == ()
+
+
+def test_weighted_sum_overflow_raises_the_engines_error_naming_the_parameter():
+    n = Neuron(2, nonlin=False, seed=0)
+    n.w[0].data = 1e300
+    with pytest.raises(DomainError, match="w.0"):
+        n([1e300, 1.0])
+
+
+def test_micrograd_repr_is_kept():
+    assert repr(Neuron(2)) == "ReLUNeuron(2)"
+    assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
+    assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
+
+
+def test_repr_names_other_activations_and_options():
+    assert repr(Neuron(3, activation="tanh", bias=False)) == "TanhNeuron(3, bias=False)"
+    assert "Dropout(0.5)" in repr(Layer(2, 2, dropout=0.5))
+
+
+# ---------------------------------------------------------------- parameters and names
+
+
+def test_parameters_are_weights_then_bias_per_neuron_as_in_micrograd():
+    n = Neuron(3)
+    assert n.parameters() == n.w + [n.b]
+    m = MLP(2, [3, 1])
+    assert len(m.parameters()) == 3 * 3 + 4
+
+
+def test_named_parameters_use_stable_dotted_names():
+    m = MLP(2, [2, 1], seed=0)
+    names = [name for name, _ in m.named_parameters()]
+    assert names == [
+        "layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b",
+        "layers.0.neurons.1.w.0", "layers.0.neurons.1.w.1", "layers.0.neurons.1.b",
+        "layers.1.neurons.0.w.0", "layers.1.neurons.0.w.1", "layers.1.neurons.0.b",
+    ]
+
+
+def test_every_parameter_is_labelled_with_its_dotted_name():
+    for module in (MLP(2, [3, 1]), Layer(2, 2), Neuron(2)):
+        for name, p in module.named_parameters():
+            assert p.label == name
+    assert [p.label for p in Neuron(2).parameters()] == ["w.0", "w.1", "b"]
+    assert Layer(2, 2).parameters()[0].label == "neurons.0.w.0"
+
+
+def test_each_neuron_labels_its_output_with_its_dotted_name():
+    m = MLP(2, [2, 1], seed=0)
+    out = m([1.0, -1.0])
+    assert out.label == "layers.1.neurons.0"
+    hidden = {n.label for n in topological_order(out) if n.label and n.label.startswith("layers.0.neurons.")
+              and not n.label.endswith((".b",)) and ".w." not in n.label}
+    assert hidden == {"layers.0.neurons.0", "layers.0.neurons.1"}
+
+
+def test_parameters_returns_a_fresh_list_each_call():
+    m = MLP(2, [2, 1])
+    ps = m.parameters()
+    ps.clear()
+    assert len(m.parameters()) == 9
+
+
+def test_zero_grad_resets_every_gradient():
+    m = MLP(2, [3, 1], seed=1)
+    m([1.0, 2.0]).backward()
+    assert any(p.grad != 0 for p in m.parameters())
+    m.zero_grad()
+    assert all(p.grad == 0.0 for p in m.parameters())
+
+
+# ---------------------------------------------------------------- options
+
+
+def test_same_seed_gives_the_same_model_and_leaves_global_random_alone():
+    random.seed(3)
+    before = random.random()
+    random.seed(3)
+    a = MLP(2, [4, 1], seed=42)
+    b = MLP(2, [4, 1], seed=42)
+    assert a.state_dict() == b.state_dict()
+    assert random.random() == before
+    assert MLP(2, [4, 1], seed=43).state_dict() != a.state_dict()
+
+
+def test_a_random_random_instance_is_an_accepted_seed():
+    a = MLP(2, [3, 1], seed=random.Random(5))
+    b = MLP(2, [3, 1], seed=random.Random(5))
+    assert a.state_dict() == b.state_dict()
+
+
+@pytest.mark.parametrize("activation,expected", [
+    ("relu", lambda z: max(0.0, z)),
+    ("tanh", np.tanh),
+    ("sigmoid", lambda z: 1 / (1 + np.exp(-z))),
+    ("leaky_relu", lambda z: z if z > 0 else 0.01 * z),
+    ("linear", lambda z: z),
+])
+def test_activation_is_applied_to_the_weighted_sum(activation, expected):
+    n = Neuron(2, activation=activation, seed=0)
+    n.b.data = 0.3
+    for x in ([1.0, -2.0], [-1.0, 0.5]):
+        z = n.w[0].data * x[0] + n.w[1].data * x[1] + 0.3
+        assert n(x).data == pytest.approx(expected(z))
+
+
+def test_uniform_init_is_micrograds_u_minus1_1_with_zero_bias():
+    n = Neuron(1000, seed=0)
+    ws = np.array([w.data for w in n.w])
+    assert ws.min() >= -1 and ws.max() <= 1 and ws.min() < -0.9 and ws.max() > 0.9
+    assert n.b.data == 0.0
+
+
+def test_xavier_init_is_bounded_by_sqrt_6_over_fan_in_plus_fan_out():
+    layer = Layer(200, 50, init="xavier", seed=0)
+    ws = np.array([p.data for n in layer.neurons for p in n.w])
+    bound = np.sqrt(6 / 250)
+    assert np.abs(ws).max() <= bound and np.abs(ws).max() > 0.9 * bound
+
+
+def test_he_init_has_variance_two_over_fan_in():
+    layer = Layer(100, 100, init="he", seed=0)
+    ws = np.array([p.data for n in layer.neurons for p in n.w])
+    assert ws.var() == pytest.approx(2 / 100, rel=0.05)
+
+
+def test_zeros_init_makes_all_hidden_neurons_identical():
+    m = MLP(2, [3, 1], init="zeros", activation="tanh")
+    out = m([0.5, -1.0])
+    out.backward()
+    grads = [[p.grad for p in n.parameters()] for n in m.layers[0].neurons]
+    assert grads[0] == grads[1] == grads[2]
+
+
+def test_bias_can_be_switched_off():
+    n = Neuron(2, bias=False, seed=0)
+    assert n.b is None and len(n.parameters()) == 2
+    assert n([1.0, 1.0]).data == pytest.approx(max(0.0, n.w[0].data + n.w[1].data))
+    assert len(MLP(2, [3, 1], bias=False).parameters()) == 6 + 3
+
+
+def test_unknown_activation_or_init_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown activation 'softmax'"):
+        Neuron(2, activation="softmax")
+    with pytest.raises(ValueError, match="unknown init 'normal'"):
+        Neuron(2, init="normal")
+
+
+def test_dropout_zeroes_and_rescales_outputs_in_training_mode_only():
+    layer = Layer(2, 200, dropout=0.5, activation="linear", init="zeros", seed=0)
+    for n in layer.neurons:
+        n.b.data = 1.0
+    outs = [o.data for o in layer([1.0, 1.0])]
+    assert set(outs) == {0.0, 2.0}
+    assert 60 < outs.count(0.0) < 140
+    layer.eval()
+    assert {o.data for o in layer([1.0, 1.0])} == {1.0}
+    assert layer.train() is layer and layer.training
+
+
+def test_mlp_applies_dropout_to_hidden_layers_only():
+    m = MLP(2, [4, 4, 1], dropout=0.3)
+    assert [layer.dropout for layer in m.layers] == [0.3, 0.3, 0.0]
+    m.eval()
+    assert not any(mod.training for mod in m.modules())
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@pytest.mark.parametrize("x", [[0.5, -1.0], (0.5, -1.0), np.array([0.5, -1.0]), [Value(0.5), Value(-1.0)],
+                               [np.float32(0.5), -1]])
+def test_inputs_may_be_numbers_arrays_or_values(x):
+    m = MLP(2, [3, 1], seed=0)
+    assert m(x).data == pytest.approx(m([0.5, -1.0]).data)
+
+
+def test_value_inputs_are_used_as_given_so_gradients_reach_them():
+    m = MLP(2, [3, 1], seed=0)
+    x = [Value(0.5), Value(-1.0)]
+    m(x).backward()
+    assert any(xi.grad != 0 for xi in x)
+
+
+@pytest.mark.parametrize("module", [Neuron(2), Layer(2, 3), MLP(2, [3, 1])])
+def test_wrong_input_length_says_expected_and_got(module):
+    with pytest.raises(ValueError, match="expected 2 inputs, got 3"):
+        module([1.0, 2.0, 3.0])
+
+
+def test_a_batch_array_is_rejected_with_advice():
+    with pytest.raises(ValueError, match="single sample"):
+        MLP(2, [1])(np.zeros((4, 2)))
+
+
+def test_forward_pass_pauses_the_cyclic_gc_and_restores_it():
+    seen = []
+
+    class Probe(Module):
+        def forward(self, x):
+            seen.append(gc.isenabled())
+            return x
+
+    assert gc.isenabled()
+    Probe()([1.0])
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        Probe()([1.0])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+# ---------------------------------------------------------------- state and files
+
+
+def test_state_dict_round_trip_restores_outputs():
+    a, b = MLP(2, [4, 1], seed=0), MLP(2, [4, 1], seed=1)
+    b.load_state_dict(a.state_dict())
+    assert b([0.3, 0.7]).data == a([0.3, 0.7]).data
+
+
+def test_load_state_dict_with_wrong_keys_names_them_and_changes_nothing():
+    m = MLP(2, [2, 1], seed=0)
+    before = m.state_dict()
+    state = dict(before)
+    del state["layers.1.neurons.0.b"]
+    state["layers.9.neurons.0.b"] = 1.0
+    with pytest.raises(ValueError, match=r"missing 1 parameter.*'layers.1.neurons.0.b'.*unexpected"):
+        m.load_state_dict(state)
+    assert m.state_dict() == before
+
+
+def test_load_state_dict_rejects_non_numbers_before_changing_anything():
+    m = MLP(2, [2, 1], seed=0)
+    before = m.state_dict()
+    state = {k: 5.0 for k in before}
+    state["layers.1.neurons.0.b"] = "x"
+    with pytest.raises(ValueError, match="must be a number"):
+        m.load_state_dict(state)
+    assert m.state_dict() == before
+
+
+def test_save_and_load_restore_an_identical_model(tmp_path):
+    m = MLP(2, [4, 3, 1], activation="tanh", seed=0, dropout=0.1)
+    path = tmp_path / "model.json"
+    m.save(path)
+    doc = json.loads(path.read_text())
+    assert doc["architecture"]["type"] == "MLP" and doc["architecture"]["nouts"] == [4, 3, 1]
+    loaded = MLP.load(path)
+    assert loaded.config() == m.config()
+    assert loaded.state_dict() == m.state_dict()
+    assert [p.label for p in loaded.parameters()] == [p.label for p in m.parameters()]
+    m.eval()
+    loaded.eval()
+    assert loaded([0.1, 0.2]).data == m([0.1, 0.2]).data
+
+
+def test_save_writes_atomically_and_leaves_no_temporary_files(tmp_path):
+    path = tmp_path / "model.json"
+    MLP(2, [1], seed=0).save(path)
+    MLP(2, [3, 1], seed=0).save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+    assert MLP.load(path).nouts == [3, 1]
+
+
+def test_saving_into_a_missing_folder_names_the_path(tmp_path):
+    target = tmp_path / "missing" / "m.json"
+    with pytest.raises(OSError, match=r"cannot write model file .*m.json.*does the folder"):
+        MLP(2, [1]).save(target)
+
+
+def test_loading_does_not_consume_global_random_numbers(tmp_path):
+    MLP(2, [3, 1], seed=0).save(tmp_path / "m.json")
+    random.seed(1)
+    expected = random.random()
+    random.seed(1)
+    MLP.load(tmp_path / "m.json")
+    assert random.random() == expected
+
+
+def test_neuron_and_layer_save_and_load_too(tmp_path):
+    for module, cls in ((Neuron(3, activation="sigmoid", seed=0), Neuron), (Layer(2, 2, seed=0), Layer)):
+        module.save(tmp_path / "m.json")
+        assert cls.load(tmp_path / "m.json").state_dict() == module.state_dict()
+
+
+def test_loading_a_file_of_another_module_type_says_which(tmp_path):
+    Layer(2, 2).save(tmp_path / "layer.json")
+    with pytest.raises(ModelFileError, match="holds a Layer, not a MLP"):
+        MLP.load(tmp_path / "layer.json")
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = MLP(2, [4, 1], seed=0)
+    path = tmp_path / "model.json"
+    model.save(path)
+    return path
+
+
+def _untouched(check):
+    m = MLP(2, [4, 1], seed=5)
+    before = m.state_dict()
+    check(m)
+    assert m.state_dict() == before
+
+
+def test_truncated_file_is_a_clear_error_and_leaves_the_model_untouched(saved):
+    text = saved.read_text()
+    saved.write_text(text[: len(text) // 2])
+    with pytest.raises(ModelFileError, match="truncated"):
+        MLP.load(saved)
+    _untouched(lambda m: _expect(ModelFileError, "truncated", m.restore, saved))
+
+
+def test_file_that_is_not_json_is_a_clear_error(saved):
+    saved.write_text("this is not json")
+    _untouched(lambda m: _expect(ModelFileError, "not valid JSON", m.restore, saved))
+    _expect(ModelFileError, "not valid JSON", MLP.load, saved)
+
+
+def test_json_that_is_not_a_model_file_is_a_clear_error(saved):
+    saved.write_text('{"weights": [1, 2, 3]}')
+    _expect(ModelFileError, "not a microgradx model file", MLP.load, saved)
+
+
+def test_file_of_another_architecture_is_refused_by_restore(saved):
+    m = MLP(2, [16, 1], seed=0)
+    before = m.state_dict()
+    _expect(ModelFileError, r"holds MLP\(2, \[4, 1\]\) but this model is MLP\(2, \[16, 1\]\)", m.restore, saved)
+    assert m.state_dict() == before
+
+
+def test_wrong_parameter_count_is_a_clear_error_and_leaves_the_model_untouched(saved):
+    doc = json.loads(saved.read_text())
+    doc["parameters"].popitem()
+    saved.write_text(json.dumps(doc))
+    _expect(ModelFileError, "has 16 parameters but MLP\\(2, \\[4, 1\\]\\) has 17", MLP.load, saved)
+    _untouched(lambda m: _expect(ModelFileError, "has 16 parameters", m.restore, saved))
+
+
+def test_non_finite_parameter_in_file_is_refused(saved):
+    text = saved.read_text().replace('"layers.0.neurons.0.b": 0.0', '"layers.0.neurons.0.b": NaN')
+    saved.write_text(text)
+    _untouched(lambda m: _expect(ModelFileError, "must be finite", m.restore, saved))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    _expect(ModelFileError, "cannot read model file", MLP.load, tmp_path / "nope.json")
+
+
+def test_restore_loads_parameters_into_an_existing_model(saved):
+    m = MLP(2, [4, 1], seed=9)
+    m.restore(saved)
+    assert m.state_dict() == MLP(2, [4, 1], seed=0).state_dict()
+
+
+def _expect(exc, pattern, fn, *args):
+    with pytest.raises(exc, match=pattern):
+        fn(*args)
+    return True

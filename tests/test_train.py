@@ -1,0 +1,212 @@
+"""Specification of microgradx.train: fit, history, early stopping, divergence, predict/accuracy/decision_boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microgradx import data
+from microgradx.engine import Value
+from microgradx.nn import MLP
+from microgradx.optim import SGD, LinearLR
+from microgradx.train import NonFiniteLossError, accuracy, decision_boundary, fit, grad_norms, predict
+
+# ---------------------------------------------------------------- acceptance
+
+
+def test_seeded_mlp_learns_xor_within_500_steps_for_at_least_9_of_10_seeds():
+    X, y = data.xor()
+    solved = 0
+    for seed in range(10):
+        model = MLP(2, [4, 1], activation="tanh", seed=seed)
+        history = fit(model, X, y, loss="mse", optimizer="sgd", lr=0.3, epochs=500, progress=False,
+                      target_accuracy=1.0)
+        solved += accuracy(model, X, y) == 1.0 and history.epochs <= 500
+    assert solved >= 9
+
+
+def test_three_class_spiral_trains_to_90_percent_with_softmax_cross_entropy_and_adam():
+    X, y = data.spirals(n=60, n_classes=3, seed=0)
+    model = MLP(2, [16, 3], seed=0)
+    history = fit(model, X, y, loss="softmax_cross_entropy", optimizer="adam", lr=0.05, epochs=200,
+                  progress=False, target_accuracy=0.95)
+    assert accuracy(model, X, y) >= 0.9
+    assert history.loss[-1] < history.loss[0] / 2
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def test_full_batch_fit_matches_the_hand_written_loop():
+    X, y = data.moons(n=20, seed=0)
+    a, b = MLP(2, [4, 1], seed=1), MLP(2, [4, 1], seed=1)
+    history = fit(a, X, y, loss="hinge", optimizer=SGD(a.parameters(), lr=0.5), epochs=5, l2_alpha=1e-4,
+                  progress=False)
+    losses = []
+    for _ in range(5):
+        scores = [b(list(map(Value, row))) for row in X]
+        total = sum((1 + -yi * si).relu() for yi, si in zip(y, scores, strict=True)) * (1.0 / len(y))
+        total = total + 1e-4 * sum(p * p for p in b.parameters())
+        b.zero_grad()
+        total.backward()
+        for p in b.parameters():
+            p.data -= 0.5 * p.grad
+        losses.append(total.data)
+    assert history.loss == pytest.approx(losses, rel=1e-12)
+    assert a.state_dict() == pytest.approx(b.state_dict(), rel=1e-12)
+
+
+def test_history_has_one_loss_accuracy_and_lr_per_epoch():
+    X, y = data.xor()
+    h = fit(MLP(2, [4, 1], seed=0), X, y, epochs=7, progress=False)
+    assert h.epochs == 7 and len(h.accuracy) == 7 and len(h.lr) == 7
+    assert all(0.0 <= a <= 1.0 for a in h.accuracy)
+    assert h.stopped == ""
+    assert set(h.as_dict()) >= {"loss", "accuracy", "val_loss", "grad_norms"}
+
+
+def test_minibatches_take_several_steps_per_epoch():
+    X, y = data.moons(n=20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    fit(model, X, y, optimizer=opt, epochs=2, batch_size=6, progress=False)
+    assert opt.steps == 2 * 4
+
+
+def test_minibatch_training_is_deterministic_for_a_seed():
+    X, y = data.moons(n=20, seed=0)
+    runs = []
+    for _ in range(2):
+        model = MLP(2, [3, 1], seed=0)
+        runs.append(fit(model, X, y, epochs=3, batch_size=5, seed=7, progress=False).loss)
+    assert runs[0] == runs[1]
+
+
+def test_scheduler_is_stepped_once_per_epoch():
+    X, y = data.xor()
+    model = MLP(2, [4, 1], seed=0)
+    opt = SGD(model.parameters(), lr=1.0)
+    h = fit(model, X, y, optimizer=opt, epochs=4, progress=False,
+            scheduler=lambda o: LinearLR(o, start_factor=1.0, end_factor=0.1, total_iters=100))
+    assert h.lr == pytest.approx([1.0, 0.991, 0.982, 0.973])
+
+
+def test_callback_runs_every_epoch_and_can_stop_training():
+    X, y = data.xor()
+    seen = []
+    h = fit(MLP(2, [4, 1], seed=0), X, y, epochs=10, progress=False,
+            callback=lambda epoch, hist: seen.append(epoch) or epoch == 3)
+    assert seen == [1, 2, 3] and h.epochs == 3 and "callback" in h.stopped
+
+
+def test_stops_early_on_target_loss():
+    X, y = data.xor()
+    h = fit(MLP(2, [4, 1], activation="tanh", seed=0), X, y, loss="mse", lr=0.3, epochs=500, progress=False,
+            target_loss=0.1)
+    assert h.loss[-1] <= 0.1 and all(v > 0.1 for v in h.loss[:-1]) and "target" in h.stopped
+
+
+def test_stops_when_validation_loss_stops_improving():
+    X, y = data.moons(n=30, seed=0)
+    Xv, yv = data.moons(n=30, seed=1)
+    h = fit(MLP(2, [4, 1], seed=0), X, y, lr=0.0, epochs=50, progress=False, validation=(Xv, yv), patience=3)
+    # with lr = 0 nothing changes: the first epoch is the best, three more without improvement
+    assert h.epochs == 4 and len(h.val_loss) == 4 and "did not improve for 3 epochs" in h.stopped
+
+
+def test_patience_without_validation_data_is_a_clear_error():
+    X, y = data.xor()
+    with pytest.raises(ValueError, match="patience needs validation"):
+        fit(MLP(2, [1]), X, y, patience=3, progress=False)
+
+
+def test_records_per_layer_gradient_norms():
+    X, y = data.xor()
+    model = MLP(2, [4, 4, 1], activation="sigmoid", seed=0)
+    h = fit(model, X, y, loss="mse", epochs=3, progress=False, record_grad_norms=True)
+    assert len(h.grad_norms) == 3
+    assert set(h.grad_norms[0]) == {"layers.0", "layers.1", "layers.2"}
+    assert all(v >= 0 for v in h.grad_norms[0].values())
+
+
+def test_grad_norms_are_the_norm_of_each_layers_gradients():
+    model = MLP(2, [2, 1], seed=0)
+    model([1.0, 1.0]).backward()
+    norms = grad_norms(model)
+    expected = np.sqrt(sum(p.grad ** 2 for p in model.layers[1].parameters()))
+    assert norms["layers.1"] == pytest.approx(expected)
+
+
+def test_diverging_training_raises_an_error_naming_epoch_and_step():
+    X, y = data.moons(n=20, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    with pytest.raises(NonFiniteLossError, match=r"epoch \d+, step \d+.*Lower the learning rate"):
+        fit(model, X, y, loss="mse", lr=1e6, epochs=50, progress=False)
+
+
+def test_progress_bar_shows_epoch_loss_and_accuracy(capsys):
+    X, y = data.xor()
+    fit(MLP(2, [4, 1], seed=0), X, y, epochs=3, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err and "acc=" in err
+
+
+def test_no_progress_prints_nothing(capsys):
+    X, y = data.xor()
+    fit(MLP(2, [4, 1], seed=0), X, y, epochs=3, progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_length_mismatch_between_x_and_y_is_a_clear_error():
+    with pytest.raises(ValueError, match="X has 4 rows but y has 3 labels"):
+        fit(MLP(2, [1]), data.xor()[0], [1, -1, 1], progress=False)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def test_predict_returns_raw_scores_without_recording_a_graph():
+    model = MLP(2, [3, 1], seed=0)
+    X, _ = data.xor()
+    scores = predict(model, X)
+    assert scores.shape == (4,)
+    assert scores[1] == pytest.approx(model([0.0, 1.0]).data)
+    assert all(p.grad == 0 for p in model.parameters())
+
+
+def test_predict_gives_one_column_per_output():
+    assert predict(MLP(2, [3, 3], seed=0), np.zeros((5, 2))).shape == (5, 3)
+
+
+def test_accuracy_reads_signed_binary_and_class_index_labels():
+    assert accuracy([0.5, -0.2, 3.0], y=[1, -1, -1]) == pytest.approx(2 / 3)
+    assert accuracy([0.5, -0.2, 3.0], y=[1, 0, 0]) == pytest.approx(2 / 3)
+    assert accuracy([0.7, 0.2], y=[1, 0], threshold=0.5) == 1.0
+    assert accuracy([[0.1, 0.9], [2.0, 1.0]], y=[1, 1]) == 0.5
+
+
+def test_decision_boundary_is_a_grid_of_scores_over_the_data():
+    X, _ = data.moons(n=20, seed=0)
+    model = MLP(2, [3, 1], seed=0)
+    xx, yy, zz = decision_boundary(model, X, resolution=7, margin=0.25)
+    assert xx.shape == yy.shape == zz.shape == (7, 7)
+    assert xx.min() == pytest.approx(X[:, 0].min() - 0.25) and yy.max() == pytest.approx(X[:, 1].max() + 0.25)
+    assert zz[3, 2] == pytest.approx(model([xx[3, 2], yy[3, 2]]).data)
+
+
+def test_decision_boundary_for_a_multi_class_model_has_a_score_axis():
+    X, _ = data.spirals(n=30)
+    _, _, zz = decision_boundary(MLP(2, [4, 3], seed=0), X, resolution=5)
+    assert zz.shape == (5, 5, 3)
+
+
+def test_gradient_norms_show_vanishing_gradients_in_a_deep_sigmoid_network():
+    X, y = data.moons(n=20, seed=0)
+    ratios = {}
+    for activation in ("sigmoid", "relu"):
+        model = MLP(2, [8] * 6 + [1], activation=activation, init="xavier", seed=0)
+        h = fit(model, X, y, loss="mse", lr=0.0, epochs=1, progress=False, record_grad_norms=True)
+        norms = h.grad_norms[0]
+        ratios[activation] = norms["layers.0"] / norms["layers.6"]
+    assert ratios["sigmoid"] < 0.01 < ratios["relu"]
