@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Extras installed into the venv; CI adds torch (see .ci/run).
-EXTRAS ?= test
+EXTRAS ?= test,notebooks
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 

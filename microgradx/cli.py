@@ -5,6 +5,7 @@
     microgradx train xor                 # train an MLP on XOR, print its predictions
     microgradx train moons --epochs 50   # micrograd's moons demo
     microgradx train spirals --save spirals.json
+    microgradx draw "tanh(a*b + c)" --set a=2 --set b=-3 --set c=10 -o graph.svg --backward
 
 Each subcommand is one ``_add_<name>_parser`` function registered in
 :func:`build_parser` and one ``_run_<name>`` function; adding a command means
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import data
+from .draw_cli import add_draw_parser
 from .nn import MLP
 from .optim import LinearLR, LRScheduler, Optimizer
 from .train import accuracy, fit, predict
@@ -137,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microgradx", description="microgradx: backpropagation you can see.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train_parser(subparsers)
+    add_draw_parser(subparsers)
     return parser
 
 

@@ -34,7 +34,7 @@ def _assignment(text: str) -> tuple[str, float]:
 
 
 def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``draw`` command to an ``argparse`` subparsers object; its ``func`` is :func:`draw_command`."""
+    """Add the ``draw`` command to an ``argparse`` subparsers object; its ``run`` is :func:`draw_command`."""
     p = subparsers.add_parser(
         "draw", help="draw the graph of an expression (forward or backward view)",
         description="Draw the computational graph of an expression, after backward(). Example: "
@@ -51,7 +51,7 @@ def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="also write the step-by-step backward pass as one self-contained HTML file")
     p.add_argument("--rankdir", default="LR", choices=["LR", "RL", "TB", "BT"], help="layout direction")
     p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, help="refuse graphs with more drawn nodes")
-    p.set_defaults(func=draw_command)
+    p.set_defaults(run=draw_command)
     return p
 
 
@@ -88,15 +88,3 @@ def draw_command(args: argparse.Namespace) -> int:
 def _fail(message: str, status: int = 1) -> int:
     print(f"microgradx draw: error: {message}", file=sys.stderr)
     return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m microgradx.draw_cli ...``) until the main CLI wires ``draw`` in."""
-    parser = argparse.ArgumentParser(prog="microgradx")
-    add_draw_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,19 +22,21 @@ def topological_order(root: Any) -> list[Any]:
     entered: set[Any] = set()  # nodes whose children have been pushed
     done: set[Any] = set()     # nodes already in ``order``
     stack = [root]
+    # Bound methods, looked up once: this loop runs once per node of every backward().
+    pop, push_children, emit, enter, finish = stack.pop, stack.extend, order.append, entered.add, done.add
     while stack:
         node = stack[-1]
         if node in done:  # reached again by another path
-            stack.pop()
+            pop()
         elif node in entered:  # back from its children: all are done, emit it
-            stack.pop()
-            done.add(node)
-            order.append(node)
+            pop()
+            finish(node)
+            emit(node)
         else:
-            entered.add(node)
+            enter(node)
             # The last argument is explored first, so in reverse order (the order
             # of the backward pass) the first argument's subgraph comes first.
-            stack.extend(node._prev)
+            push_children(node._prev)
     return order
 
 

@@ -26,39 +26,17 @@ import os
 import random
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from . import ops
-from .engine import MODE, Value
-from .ops import FLOAT
-
-try:  # the lead's engine exports gc_paused; this fallback is identical
-    from .engine import gc_paused  # type: ignore[attr-defined,unused-ignore]
-except ImportError:  # pragma: no cover - only before the engine gains gc_paused
-
-    @contextmanager
-    def gc_paused() -> Iterator[None]:
-        """Pause the cyclic garbage collector while a graph is built; safe to nest."""
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            yield
-        finally:
-            if was_enabled:
-                gc.enable()
-
+from .engine import Value, gc_paused
 
 __all__ = [
     "Module", "Neuron", "Layer", "MLP", "ModelFileError",
     "ACTIVATIONS", "INITS",
 ]
 
-_MUL, _ADD = ops.MUL, ops.ADD
-_INF = math.inf
-_new_node = object.__new__
 
 Rng = int | random.Random | None
 Inputs = Sequence[Any] | np.ndarray
@@ -368,44 +346,12 @@ def _as_inputs(x: Inputs, nin: int) -> list[Any]:
     return [xi if isinstance(xi, Value) else Value(xi, label=f"x.{k}") for k, xi in enumerate(x)]
 
 
-def _weighted_sum_ops(w: list[Value], x: list[Any], b: Value | None) -> Value:
-    """b + Σ wᵢ·xᵢ with the Value operators: micrograd's ``sum((wi*xi for wi,xi in zip(self.w, x)), self.b)``."""
+def _weighted_sum(w: list[Value], x: list[Any], b: Value | None) -> Value:
+    """b + Σ wᵢ·xᵢ, micrograd's ``sum((wi*xi for wi,xi in zip(self.w, x)), self.b)``: the same graph."""
     if b is not None:
         return sum((wi * xi for wi, xi in zip(w, x)), b)  # noqa: B905 (micrograd's line)
     terms = [wi * xi for wi, xi in zip(w, x)]  # noqa: B905
     return sum(terms[1:], terms[0])
-
-
-def _weighted_sum(w: list[Value], x: list[Value], b: Value | None) -> Value:
-    """The graph of :func:`_weighted_sum_ops`, node for node, built with less overhead.
-
-    A neuron's weighted sum is most of a forward pass, so here the ``mul`` and
-    ``add`` nodes are made directly, their values read from the op table, as
-    ``Value._apply`` would make them: same ops, same children in the same
-    order, same numbers. Whenever the engine is not simply recording (under
-    ``no_grad`` or while jit traces), or a result is not finite (so that the
-    engine raises its usual error naming the operands), the Value operators
-    are used instead.
-    """
-    if not MODE.grad_enabled or MODE.tracing or MODE.trace_leaves is not None:
-        return _weighted_sum_ops(w, x, b)
-    mul, add, fl, new = _MUL.forward, _ADD.forward, FLOAT, _new_node
-    acc = b
-    total = 0.0 if b is None else b.data
-    for wi, xi in zip(w, x):  # noqa: B905 - lengths checked by the caller
-        p = new(Value)
-        pd = mul(fl, wi.data, xi.data)
-        p.data, p.grad, p.label, p._prev, p._op = pd, 0.0, None, (wi, xi), _MUL
-        if acc is None:
-            acc, total = p, pd
-            continue
-        s = new(Value)
-        total = add(fl, total, pd)
-        s.data, s.grad, s.label, s._prev, s._op = total, 0.0, None, (acc, p), _ADD
-        acc = s
-    if not -_INF < total < _INF:
-        return _weighted_sum_ops(w, x, b)  # raises the engine's overflow error
-    return acc  # type: ignore[return-value]
 
 
 class Neuron(Module):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import builtins
 import math
 import shutil
@@ -11,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from microgradx.draw_cli import add_draw_parser, draw_command, main
+from microgradx.cli import main
 from microgradx.engine import Value
 from microgradx.expr import FUNCTIONS, ExpressionError, build, parse
 from microgradx.ops import DomainError
@@ -164,10 +163,8 @@ def _all(root):
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="microgradx")
-    add_draw_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The real command line, as `microgradx draw ...` runs it."""
+    return main(argv)
 
 
 @needs_dot
@@ -213,6 +210,3 @@ def test_draw_command_without_dot_says_how_to_install(monkeypatch, tmp_path, cap
     assert main(["draw", "a*2", "--set", "a=1", "-o", str(tmp_path / "x.svg")]) == 1
     assert "sudo apt-get install graphviz" in capsys.readouterr().err
 
-
-def test_draw_command_function_is_exposed_for_the_main_cli():
-    assert callable(draw_command)

@@ -9,7 +9,6 @@ import random
 import numpy as np
 import pytest
 
-from microgradx import nn
 from microgradx.engine import Value, no_grad
 from microgradx.graph import topological_order
 from microgradx.nn import MLP, Layer, ModelFileError, Module, Neuron
@@ -104,27 +103,6 @@ def test_neuron_graph_has_micrograds_shape():
     assert left._op.name == "add" and left._prev[0] is n.b
     assert left._prev[1]._prev == (n.w[0], x[0])
     assert out.data == pytest.approx(n.w[0].data * 1.0 + n.w[1].data * 2.0)
-
-
-def _shape(v, leaves):
-    """A nested description of a graph: op names, numbers, and leaves by identity."""
-    if not v._prev:
-        return ("leaf", leaves.setdefault(id(v), len(leaves)))
-    return (v._op.name, v.data, tuple(_shape(c, leaves) for c in v._prev))
-
-
-@pytest.mark.parametrize("nin,bias", [(1, True), (3, True), (1, False), (4, False)])
-def test_fast_weighted_sum_builds_exactly_the_graph_of_the_value_operators(nin, bias):
-    w = [Value(0.1 * (k + 1) - 0.25) for k in range(nin)]
-    x = [Value(1.5 - 0.7 * k) for k in range(nin)]
-    b = Value(0.3) if bias else None
-    fast, slow = nn._weighted_sum(w, x, b), nn._weighted_sum_ops(w, x, b)
-    assert fast.data == slow.data
-    leaves_fast, leaves_slow = {}, {}
-    assert _shape(fast, leaves_fast) == _shape(slow, leaves_slow)
-    assert leaves_fast == leaves_slow
-    assert fast._op is slow._op and all(n.grad == 0.0 and n.label is None for n in topological_order(fast)
-                                        if n._prev)
 
 
 def test_weighted_sum_under_no_grad_records_no_graph():
