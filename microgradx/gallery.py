@@ -13,8 +13,11 @@ from pathlib import Path
 
 import graphviz
 
+from . import data
 from .animate import animation_html
 from .engine import Value
+from .nn import MLP
+from .train import fit
 from .viz import draw_dot, render_bytes, write_atomic
 
 
@@ -76,6 +79,20 @@ def second_derivative() -> Value:
     return dydx
 
 
+def xor_network() -> Value:
+    """An MLP(2, [4, 1]) trained on XOR (seed 0), its output for the input (1, 0), after ``backward()``.
+
+    The gradients are ∂output/∂parameter: how the trained network's answer for
+    this input depends on each weight.
+    """
+    X, y = data.xor()
+    model = MLP(2, [4, 1], activation="tanh", seed=0)
+    fit(model, X, y, loss="mse", optimizer="sgd", lr=0.3, epochs=300, progress=False)
+    out = model([1.0, 0.0])
+    out.backward()
+    return out
+
+
 def entries() -> dict[str, Callable[[], graphviz.Digraph]]:
     """Gallery name -> function building its drawing (fresh graph each call)."""
     return {
@@ -84,6 +101,7 @@ def entries() -> dict[str, Callable[[], graphviz.Digraph]]:
         "neuron_forward": lambda: draw_dot(neuron()),
         "neuron_backward": lambda: draw_dot(neuron(), view="backward"),
         "second_derivative": lambda: draw_dot(second_derivative(), view="backward"),
+        "xor_neurons": lambda: draw_dot(xor_network(), view="backward", collapse="neuron"),
     }
 
 
