@@ -29,19 +29,23 @@ that is how a parameter's gradient collects every sample's share.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from . import ops
-from .jit import CONST, INPUT, OP, PARAM, Trace
+from .jit import CONST, OP, PARAM, Trace
 from .ops import DomainError, Op
 
 __all__ = ["Program"]
 
 # Fusing additions relies on ∂(x + y)/∂x = ∂(x + y)/∂y = 1; read that from the table.
 _ADD_IS_UNIT = tuple(ops.ADD.local(ops.FLOAT, 3.0, 1.0, 2.0)) == (1.0, 1.0)
+# Contracting Σ w·x into a matrix product relies on ∂(x·y)/∂x = y and ∂(x·y)/∂y = x.
+_MUL_IS_BILINEAR = (ops.MUL.forward(ops.FLOAT, 2.0, 3.0) == 6.0
+                    and tuple(ops.MUL.local(ops.FLOAT, 6.0, 2.0, 3.0)) == (3.0, 2.0))
 
 U, V = 0, 1  # the two stages / buffers
 
@@ -84,26 +88,36 @@ class _Index:
 
 @dataclass
 class _Group:
-    """Nodes of one op at one level of one stage: rows ``start:stop`` of that stage's buffer."""
+    """Nodes of one kind at one level of one stage: rows ``start:stop`` of that stage's buffer.
 
+    ``kind`` is ``"op"`` (one op of the table applied row-wise), ``"sum"`` (n-ary
+    sums) or ``"dot"`` (n-ary sums of products weight·x sharing the same x rows:
+    a matrix product).
+    """
+
+    kind: str
     stage: int
-    op: Op | None            # None: an n-ary sum
+    op: Op | None
     level: int
     start: int
     stop: int
     nodes: list[int]         # trace node indices, one per row
     needs_grad: bool
-    args: list[_Index]       # an op's inputs, one gather per argument position
-    # n-ary sums: terms grouped by buffer, with each term's row (segment) in the group
-    terms: list[tuple[_Index, np.ndarray]]
-    sum_positions: list[np.ndarray]  # where each buffer's terms go in the sum's term list
-    n_terms: int
-    seg_starts: np.ndarray | None
+    args: list[_Index] = field(default_factory=list)   # "op": one gather per argument position
+    # "sum" and "dot": the (other) terms, per buffer, each with its row (segment) in the group
+    terms: list[tuple[_Index, np.ndarray, _Index | None]] = field(default_factory=list)
+    sum_positions: list[np.ndarray] = field(default_factory=list)  # "sum": where each buffer's terms go
+    n_terms: int = 0
+    seg_starts: np.ndarray | None = None
+    equal_width: int = 0     # "sum": every sum has this many terms (0: ragged)
+    weights: _Index | None = None  # "dot": U rows of the (rows x m) weight matrix, row-major
+    xs: _Index | None = None       # "dot": the m shared x rows
 
     @property
     def name(self) -> str:
-        if self.op is None:
-            return "sum"
+        if self.kind != "op":
+            return self.kind
+        assert self.op is not None
         return self.op.name if self.op.param is None else f"{self.op.name}[p={self.op.param:g}]"
 
 
@@ -130,16 +144,15 @@ class Program:
                     parent[a] = i
         for o in trace.outputs:
             uses[o] += 1
-        is_add = [nd.kind == OP and nd.op is ops.ADD for nd in nodes]
-        absorbed = [_ADD_IS_UNIT and is_add[i] and uses[i] == 1 and parent[i] >= 0 and is_add[parent[i]]
-                    for i in range(n)]
+        is_add = [_ADD_IS_UNIT and nd.kind == OP and nd.op is ops.ADD for nd in nodes]
+        absorbed = [is_add[i] and uses[i] == 1 and parent[i] >= 0 and is_add[parent[i]] for i in range(n)]
 
-        # Executed nodes, their dependencies (args, or a sum's terms) and levels.
+        # Executed nodes and their dependencies (an op's args, or a sum's terms).
         deps: dict[int, list[int]] = {}
         for i, node in enumerate(nodes):
             if node.kind != OP or absorbed[i]:
                 continue
-            if is_add[i] and _ADD_IS_UNIT:
+            if is_add[i]:
                 terms: list[int] = []
                 stack = list(reversed(node.args))
                 while stack:
@@ -151,24 +164,62 @@ class Program:
                 deps[i] = terms
             else:
                 deps[i] = list(node.args)
-        level = [0] * n
-        for i, ds in deps.items():  # dict order is topological order
-            st = uniform[i]
-            level[i] = 1 + max((level[d] for d in ds if uniform[d] == st), default=0)
+
+        # Sums of products weight·x (weight uniform, x per sample, the product used
+        # only by this sum) are candidates for a matrix product.
+        def product(t: int) -> tuple[int, int] | None:
+            nd = nodes[t]
+            if not (_MUL_IS_BILINEAR and nd.op is ops.MUL and uses[t] == 1 and t in deps):
+                return None
+            a, b = nd.args
+            if uniform[a] != uniform[b]:
+                return (a, b) if uniform[a] else (b, a)
+            return None
+
+        dots: dict[int, tuple[list[int], list[int], list[int]]] = {}  # sum -> (weights, xs, other terms)
+        for i, ds in deps.items():
+            if is_add[i] and not uniform[i]:
+                prods = [(t, product(t)) for t in ds]
+                if any(p is not None for _, p in prods):
+                    dots[i] = ([p[0] for _, p in prods if p is not None], [p[1] for _, p in prods if p is not None],
+                               [t for t, p in prods if p is None])
+
+        def levels(contracted: set[int]) -> list[int]:
+            hidden = {t for i in contracted for t in deps[i] if product(t) is not None}
+            level = [0] * n
+            for i, ds in deps.items():  # dict order is topological order
+                if i in hidden:
+                    continue
+                if i in contracted:
+                    ds = dots[i][1] + dots[i][2]
+                level[i] = 1 + max((level[d] for d in ds if uniform[d] == uniform[i]), default=0)
+            return level
+
+        # Contract where several sums at one level share their x rows (an MLP layer), or one sum is long.
+        level = levels(set(dots))
+        count: dict[tuple[int, tuple[int, ...]], int] = {}
+        for i, (_, xs, _) in dots.items():
+            count[(level[i], tuple(xs))] = count.get((level[i], tuple(xs)), 0) + 1
+        contracted = {i for i, (_, xs, _) in dots.items() if count[(level[i], tuple(xs))] >= 2 or len(xs) >= 4}
+        level = levels(contracted)
+        hidden = {t for i in contracted for t in deps[i] if product(t) is not None}
 
         def key(i: int) -> tuple[Any, ...]:
             op = nodes[i].op
             assert op is not None
             stage = U if uniform[i] else V
-            if i in deps and is_add[i] and _ADD_IS_UNIT:
-                return (stage, level[i], "", -np.inf, ())
+            if i in contracted:
+                return (stage, level[i], "~dot", 0.0, tuple(dots[i][1]))
+            if is_add[i]:
+                return (stage, level[i], "~sum", 0.0, ())
             srcs = tuple(U if uniform[a] else V for a in deps[i])
             return (stage, level[i], op.name, -np.inf if op.param is None else op.param, srcs)
 
         groups_of: dict[tuple[Any, ...], list[int]] = {}
         for i in deps:
-            groups_of.setdefault(key(i), []).append(i)
-        keys = sorted(groups_of, key=lambda k: (k[0], k[1], k[2], k[3], k[4]))
+            if i not in hidden:
+                groups_of.setdefault(key(i), []).append(i)
+        keys = sorted(groups_of)
 
         # Rows: U = params, constants, then uniform groups; V = inputs, then groups.
         row = [-1] * n
@@ -182,46 +233,61 @@ class Program:
         size = [len(trace.param_nodes) + len(consts), len(trace.input_nodes)]
         spans = []
         for k in keys:
-            members = groups_of[k]
             stage = k[0]
             start = size[stage]
-            for i in members:
+            for i in groups_of[k]:
                 row[i] = size[stage]
                 size[stage] += 1
             spans.append((start, size[stage]))
 
+        def stage_of(t: int) -> int:
+            return U if uniform[t] else V
+
+        def term_indices(flat: list[tuple[int, int]], n_members: int) -> tuple[list[Any], list[np.ndarray]]:
+            """Terms (node, member) split by buffer: (gather, member of each, scatter-into-members or None)."""
+            out, positions = [], []
+            for src in (U, V):
+                pos = [p for p, (t, _) in enumerate(flat) if stage_of(t) == src]
+                if not pos:
+                    continue
+                seg = np.asarray([flat[p][1] for p in pos], np.intp)
+                gather = _Index(src, [row[flat[p][0]] for p in pos], any(needs[flat[p][0]] for p in pos))
+                direct = len(seg) == n_members and bool(np.array_equal(seg, np.arange(n_members)))
+                out.append((gather, seg, None if direct else _Index(-1, seg.tolist(), True)))
+                positions.append(np.asarray(pos, np.intp))
+            return out, positions
+
         self.groups: list[_Group] = []
-        for k, (start, stop) in zip(keys, spans):
+        for k, (start, stop) in zip(keys, spans, strict=True):
             members = groups_of[k]
             stage = k[0]
-            op = nodes[members[0]].op
-            is_sum = is_add[members[0]] and _ADD_IS_UNIT
-            args: list[_Index] = []
-            terms: list[tuple[_Index, np.ndarray]] = []
-            positions: list[np.ndarray] = []
-            n_terms = 0
-            seg_starts = None
-            if is_sum:
-                op = None
+            group = _Group("op", stage, nodes[members[0]].op, k[1], start, stop, members,
+                           any(needs[i] for i in members))
+            if k[2] == "~dot":
+                group.kind, group.op = "dot", None
+                weights = [row[w] for i in members for w in dots[i][0]]
+                group.weights = _Index(U, weights, any(needs[w] for i in members for w in dots[i][0]))
+                xs = dots[members[0]][1]
+                group.xs = _Index(V, [row[x] for x in xs], any(needs[x] for x in xs))
+                flat = [(t, j) for j, i in enumerate(members) for t in dots[i][2]]
+                group.terms, _ = term_indices(flat, len(members))
+                group.n_terms = len(weights) + len(flat)
+            elif k[2] == "~sum":
+                group.kind, group.op = "sum", None
                 flat = [(t, j) for j, i in enumerate(members) for t in deps[i]]
                 counts = [len(deps[i]) for i in members]
-                seg_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-                n_terms = len(flat)
-                for src in (U, V):
-                    pos = [p for p, (t, _) in enumerate(flat) if (U if uniform[t] else V) == src]
-                    if pos:
-                        rows_ = [row[flat[p][0]] for p in pos]
-                        ng = any(needs[flat[p][0]] for p in pos)
-                        terms.append((_Index(src, rows_, ng), np.asarray([flat[p][1] for p in pos], np.intp)))
-                        positions.append(np.asarray(pos, np.intp))
+                group.seg_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+                group.equal_width = counts[0] if len(set(counts)) == 1 else 0
+                group.n_terms = len(flat)
+                group.terms, group.sum_positions = term_indices(flat, len(members))
             else:
+                op = group.op
                 assert op is not None
                 for j in range(op.arity):
                     children = [deps[i][j] for i in members]
-                    src = U if uniform[children[0]] else V
-                    args.append(_Index(src, [row[c] for c in children], any(needs[c] for c in children)))
-            self.groups.append(_Group(stage, op, k[1], start, stop, members, any(needs[i] for i in members),
-                                      args, terms, positions, n_terms, seg_starts))
+                    group.args.append(_Index(stage_of(children[0]), [row[c] for c in children],
+                                             any(needs[c] for c in children)))
+            self.groups.append(group)
 
         self.row = row
         self.uniform = uniform
@@ -231,7 +297,7 @@ class Program:
         self._u_template = np.zeros((size[U], 1))
         for i in consts:
             self._u_template[row[i], 0] = nodes[i].value
-        self.outputs = [(U if uniform[o] else V, row[o]) for o in trace.outputs]
+        self.outputs = [(stage_of(o), row[o]) for o in trace.outputs]
         self.n_inputs = len(trace.input_nodes)
 
     # ---------------------------------------------------------------- description
@@ -247,7 +313,7 @@ class Program:
                  f"({self.n_rows[U]} uniform rows, {self.n_rows[V]} per-sample rows)"]
         for g in self.groups:
             stage = "U" if g.stage == U else "V"
-            extra = f", {g.n_terms} terms" if g.op is None else ""
+            extra = f", {g.n_terms} terms" if g.kind != "op" else ""
             lines.append(f"  {stage} level {g.level:3d}  {g.name:<16} x{g.stop - g.start}{extra}")
         return "\n".join(lines)
 
@@ -275,27 +341,45 @@ class Program:
         with np.errstate(all="ignore"):
             for g in self.groups:
                 out = bufs[g.stage]
-                if g.op is None:
+                if g.kind == "op":
+                    assert g.op is not None
+                    xs = [ix.gather(bufs[ix.src]) for ix in g.args]
+                    if g.op.domain is not None:
+                        bad = g.op.domain(*xs)
+                        if np.any(bad):
+                            self._domain_error(g, xs, np.broadcast_to(bad, (g.stop - g.start, out.shape[1])), batch)
+                    out[g.start:g.stop] = g.op.forward(np_, *xs)
+                    saved.append(xs)
+                elif g.kind == "dot":
+                    assert g.weights is not None and g.xs is not None
+                    w = bufs[U][g.weights.idx, 0].reshape(g.stop - g.start, -1)
+                    x = g.xs.gather(bufs[V])
+                    res = w @ x
+                    for ix, _, scatter in g.terms:
+                        t = ix.gather(bufs[ix.src])
+                        if scatter is None:
+                            res += t
+                        else:
+                            scatter.add_into(res, t)
+                    out[g.start:g.stop] = res
+                    saved.append((w, x))
+                else:
                     width = out.shape[1]
                     if len(g.terms) == 1:
-                        ix, _ = g.terms[0]
+                        ix = g.terms[0][0]
                         t = ix.gather(bufs[ix.src])
                         if t.shape[1] != width:
                             t = np.broadcast_to(t, (t.shape[0], width))
                     else:
                         t = np.empty((g.n_terms, width))
-                        for (ix, _), pos in zip(g.terms, g.sum_positions):
+                        for (ix, _, _), pos in zip(g.terms, g.sum_positions, strict=True):
                             t[pos] = ix.gather(bufs[ix.src])
-                    out[g.start:g.stop] = np.add.reduceat(t, g.seg_starts, axis=0)
+                    if g.equal_width:
+                        # Summing over the middle axis adds the terms one after another, like the chain did.
+                        out[g.start:g.stop] = t.reshape(g.stop - g.start, g.equal_width, width).sum(axis=1)
+                    else:
+                        out[g.start:g.stop] = np.add.reduceat(t, g.seg_starts, axis=0)
                     saved.append(None)
-                    continue
-                xs = [ix.gather(bufs[ix.src]) for ix in g.args]
-                if g.op.domain is not None:
-                    bad = g.op.domain(*xs)
-                    if np.any(bad):
-                        self._domain_error(g, xs, np.broadcast_to(bad, (g.stop - g.start, out.shape[1])), batch)
-                out[g.start:g.stop] = g.op.forward(np_, *xs)
-                saved.append(xs)
         return bufs, saved, batch
 
     def _domain_error(self, g: _Group, xs: list[np.ndarray], bad: np.ndarray, batch: int) -> None:
@@ -351,37 +435,44 @@ class Program:
         grads[stage][r] += scale if stage == V else scale * batch
         np_ = ops.NUMPY
         with np.errstate(all="ignore"):
-            for g, xs in zip(reversed(self.groups), reversed(saved)):
+            for g, saved_xs in zip(reversed(self.groups), reversed(saved), strict=True):
                 if not g.needs_grad:
                     continue
                 g_out = grads[g.stage][g.start:g.stop]
-                if g.op is None:
-                    g_u = None
-                    for ix, seg in g.terms:
+                if g.kind == "op":
+                    assert g.op is not None
+                    locals_ = g.op.local(np_, bufs[g.stage][g.start:g.stop], *saved_xs)
+                    for ix, d in zip(g.args, locals_, strict=True):
                         if not ix.needs_grad:
                             continue
                         if ix.src == g.stage:
-                            ix.add_into(grads[ix.src], g_out[seg])
+                            ix.add_into(grads[ix.src], _times(g_out, d))
+                        elif isinstance(d, float):
+                            ix.add_into(grads[U], g_out.sum(axis=1, keepdims=True) * d)
                         else:
-                            if g_u is None:
-                                g_u = g_out.sum(axis=1, keepdims=True)
-                            ix.add_into(grads[U], g_u[seg])
+                            d = np.broadcast_to(d, g_out.shape)
+                            ix.add_into(grads[U], np.einsum("ij,ij->i", g_out, d)[:, None])
                     continue
-                out = bufs[g.stage][g.start:g.stop]
-                locals_ = g.op.local(np_, out, *xs)
-                for ix, d in zip(g.args, locals_):
+                if g.kind == "dot":
+                    assert g.weights is not None and g.xs is not None
+                    w, x = saved_xs
+                    if g.xs.needs_grad:        # ∂(w·x)/∂x = w
+                        g.xs.add_into(grads[V], w.T @ g_out)
+                    if g.weights.needs_grad:   # ∂(w·x)/∂w = x, summed over the batch
+                        g.weights.add_into(grads[U], (g_out @ x.T).reshape(-1, 1))
+                g_u = None
+                for ix, seg, _ in g.terms:   # ∂(sum)/∂term = 1
                     if not ix.needs_grad:
                         continue
                     if ix.src == g.stage:
-                        ix.add_into(grads[ix.src], _times(g_out, d))
-                    elif isinstance(d, float):
-                        ix.add_into(grads[U], g_out.sum(axis=1, keepdims=True) * d)
+                        ix.add_into(grads[ix.src], g_out[seg])
                     else:
-                        d = np.broadcast_to(d, g_out.shape)
-                        ix.add_into(grads[U], np.einsum("ij,ij->i", g_out, d)[:, None])
+                        if g_u is None:
+                            g_u = g_out.sum(axis=1, keepdims=True)
+                        ix.add_into(grads[U], g_u[seg])
         param_grads = grads[U][: self.n_params, 0].copy()
         if write_grad:
-            for p, gp in zip(self.params, param_grads.tolist()):
+            for p, gp in zip(self.params, param_grads.tolist(), strict=False):
                 p.grad += gp
         return loss, param_grads
 

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,7 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     names = _arg_names(fn, len(structure))
     call_args: list[Any] = []
     placeholders: list[Value] = []
-    for name, s in zip(names, structure):
+    for name, s in zip(names, structure, strict=False):
         if s is None:
             v = _placeholder(name)
             placeholders.append(v)
