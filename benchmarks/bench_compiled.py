@@ -224,7 +224,8 @@ def torch_step(model: ValueMLP, X: np.ndarray, y: np.ndarray) -> Callable[[], fl
 def moons_table() -> None:
     X, y = moons(100)
     makers = [("micrograd 0.1.0", micrograd_step), ("microgradx eager", eager_step),
-              ("microgradx compiled", compiled_step), ("microgradx compiled (.grad + SGD loop)", compiled_step_via_grad),
+              ("microgradx compiled", compiled_step),
+              ("microgradx compiled (.grad + SGD loop)", compiled_step_via_grad),
               ("hand-written numpy", numpy_step), ("PyTorch batched (float64, 1 thread)", torch_step)]
     steps = {}
     for name, make in makers:

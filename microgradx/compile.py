@@ -222,8 +222,26 @@ class Program:
         keys = sorted(groups_of)
 
         # Rows: U = params, constants, then uniform groups; V = inputs, then groups.
+        # Parameters are laid out so that each matrix product's weights, row-major, and then
+        # its other uniform terms (the biases) are contiguous rows: gathered as views, not copies.
         row = [-1] * n
-        for r, i in enumerate(trace.param_nodes):
+        param_order: list[int] = []
+        placed: set[int] = set()
+
+        def place(candidates: list[int]) -> None:
+            for t in candidates:
+                if nodes[t].kind == PARAM and t not in placed:
+                    placed.add(t)
+                    param_order.append(t)
+
+        for k in keys:
+            if k[2] == "~dot":
+                for i in groups_of[k]:
+                    place(dots[i][0])
+                for i in groups_of[k]:
+                    place(dots[i][2])
+        place(trace.param_nodes)
+        for r, i in enumerate(param_order):
             row[i] = r
         consts = [i for i, nd in enumerate(nodes) if nd.kind == CONST]
         for r, i in enumerate(consts, start=len(trace.param_nodes)):
@@ -293,7 +311,8 @@ class Program:
         self.uniform = uniform
         self.n_rows = size
         self.n_params = len(trace.param_nodes)
-        self.params = trace.params
+        position = {i: k for k, i in enumerate(trace.param_nodes)}
+        self.params = [trace.params[position[i]] for i in param_order]  # in row order
         self._u_template = np.zeros((size[U], 1))
         for i in consts:
             self._u_template[row[i], 0] = nodes[i].value

@@ -380,7 +380,7 @@ class Jitted:
 
     def params(self, *args: Any) -> list[Value]:
         """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients."""
-        return self.program(*args).trace.params
+        return self.program(*args).params
 
     def __repr__(self) -> str:
         return f"<{self.__name__}: {len(self._programs)} trace(s) cached>"
