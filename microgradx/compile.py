@@ -167,25 +167,30 @@ class Program:
 
         # Sums of products weight·x (weight uniform, x per sample, the product used
         # only by this sum) are candidates for a matrix product.
-        def product(t: int) -> tuple[int, int] | None:
+        def product(t: int, in_uniform_sum: bool) -> tuple[int, int] | None:
+            """(weight, x) if term t is a product used only by its sum: weight uniform, x per sample
+            (or, in a uniform sum such as an L2 penalty, both uniform)."""
             nd = nodes[t]
             if not (_MUL_IS_BILINEAR and nd.op is ops.MUL and uses[t] == 1 and t in deps):
                 return None
             a, b = nd.args
+            if in_uniform_sum:
+                return (a, b)
             if uniform[a] != uniform[b]:
                 return (a, b) if uniform[a] else (b, a)
             return None
 
-        dots: dict[int, tuple[list[int], list[int], list[int]]] = {}  # sum -> (weights, xs, other terms)
+        # sum -> (weights, xs, other terms, the product nodes it replaces)
+        dots: dict[int, tuple[list[int], list[int], list[int], list[int]]] = {}
         for i, ds in deps.items():
-            if is_add[i] and not uniform[i]:
-                prods = [(t, product(t)) for t in ds]
+            if is_add[i]:
+                prods = [(t, product(t, uniform[i])) for t in ds]
                 if any(p is not None for _, p in prods):
                     dots[i] = ([p[0] for _, p in prods if p is not None], [p[1] for _, p in prods if p is not None],
-                               [t for t, p in prods if p is None])
+                               [t for t, p in prods if p is None], [t for t, p in prods if p is not None])
 
         def levels(contracted: set[int]) -> list[int]:
-            hidden = {t for i in contracted for t in deps[i] if product(t) is not None}
+            hidden = {t for i in contracted for t in dots[i][3]}
             level = [0] * n
             for i, ds in deps.items():  # dict order is topological order
                 if i in hidden:
@@ -198,11 +203,11 @@ class Program:
         # Contract where several sums at one level share their x rows (an MLP layer), or one sum is long.
         level = levels(set(dots))
         count: dict[tuple[int, tuple[int, ...]], int] = {}
-        for i, (_, xs, _) in dots.items():
+        for i, (_, xs, _, _) in dots.items():
             count[(level[i], tuple(xs))] = count.get((level[i], tuple(xs)), 0) + 1
-        contracted = {i for i, (_, xs, _) in dots.items() if count[(level[i], tuple(xs))] >= 2 or len(xs) >= 4}
+        contracted = {i for i, (_, xs, _, _) in dots.items() if count[(level[i], tuple(xs))] >= 2 or len(xs) >= 4}
         level = levels(contracted)
-        hidden = {t for i in contracted for t in deps[i] if product(t) is not None}
+        hidden = {t for i in contracted for t in dots[i][3]}
 
         def key(i: int) -> tuple[Any, ...]:
             op = nodes[i].op
@@ -286,7 +291,7 @@ class Program:
                 weights = [row[w] for i in members for w in dots[i][0]]
                 group.weights = _Index(U, weights, any(needs[w] for i in members for w in dots[i][0]))
                 xs = dots[members[0]][1]
-                group.xs = _Index(V, [row[x] for x in xs], any(needs[x] for x in xs))
+                group.xs = _Index(stage, [row[x] for x in xs], any(needs[x] for x in xs))
                 flat = [(t, j) for j, i in enumerate(members) for t in dots[i][2]]
                 group.terms, _ = term_indices(flat, len(members))
                 group.n_terms = len(weights) + len(flat)
@@ -371,8 +376,8 @@ class Program:
                     saved.append(xs)
                 elif g.kind == "dot":
                     assert g.weights is not None and g.xs is not None
-                    w = bufs[U][g.weights.idx, 0].reshape(g.stop - g.start, -1)
-                    x = g.xs.gather(bufs[V])
+                    w = g.weights.gather(bufs[U]).reshape(g.stop - g.start, -1)
+                    x = g.xs.gather(bufs[g.stage])
                     res = w @ x
                     for ix, _, scatter in g.terms:
                         t = ix.gather(bufs[ix.src])
@@ -476,7 +481,7 @@ class Program:
                     assert g.weights is not None and g.xs is not None
                     w, x = saved_xs
                     if g.xs.needs_grad:        # ∂(w·x)/∂x = w
-                        g.xs.add_into(grads[V], w.T @ g_out)
+                        g.xs.add_into(grads[g.stage], w.T @ g_out)
                     if g.weights.needs_grad:   # ∂(w·x)/∂w = x, summed over the batch
                         g.weights.add_into(grads[U], (g_out @ x.T).reshape(-1, 1))
                 g_u = None
