@@ -48,6 +48,7 @@ _MUL_IS_BILINEAR = (ops.MUL.forward(ops.FLOAT, 2.0, 3.0) == 6.0
                     and tuple(ops.MUL.local(ops.FLOAT, 6.0, 2.0, 3.0)) == (3.0, 2.0))
 
 U, V = 0, 1  # the two stages / buffers
+_SHORT_SUM = 4  # sums of at most this many terms are added position by position
 
 
 class _Index:
@@ -302,7 +303,14 @@ class Program:
                 group.seg_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
                 group.equal_width = counts[0] if len(set(counts)) == 1 else 0
                 group.n_terms = len(flat)
-                group.terms, group.sum_positions = term_indices(flat, len(members))
+                columns = [[deps[i][j] for i in members] for j in range(group.equal_width)]
+                if 0 < group.equal_width <= _SHORT_SUM and all(
+                        len({stage_of(c) for c in col}) == 1 for col in columns):
+                    # Short sums of equal length: add the j-th terms of every row, position by position.
+                    group.args = [_Index(stage_of(col[0]), [row[c] for c in col], any(needs[c] for c in col))
+                                  for col in columns]
+                if not group.args:
+                    group.terms, group.sum_positions = term_indices(flat, len(members))
             else:
                 op = group.op
                 assert op is not None
@@ -387,6 +395,13 @@ class Program:
                             scatter.add_into(res, t)
                     out[g.start:g.stop] = res
                     saved.append((w, x))
+                elif g.args:  # a short sum: t_0 + t_1 + ..., left to right like the chain
+                    first, *rest = g.args
+                    acc = first.gather(bufs[first.src])
+                    for ix in rest:
+                        acc = acc + ix.gather(bufs[ix.src])
+                    out[g.start:g.stop] = acc
+                    saved.append(None)
                 else:
                     width = out.shape[1]
                     if len(g.terms) == 1:
@@ -485,6 +500,14 @@ class Program:
                     if g.weights.needs_grad:   # ∂(w·x)/∂w = x, summed over the batch
                         g.weights.add_into(grads[U], (g_out @ x.T).reshape(-1, 1))
                 g_u = None
+                for ix in g.args:   # a short sum: ∂(sum)/∂term = 1
+                    if ix.needs_grad:
+                        if ix.src == g.stage:
+                            ix.add_into(grads[ix.src], g_out)
+                        else:
+                            if g_u is None:
+                                g_u = g_out.sum(axis=1, keepdims=True)
+                            ix.add_into(grads[U], g_u)
                 for ix, seg, _ in g.terms:   # ∂(sum)/∂term = 1
                     if not ix.needs_grad:
                         continue
