@@ -42,7 +42,7 @@ from . import engine
 from .engine import TracingError, Value
 from .ops import Op
 
-__all__ = ["jit", "Jitted", "Trace", "Node", "trace"]
+__all__ = ["jit", "Jitted", "Trace", "Node", "trace", "compile_loss"]
 
 INPUT, PARAM, CONST, OP = "input", "param", "const", "op"
 
@@ -379,7 +379,10 @@ class Jitted:
                                                             write_grad=write_grad)
 
     def params(self, *args: Any) -> list[Value]:
-        """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients."""
+        """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.
+
+        (The order is the compiled program's row layout, not necessarily ``model.parameters()``'s.)
+        """
         return self.program(*args).params
 
     def __repr__(self) -> str:
@@ -396,3 +399,26 @@ def jit(fn: Callable[..., Any]) -> Jitted:
     array([ 2.,  8., 18.])
     """
     return Jitted(fn)
+
+
+def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, Any], Value]) -> Jitted:
+    """The per-sample loss ``loss_fn(model(x), y)``, jitted: what ``fit(..., compiled=True)`` runs.
+
+    ``x`` is one sample's feature list, ``y`` its target (a Value, or a list of
+    Values for a one-hot or multi-output target). One training step is::
+
+        step = compile_loss(model, loss_fn)        # once
+        optimizer.zero_grad()
+        loss, _ = step.value_and_grad(X, Y)        # X: (batch, n_in); Y: (batch,) or (batch, k)
+        optimizer.step()                           # reads each parameter's .grad as usual
+
+    With the default ``reduction="mean"`` the loss is the batch mean, and a penalty
+    that ``loss_fn`` adds (it does not depend on x, y) counts once.
+    """
+
+    def per_sample_loss(x: list[Value], y: Any) -> Value:
+        return loss_fn(model(x), y)
+
+    jitted = jit(per_sample_loss)
+    jitted.__name__ = f"compile_loss({getattr(loss_fn, '__name__', 'loss')})"
+    return jitted

@@ -366,3 +366,24 @@ def test_the_schedule_lists_one_line_per_group():
     text = prog.schedule()
     assert text.count("\n") == prog.n_groups
     assert "dot" in text and "relu" in text
+
+
+def test_compile_loss_gives_a_training_step_that_optimizers_can_follow():
+    from microgradx.jit import compile_loss
+
+    model = MLP(2, [4, 1], seed=7)
+    X = np.random.default_rng(7).normal(size=(16, 2))
+    y = np.sign(X[:, 0] * X[:, 1])
+    step = compile_loss(model, lambda score, t: (1 - t * score).relu())
+    params = model.parameters()
+    losses = []
+    for _ in range(30):
+        for p in params:
+            p.grad = 0.0
+        loss, _ = step.value_and_grad(X, y)
+        for p in params:
+            p.data -= 0.1 * p.grad
+        losses.append(loss)
+    outs, eager_loss, _ = eager(lambda a, b, t: (1 - t * model([a, b])).relu(), params, [X[:, 0], X[:, 1], y])
+    assert_close(step(X, y).mean(), eager_loss)
+    assert losses[-1] < losses[0]
