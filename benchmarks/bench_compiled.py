@@ -18,16 +18,22 @@ block of steps. Nothing here is asserted; see tests/ for correctness.
 from __future__ import annotations
 
 import math
+import os
 import random
 import sys
 import time
 from collections.abc import Callable
 
-import numpy as np
+# One BLAS thread for every contender: on a small, shared machine a second BLAS thread spins
+# and waits instead of helping (set before numpy is imported; override from the shell).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import microgradx
-from microgradx import Value
-from microgradx.jit import jit
+import numpy as np  # noqa: E402
+
+import microgradx  # noqa: E402
+from microgradx import Value  # noqa: E402
+from microgradx.jit import jit  # noqa: E402
 
 ALPHA, LR = 1e-4, 0.05
 
@@ -375,7 +381,8 @@ def digits_run() -> None:
 
 def main() -> None:
     t = time.perf_counter()
-    print(f"microgradx {microgradx.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    print(f"microgradx {microgradx.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, {os.cpu_count()} cores")
     moons_table()
     scaling_table()
     spiral_run()

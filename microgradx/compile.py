@@ -331,6 +331,7 @@ class Program:
             self._u_template[row[i], 0] = nodes[i].value
         self.outputs = [(stage_of(o), row[o]) for o in trace.outputs]
         self.n_inputs = len(trace.input_nodes)
+        self._buffers: dict[str, np.ndarray] = {}
 
     # ---------------------------------------------------------------- description
 
@@ -351,6 +352,17 @@ class Program:
 
     # ---------------------------------------------------------------- forward
 
+    def _buffer(self, name: str, batch: int) -> np.ndarray:
+        """A (per-sample rows, batch) work buffer, kept between calls of the same batch size.
+
+        Fresh large arrays cost page faults on every call; outputs are copied out, so
+        nothing returned to the caller aliases these buffers (not thread-safe).
+        """
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape[1] != batch:
+            buf = self._buffers[name] = np.empty((self.n_rows[V], batch))
+        return buf
+
     def _params_and_consts(self) -> np.ndarray:
         u = self._u_template.copy()
         if self.n_params:
@@ -365,7 +377,7 @@ class Program:
             if c.shape != (batch,):
                 raise ValueError(f"input {self.trace.nodes[self.trace.input_nodes[k]].name} has shape {c.shape}; "
                                  f"every input must have the same shape (batch,) = ({batch},)")
-        bufs = [self._params_and_consts(), np.empty((self.n_rows[V], batch))]
+        bufs = [self._params_and_consts(), self._buffer("values", batch)]
         if cols:
             bufs[V][: self.n_inputs] = cols
         saved: list[Any] = []
@@ -468,7 +480,8 @@ class Program:
         bufs, saved, batch = self._forward(cols)
         y = self._output(bufs, output, batch)
         loss = float(y.mean() if reduction == "mean" else y.sum())
-        grads = [np.zeros((self.n_rows[U], 1)), np.zeros_like(bufs[V])]
+        grads = [np.zeros((self.n_rows[U], 1)), self._buffer("grads", batch)]
+        grads[V].fill(0.0)
         stage, r = self.outputs[output]
         scale = 1.0 / batch if reduction == "mean" else 1.0
         grads[stage][r] += scale if stage == V else scale * batch
