@@ -363,13 +363,31 @@ class Program:
             buf = self._buffers[name] = np.empty((self.n_rows[V], batch))
         return buf
 
-    def _params_and_consts(self) -> np.ndarray:
+    def param_vector(self) -> np.ndarray:
+        """The parameters' current ``data``, in the order of ``self.params``."""
+        return np.array([p.data for p in self.params], dtype=float).reshape(self.n_params)
+
+    def set_params(self, vector: np.ndarray) -> None:
+        """Write ``vector`` (ordered like ``self.params``) into the parameters' ``data``."""
+        vector = self._check_vector(vector)
+        for p, d in zip(self.params, vector.tolist(), strict=True):
+            p.data = d
+
+    def _check_vector(self, vector: Any) -> np.ndarray:
+        vector = np.asarray(vector, dtype=float)
+        if vector.shape != (self.n_params,):
+            raise ValueError(f"a parameter vector for {self.trace.fn_name} has shape ({self.n_params},) "
+                             f"(one entry per parameter, ordered like .params), got {vector.shape}")
+        return vector
+
+    def _params_and_consts(self, vector: np.ndarray | None = None) -> np.ndarray:
         u = self._u_template.copy()
         if self.n_params:
-            u[: self.n_params, 0] = np.fromiter((p.data for p in self.params), float, self.n_params)
+            u[: self.n_params, 0] = self.param_vector() if vector is None else self._check_vector(vector)
         return u
 
-    def _forward(self, cols: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[Any], int]:
+    def _forward(self, cols: Sequence[np.ndarray],
+                 params: np.ndarray | None = None) -> tuple[list[np.ndarray], list[Any], int]:
         if len(cols) != self.n_inputs:
             raise ValueError(f"{self.trace.fn_name} was traced with {self.n_inputs} inputs, got {len(cols)} columns")
         batch = len(cols[0]) if cols else 1
@@ -377,7 +395,7 @@ class Program:
             if c.shape != (batch,):
                 raise ValueError(f"input {self.trace.nodes[self.trace.input_nodes[k]].name} has shape {c.shape}; "
                                  f"every input must have the same shape (batch,) = ({batch},)")
-        bufs = [self._params_and_consts(), self._buffer("values", batch)]
+        bufs = [self._params_and_consts(params), self._buffer("values", batch)]
         if cols:
             bufs[V][: self.n_inputs] = cols
         saved: list[Any] = []
@@ -460,9 +478,9 @@ class Program:
                               "samples: an op overflowed. Scale the inputs down, or look for a runaway value.")
         return y
 
-    def run(self, cols: Sequence[np.ndarray]) -> Any:
+    def run(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
         """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
-        bufs, _, batch = self._forward(cols)
+        bufs, _, batch = self._forward(cols, params)
         outs = [self._output(bufs, k, batch) for k in range(len(self.outputs))]
         kind = self.trace.output_kind
         return outs[0] if kind == "value" else (tuple(outs) if kind == "tuple" else outs)
@@ -470,14 +488,14 @@ class Program:
     # ---------------------------------------------------------------- backward
 
     def value_and_grad(self, cols: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
-                       write_grad: bool = True) -> tuple[float, np.ndarray]:
+                       write_grad: bool = True, params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Loss reduced over the batch and its gradient for each parameter (see ``Jitted.value_and_grad``)."""
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         if not -len(self.outputs) <= output < len(self.outputs):
             raise IndexError(f"output {output} is out of range: {self.trace.fn_name} returns "
                              f"{len(self.outputs)} value(s)")
-        bufs, saved, batch = self._forward(cols)
+        bufs, saved, batch = self._forward(cols, params)
         y = self._output(bufs, output, batch)
         loss = float(y.mean() if reduction == "mean" else y.sum())
         grads = [np.zeros((self.n_rows[U], 1)), self._buffer("grads", batch)]

@@ -360,12 +360,12 @@ class Jitted:
 
     # ------------------------------------------------------------ running
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, params: np.ndarray | None = None) -> Any:
         structure, cols = self._structure(args)
-        return self._program_for(structure).run(cols)
+        return self._program_for(structure).run(cols, params)
 
-    def value_and_grad(self, *args: Any, reduction: str = "mean", output: int = 0,
-                       write_grad: bool = True) -> tuple[float, np.ndarray]:
+    def value_and_grad(self, *args: Any, reduction: str = "mean", output: int = 0, write_grad: bool = True,
+                       params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """``(loss, grads)``: output ``output`` reduced over the batch, and ∂loss/∂param per parameter.
 
         ``reduction="mean"``: loss = (1/B) Σ_b f(x_b), so a term that does not
@@ -373,10 +373,14 @@ class Jitted:
         ``"sum"``: loss = Σ_b f(x_b). ``grads[k]`` belongs to ``self.params(...)[k]``.
         With ``write_grad`` each parameter's ``.grad`` is increased by its gradient,
         exactly as ``loss.backward()`` would, so an optimizer step follows unchanged.
+
+        ``params``: a vector of parameter values (ordered like ``self.params()``) to
+        use instead of reading every ``.data``; for large models trained by an
+        optimizer that keeps its own numpy copy (write it back with ``set_params``).
         """
         structure, cols = self._structure(args)
         return self._program_for(structure).value_and_grad(cols, reduction=reduction, output=output,
-                                                            write_grad=write_grad)
+                                                            write_grad=write_grad, params=params)
 
     def params(self, *args: Any) -> list[Value]:
         """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.
@@ -384,6 +388,14 @@ class Jitted:
         (The order is the compiled program's row layout, not necessarily ``model.parameters()``'s.)
         """
         return self.program(*args).params
+
+    def param_vector(self, *args: Any) -> np.ndarray:
+        """The parameters' current values as one vector, ordered like ``self.params(*args)``."""
+        return self.program(*args).param_vector()
+
+    def set_params(self, vector: np.ndarray, *args: Any) -> None:
+        """Write a parameter vector (ordered like ``self.params(*args)``) back into the Values."""
+        self.program(*args).set_params(vector)
 
     def __repr__(self) -> str:
         return f"<{self.__name__}: {len(self._programs)} trace(s) cached>"

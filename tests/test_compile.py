@@ -387,3 +387,20 @@ def test_compile_loss_gives_a_training_step_that_optimizers_can_follow():
     outs, eager_loss, _ = eager(lambda a, b, t: (1 - t * model([a, b])).relu(), params, [X[:, 0], X[:, 1], y])
     assert_close(step(X, y).mean(), eager_loss)
     assert losses[-1] < losses[0]
+
+
+def test_a_parameter_vector_can_stand_in_for_the_values_and_be_written_back():
+    w, b = Value(2.0, label="w"), Value(1.0, label="b")
+    f = jit(lambda x: w * x + b)
+    X = np.array([1.0, 2.0])
+    vec = f.param_vector(X)
+    order = [f.params(X).index(p) for p in (w, b)]
+    vec[order] = [3.0, -1.0]
+    assert_close(f(X, params=vec), [2.0, 5.0])
+    loss, grads = f.value_and_grad(X, params=vec, write_grad=False)
+    assert_close(loss, 3.5)
+    assert (w.data, b.data) == (2.0, 1.0)
+    f.set_params(vec, X)
+    assert (w.data, b.data) == (3.0, -1.0)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        f(X, params=np.zeros(3))
