@@ -114,6 +114,19 @@ def compiled_step(model: ValueMLP, X: np.ndarray, y: np.ndarray) -> Callable[[],
     return step
 
 
+def compiled_flat_step(model: ValueMLP, X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+    """The parameters as one numpy vector (SGD in numpy); write them back with f.set_params when done."""
+    f = jit(svm_loss_fn(model))
+    vec = f.param_vector(X, y)
+
+    def step() -> float:
+        loss, grads = f.value_and_grad(X, y, write_grad=False, params=vec)
+        vec[:] -= LR * grads
+        return loss
+
+    return step
+
+
 def compiled_step_via_grad(model: ValueMLP, X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
     """As an nn optimizer would use it: gradients written into .grad, then p.data -= lr * p.grad."""
     f = jit(svm_loss_fn(model))
@@ -231,6 +244,7 @@ def moons_table() -> None:
     X, y = moons(100)
     makers = [("micrograd 0.1.0", micrograd_step), ("microgradx eager", eager_step),
               ("microgradx compiled", compiled_step),
+              ("microgradx compiled, parameter vector", compiled_flat_step),
               ("microgradx compiled (.grad + SGD loop)", compiled_step_via_grad),
               ("hand-written numpy", numpy_step), ("PyTorch batched (float64, 1 thread)", torch_step)]
     steps = {}
@@ -266,8 +280,9 @@ def fmt(t: float) -> str:
 
 def scaling_table() -> None:
     print("\n## compiled moons step vs batch size (2-16-16-1) and width (2-w-w-1, batch 100)\n")
-    print("| model | batch | params | trace + schedule | compiled step | numpy step | compiled / numpy |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | batch | params | trace + schedule | compiled step | compiled, parameter vector | numpy step "
+          "| compiled / numpy | vector / numpy |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for width, batch in [(16, 100), (16, 1000), (16, 10000), (64, 100), (256, 100)]:
         X, y = moons(batch)
         model = ValueMLP(2, [width, width, 1], seed=0)
@@ -277,10 +292,12 @@ def scaling_table() -> None:
         t_trace = time.perf_counter() - t
         n = max(3, int(0.3 / max(best_time(step, 1, 1), 1e-6)))
         tc = best_time(step, n, 3)
+        flat = compiled_flat_step(model, X, y)
+        tf = best_time(flat, n, 3)
         tn = best_time(numpy_step(ValueMLP(2, [width, width, 1], seed=0), X, y), 50, 3)
         n_params = len(model.parameters())
-        print(f"| 2-{width}-{width}-1 | {batch} | {n_params} | {fmt(t_trace)} | {fmt(tc)} | {fmt(tn)} | "
-              f"{tc / tn:.2f}x |")
+        print(f"| 2-{width}-{width}-1 | {batch} | {n_params} | {fmt(t_trace)} | {fmt(tc)} | {fmt(tf)} | {fmt(tn)} | "
+              f"{tc / tn:.2f}x | {tf / tn:.2f}x |")
 
 
 # ------------------------------------------------------------------ classification with softmax CE
@@ -299,12 +316,11 @@ def softmax_ce(model: ValueMLP, n_classes: int, alpha: float) -> Callable[[list,
 
 
 class Adam:
-    """Adam on the Values' data; the compiled path reads .data afresh at every call."""
+    """Adam on a parameter vector (the compiled path takes it in place of every .data)."""
 
-    def __init__(self, params: list[Value], lr: float) -> None:
-        self.params, self.lr, self.t = params, lr, 0
-        self.data = np.array([p.data for p in params])
-        self.m, self.v = np.zeros_like(self.data), np.zeros_like(self.data)
+    def __init__(self, data: np.ndarray, lr: float) -> None:
+        self.data, self.lr, self.t = data, lr, 0
+        self.m, self.v = np.zeros_like(data), np.zeros_like(data)
 
     def step(self, grads: np.ndarray) -> None:
         self.t += 1
@@ -312,8 +328,6 @@ class Adam:
         self.v = 0.999 * self.v + 0.001 * grads * grads
         mhat, vhat = self.m / (1 - 0.9 ** self.t), self.v / (1 - 0.999 ** self.t)
         self.data -= self.lr * mhat / (np.sqrt(vhat) + 1e-8)
-        for p, d in zip(self.params, self.data.tolist(), strict=True):
-            p.data = d
 
 
 def train_classifier(model: ValueMLP, n_classes: int, X: np.ndarray, labels: np.ndarray, steps: int, lr: float,
@@ -321,14 +335,15 @@ def train_classifier(model: ValueMLP, n_classes: int, X: np.ndarray, labels: np.
     onehot = np.eye(n_classes)[labels]
     f = jit(softmax_ce(model, n_classes, alpha))
     scores = jit(lambda x: tuple(model(x)))
-    opt = Adam(f.params(X, onehot), lr)
+    opt = Adam(f.param_vector(X, onehot), lr)
     rng = np.random.default_rng(seed)
     t = time.perf_counter()
     loss = math.nan
     for _ in range(steps):
         idx = rng.choice(len(X), batch, replace=False) if batch else slice(None)
-        loss, grads = f.value_and_grad(X[idx], onehot[idx], write_grad=False)
+        loss, grads = f.value_and_grad(X[idx], onehot[idx], write_grad=False, params=opt.data)
         opt.step(grads)
+    f.set_params(opt.data, X, onehot)  # the trained weights back into the model's Values
     wall = time.perf_counter() - t
 
     def predict(Z: np.ndarray) -> np.ndarray:
