@@ -29,7 +29,7 @@ that is how a parameter's gradient collects every sample's share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -332,6 +332,135 @@ class Program:
         self.outputs = [(stage_of(o), row[o]) for o in trace.outputs]
         self.n_inputs = len(trace.input_nodes)
         self._buffers: dict[str, np.ndarray] = {}
+        self._forward_steps = [self._forward_step(g, k) for k, g in enumerate(self.groups)]
+        self._backward_steps = [self._backward_step(g, k) for k, g in reversed(list(enumerate(self.groups)))
+                                if g.needs_grad]
+
+    # ---------------------------------------------------------------- steps
+    # Each group becomes one forward and one backward closure with every decision
+    # (which buffer, slice or index, which kind) taken here, once.
+
+    def _forward_step(self, g: _Group, k: int) -> Callable[[list[np.ndarray], list[Any]], None]:
+        st, s, e = g.stage, g.start, g.stop
+        np_ = ops.NUMPY
+        if g.kind == "op":
+            assert g.op is not None
+            forward, domain = g.op.forward, g.op.domain
+            gets = [_getter(ix) for ix in g.args]
+
+            def op_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
+                xs = [get(bufs) for get in gets]
+                if domain is not None:
+                    bad = domain(*xs)
+                    if np.any(bad):
+                        batch = bufs[V].shape[1]
+                        self._domain_error(g, xs, np.broadcast_to(bad, (e - s, bufs[st].shape[1])), batch)
+                bufs[st][s:e] = forward(np_, *xs)
+                saved[k] = xs
+
+            return op_step
+        if g.kind == "dot":
+            assert g.weights is not None and g.xs is not None
+            get_w, get_x, shape = _getter(g.weights), _getter(g.xs), (e - s, -1)
+            terms = [(_getter(ix), scatter) for ix, _, scatter in g.terms]
+
+            def dot_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
+                w, x = get_w(bufs).reshape(shape), get_x(bufs)
+                out = bufs[st][s:e]
+                np.matmul(w, x, out=out)
+                for get, scatter in terms:
+                    if scatter is None:
+                        out += get(bufs)
+                    else:
+                        scatter.add_into(out, get(bufs))
+                saved[k] = (w, x)
+
+            return dot_step
+        if g.args:  # a short sum: t_0 + t_1 + ..., left to right like the chain
+            get0, get1, *rest = [_getter(ix) for ix in g.args]
+
+            def short_sum_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
+                out = bufs[st][s:e]
+                np.add(get0(bufs), get1(bufs), out=out)
+                for get in rest:
+                    out += get(bufs)
+
+            return short_sum_step
+        terms_ = [(_getter(ix), pos) for (ix, _, _), pos in zip(g.terms, g.sum_positions, strict=True)]
+        n_terms, width_of_sum, seg_starts = g.n_terms, g.equal_width, g.seg_starts
+
+        def sum_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
+            width = bufs[st].shape[1]
+            if len(terms_) == 1:
+                t = terms_[0][0](bufs)
+                if t.shape[1] != width:
+                    t = np.broadcast_to(t, (t.shape[0], width))
+            else:
+                t = np.empty((n_terms, width))
+                for get, pos in terms_:
+                    t[pos] = get(bufs)
+            if width_of_sum:
+                # Summing over the middle axis adds the terms one after another, like the chain did.
+                bufs[st][s:e] = t.reshape(e - s, width_of_sum, width).sum(axis=1)
+            else:
+                bufs[st][s:e] = np.add.reduceat(t, seg_starts, axis=0)
+
+        return sum_step
+
+    def _backward_step(self, g: _Group, k: int) -> Callable[[list[np.ndarray], list[np.ndarray], list[Any]], None]:
+        st, s, e = g.stage, g.start, g.stop
+        np_ = ops.NUMPY
+        if g.kind == "op":
+            assert g.op is not None
+            local = g.op.local
+            args = [(j, _adder(ix), ix.src == st) for j, ix in enumerate(g.args) if ix.needs_grad]
+
+            def op_back(bufs: list[np.ndarray], grads: list[np.ndarray], saved: list[Any]) -> None:
+                g_out = grads[st][s:e]
+                locals_ = local(np_, bufs[st][s:e], *saved[k])
+                for j, add, same_stage in args:
+                    d = locals_[j]
+                    if same_stage:
+                        add(grads, _times(g_out, d))
+                    elif isinstance(d, float):  # a parameter's share, summed over the batch
+                        add(grads, g_out.sum(axis=1, keepdims=True) * d)
+                    else:
+                        add(grads, np.einsum("ij,ij->i", g_out, np.broadcast_to(d, g_out.shape))[:, None])
+
+            return op_back
+        # sums and dots: ∂(sum)/∂term = 1, so each term receives the sum's gradient
+        positional = [(_adder(ix), ix.src == st) for ix in g.args if ix.needs_grad]
+        terms = [(_adder(ix), None if scatter is None else seg, ix.src == st)
+                 for ix, seg, scatter in g.terms if ix.needs_grad]
+        add_x = _adder(g.xs) if g.xs is not None and g.xs.needs_grad else None
+        add_w = _adder(g.weights) if g.weights is not None and g.weights.needs_grad else None
+        is_dot = g.kind == "dot"
+
+        def sum_back(bufs: list[np.ndarray], grads: list[np.ndarray], saved: list[Any]) -> None:
+            g_out = grads[st][s:e]
+            if is_dot:
+                w, x = saved[k]
+                if add_x is not None:  # ∂(w·x)/∂x = w
+                    add_x(grads, w.T @ g_out)
+                if add_w is not None:  # ∂(w·x)/∂w = x, summed over the batch
+                    add_w(grads, (g_out @ x.T).reshape(-1, 1))
+            g_u = None
+            for add, same_stage in positional:
+                if same_stage:
+                    add(grads, g_out)
+                else:
+                    if g_u is None:
+                        g_u = g_out.sum(axis=1, keepdims=True)
+                    add(grads, g_u)
+            for add, seg, same_stage in terms:
+                if same_stage:
+                    add(grads, g_out if seg is None else g_out[seg])
+                else:
+                    if g_u is None:
+                        g_u = g_out.sum(axis=1, keepdims=True)
+                    add(grads, g_u if seg is None else g_u[seg])
+
+        return sum_back
 
     # ---------------------------------------------------------------- description
 
@@ -398,57 +527,10 @@ class Program:
         bufs = [self._params_and_consts(params), self._buffer("values", batch)]
         if cols:
             bufs[V][: self.n_inputs] = cols
-        saved: list[Any] = []
-        np_ = ops.NUMPY
+        saved: list[Any] = [None] * len(self.groups)
         with np.errstate(all="ignore"):
-            for g in self.groups:
-                out = bufs[g.stage]
-                if g.kind == "op":
-                    assert g.op is not None
-                    xs = [ix.gather(bufs[ix.src]) for ix in g.args]
-                    if g.op.domain is not None:
-                        bad = g.op.domain(*xs)
-                        if np.any(bad):
-                            self._domain_error(g, xs, np.broadcast_to(bad, (g.stop - g.start, out.shape[1])), batch)
-                    out[g.start:g.stop] = g.op.forward(np_, *xs)
-                    saved.append(xs)
-                elif g.kind == "dot":
-                    assert g.weights is not None and g.xs is not None
-                    w = g.weights.gather(bufs[U]).reshape(g.stop - g.start, -1)
-                    x = g.xs.gather(bufs[g.stage])
-                    res = w @ x
-                    for ix, _, scatter in g.terms:
-                        t = ix.gather(bufs[ix.src])
-                        if scatter is None:
-                            res += t
-                        else:
-                            scatter.add_into(res, t)
-                    out[g.start:g.stop] = res
-                    saved.append((w, x))
-                elif g.args:  # a short sum: t_0 + t_1 + ..., left to right like the chain
-                    first, *rest = g.args
-                    acc = first.gather(bufs[first.src])
-                    for ix in rest:
-                        acc = acc + ix.gather(bufs[ix.src])
-                    out[g.start:g.stop] = acc
-                    saved.append(None)
-                else:
-                    width = out.shape[1]
-                    if len(g.terms) == 1:
-                        ix = g.terms[0][0]
-                        t = ix.gather(bufs[ix.src])
-                        if t.shape[1] != width:
-                            t = np.broadcast_to(t, (t.shape[0], width))
-                    else:
-                        t = np.empty((g.n_terms, width))
-                        for (ix, _, _), pos in zip(g.terms, g.sum_positions, strict=True):
-                            t[pos] = ix.gather(bufs[ix.src])
-                    if g.equal_width:
-                        # Summing over the middle axis adds the terms one after another, like the chain did.
-                        out[g.start:g.stop] = t.reshape(g.stop - g.start, g.equal_width, width).sum(axis=1)
-                    else:
-                        out[g.start:g.stop] = np.add.reduceat(t, g.seg_starts, axis=0)
-                    saved.append(None)
+            for step in self._forward_steps:
+                step(bufs, saved)
         return bufs, saved, batch
 
     def _domain_error(self, g: _Group, xs: list[np.ndarray], bad: np.ndarray, batch: int) -> None:
@@ -503,51 +585,9 @@ class Program:
         stage, r = self.outputs[output]
         scale = 1.0 / batch if reduction == "mean" else 1.0
         grads[stage][r] += scale if stage == V else scale * batch
-        np_ = ops.NUMPY
         with np.errstate(all="ignore"):
-            for g, saved_xs in zip(reversed(self.groups), reversed(saved), strict=True):
-                if not g.needs_grad:
-                    continue
-                g_out = grads[g.stage][g.start:g.stop]
-                if g.kind == "op":
-                    assert g.op is not None
-                    locals_ = g.op.local(np_, bufs[g.stage][g.start:g.stop], *saved_xs)
-                    for ix, d in zip(g.args, locals_, strict=True):
-                        if not ix.needs_grad:
-                            continue
-                        if ix.src == g.stage:
-                            ix.add_into(grads[ix.src], _times(g_out, d))
-                        elif isinstance(d, float):
-                            ix.add_into(grads[U], g_out.sum(axis=1, keepdims=True) * d)
-                        else:
-                            d = np.broadcast_to(d, g_out.shape)
-                            ix.add_into(grads[U], np.einsum("ij,ij->i", g_out, d)[:, None])
-                    continue
-                if g.kind == "dot":
-                    assert g.weights is not None and g.xs is not None
-                    w, x = saved_xs
-                    if g.xs.needs_grad:        # ∂(w·x)/∂x = w
-                        g.xs.add_into(grads[g.stage], w.T @ g_out)
-                    if g.weights.needs_grad:   # ∂(w·x)/∂w = x, summed over the batch
-                        g.weights.add_into(grads[U], (g_out @ x.T).reshape(-1, 1))
-                g_u = None
-                for ix in g.args:   # a short sum: ∂(sum)/∂term = 1
-                    if ix.needs_grad:
-                        if ix.src == g.stage:
-                            ix.add_into(grads[ix.src], g_out)
-                        else:
-                            if g_u is None:
-                                g_u = g_out.sum(axis=1, keepdims=True)
-                            ix.add_into(grads[U], g_u)
-                for ix, seg, _ in g.terms:   # ∂(sum)/∂term = 1
-                    if not ix.needs_grad:
-                        continue
-                    if ix.src == g.stage:
-                        ix.add_into(grads[ix.src], g_out[seg])
-                    else:
-                        if g_u is None:
-                            g_u = g_out.sum(axis=1, keepdims=True)
-                        ix.add_into(grads[U], g_u[seg])
+            for step in self._backward_steps:
+                step(bufs, grads, saved)
         param_grads = grads[U][: self.n_params, 0].copy()
         if write_grad:
             for p, gp in zip(self.params, param_grads.tolist(), strict=False):
@@ -563,3 +603,38 @@ def _times(g: np.ndarray, d: Any) -> np.ndarray:
         if d == -1.0:
             return -g
     return g * d
+
+
+def _getter(ix: _Index) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """bufs -> the rows ``ix`` names: a view for a contiguous range, else a gather."""
+    src = ix.src
+    if ix.sl is not None:
+        sl = ix.sl
+        return lambda bufs: bufs[src][sl]
+    idx = ix.idx
+    return lambda bufs: bufs[src][idx]
+
+
+def _adder(ix: _Index) -> Callable[[list[np.ndarray], np.ndarray], None]:
+    """(grads, contribution) -> grads[src][rows] += contribution, rows repeated or not."""
+    src = ix.src
+    if ix.sl is not None:
+        sl = ix.sl
+
+        def add_range(grads: list[np.ndarray], c: np.ndarray) -> None:
+            grads[src][sl] += c
+
+        return add_range
+    if ix.order is None:
+        idx = ix.idx
+
+        def add_rows(grads: list[np.ndarray], c: np.ndarray) -> None:
+            grads[src][idx] += c
+
+        return add_rows
+    order, uniq, starts = ix.order, ix.uniq, ix.starts
+
+    def add_repeated(grads: list[np.ndarray], c: np.ndarray) -> None:
+        grads[src][uniq] += np.add.reduceat(c[order], starts, axis=0)
+
+    return add_repeated
