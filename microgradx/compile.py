@@ -29,6 +29,7 @@ that is how a parameter's gradient collects every sample's share.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -578,11 +579,16 @@ class Program:
             raise IndexError(f"output {output} is out of range: {self.trace.fn_name} returns "
                              f"{len(self.outputs)} value(s)")
         bufs, saved, batch = self._forward(cols, params)
-        y = self._output(bufs, output, batch)
-        loss = float(y.mean() if reduction == "mean" else y.sum())
+        stage, r = self.outputs[output]
+        y = bufs[stage][r]
+        if stage == V:
+            loss = float(y.sum()) / batch if reduction == "mean" else float(y.sum())
+        else:  # the output does not depend on the inputs: the same for every sample
+            loss = float(y[0]) if reduction == "mean" else float(y[0]) * batch
+        if not math.isfinite(loss):
+            self._output(bufs, output, batch)  # raises, counting the samples that overflowed
         grads = [np.zeros((self.n_rows[U], 1)), self._buffer("grads", batch)]
         grads[V].fill(0.0)
-        stage, r = self.outputs[output]
         scale = 1.0 / batch if reduction == "mean" else 1.0
         grads[stage][r] += scale if stage == V else scale * batch
         with np.errstate(all="ignore"):
