@@ -65,7 +65,9 @@ class _Index:
         first = int(self.idx[0]) if n else 0
         contiguous = n > 0 and bool(np.array_equal(self.idx, np.arange(first, first + n)))
         self.sl = slice(first, first + n) if contiguous else None
-        self.order = self.uniq = self.starts = None
+        self.order: np.ndarray | None = None
+        self.uniq: np.ndarray | None = None
+        self.starts: np.ndarray = np.zeros(0, np.intp)
         if self.sl is None and len(np.unique(self.idx)) < n:
             # Repeated rows: sort once, then segment-sum contributions per row.
             order = np.argsort(self.idx, kind="stable")
@@ -388,7 +390,8 @@ class Program:
 
             return short_sum_step
         terms_ = [(_getter(ix), pos) for (ix, _, _), pos in zip(g.terms, g.sum_positions, strict=True)]
-        n_terms, width_of_sum, seg_starts = g.n_terms, g.equal_width, g.seg_starts
+        n_terms, width_of_sum = g.n_terms, g.equal_width
+        seg_starts = g.seg_starts if g.seg_starts is not None else np.zeros(1, np.intp)
 
         def sum_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
             width = bufs[st].shape[1]

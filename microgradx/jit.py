@@ -254,8 +254,8 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
             params.append(v)
             nodes.append(Node(PARAM, unique(v.label or f"p{len(params) - 1}"), label=v.label))
     # An input fn never used is not in the graph; keep a node for it so arrays line up.
-    for k, i in enumerate(input_nodes):
-        if i is None:
+    for k, maybe in enumerate(input_nodes):
+        if maybe is None:
             input_nodes[k] = len(nodes)
             nodes.append(Node(INPUT, unique(placeholders[k].label or f"x{k}"), label=placeholders[k].label))
     outputs_idx = [index[id(o)] for o in outputs]
@@ -310,10 +310,10 @@ class Jitted:
                 arr = np.asarray(a, dtype=float)
             if arr is not None and arr.ndim == 2:
                 k = arr.shape[1]
-                cols = [arr[:, j] for j in range(k)]
+                columns = [arr[:, j] for j in range(k)]
                 if _single_list_argument(self.fn, k):
-                    return (k,), cols
-                return (None,) * k, cols
+                    return (k,), columns
+                return (None,) * k, columns
         structure: list[Any] = []
         cols: list[np.ndarray] = []
         for pos, a in enumerate(args):

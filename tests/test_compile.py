@@ -404,3 +404,9 @@ def test_a_parameter_vector_can_stand_in_for_the_values_and_be_written_back():
     assert (w.data, b.data) == (3.0, -1.0)
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         f(X, params=np.zeros(3))
+
+
+def test_value_and_grad_reports_a_loss_that_overflowed():
+    f = jit(lambda x: (x * x).exp() * 1e300)
+    with pytest.raises(DomainError, match="not finite for 1 of 2 samples"):
+        f.value_and_grad(np.array([0.0, 20.0]), write_grad=False)
