@@ -47,7 +47,7 @@ __all__ = ["jit", "Jitted", "Trace", "Node", "trace", "compile_loss"]
 INPUT, PARAM, CONST, OP = "input", "param", "const", "op"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Node:
     """One node of a trace: a leaf (input, param, const) or an op applied to earlier nodes."""
 
