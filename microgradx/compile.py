@@ -12,12 +12,17 @@ node would be no faster than the eager engine. Instead the graph is
    (what ``sum(w_i * x_i)`` builds) becomes one n-ary sum. This is scheduling,
    not a new op: the add row of the op table says ∂(x + y)/∂x = ∂(x + y)/∂y = 1,
    so every term of the sum gets the sum's gradient.
-3. **Groups.** Within a stage, a node's *level* is one more than its deepest
+3. **Matrix products.** When several such sums at one level add up products
+   ``w_jk · x_k`` of the same per-sample rows ``x`` (the neurons of an MLP
+   layer), the products and the sums become one ``W @ X``: the mul row of the
+   table says ∂(w·x)/∂w = x and ∂(w·x)/∂x = w, which is what the matrix
+   product's backward pass ``g @ X.T`` and ``W.T @ g`` computes.
+4. **Groups.** Within a stage, a node's *level* is one more than its deepest
    child's. Nodes of the same op at the same level (and reading the same
    buffers) form a group, whose rows in the buffer are contiguous. The forward
-   pass of a group is three numpy steps: gather the inputs by index,
-   ``op.forward(ops.NUMPY, *inputs)``, store the rows. An MLP layer is three
-   groups (mul, sum, relu), however wide it is.
+   pass of a group is three numpy steps: gather the inputs by index (a view
+   when the rows are contiguous), ``op.forward(ops.NUMPY, *inputs)``, store
+   the rows. An MLP layer is two groups (dot, relu), however wide it is.
 
 The backward pass walks the groups in reverse. A group's output gradient
 ``g`` (rows of the gradient buffer) times the op table's local derivatives

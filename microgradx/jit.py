@@ -13,9 +13,10 @@ recorded graph is one of
 The recorded graph prints in the spirit of JAX's ``make_jaxpr``, one equation
 per op, children before parents::
 
-    >>> import microgradx as mgx
-    >>> w = mgx.Value(0.5, label="w")
-    >>> print(mgx.jit(lambda x: (w * x + 1.0).tanh()).trace(0.0))
+    >>> from microgradx import Value
+    >>> from microgradx.jit import jit
+    >>> w = Value(0.5, label="w")
+    >>> print(jit(lambda x: (w * x + 1.0).tanh()).trace(0.0))
     { lambda ; x .  params: w  consts: c0=1.0
       %0 = mul w x
       %1 = add %0 c0
@@ -404,9 +405,10 @@ class Jitted:
 def jit(fn: Callable[..., Any]) -> Jitted:
     """Trace ``fn`` (a function of scalar ``Value``\\ s) once; run it on numpy batches.
 
-    >>> import numpy as np, microgradx as mgx
-    >>> w = mgx.Value(2.0, label="w")
-    >>> f = mgx.jit(lambda x: w * x * x)
+    >>> import numpy as np
+    >>> from microgradx import Value
+    >>> w = Value(2.0, label="w")
+    >>> f = jit(lambda x: w * x * x)
     >>> f(np.array([1.0, 2.0, 3.0]))
     array([ 2.,  8., 18.])
     """

@@ -410,3 +410,22 @@ def test_value_and_grad_reports_a_loss_that_overflowed():
     f = jit(lambda x: (x * x).exp() * 1e300)
     with pytest.raises(DomainError, match="not finite for 1 of 2 samples"):
         f.value_and_grad(np.array([0.0, 20.0]), write_grad=False)
+
+
+def test_sums_of_weighted_rows_become_a_matrix_product_with_correct_gradients_for_repeated_rows():
+    a, b, c = Value(0.4, label="a"), Value(-1.1, label="b"), Value(0.3, label="c")
+
+    def f(x, y):
+        h, k = (c * x).tanh(), (c * y).sin()   # per-sample rows that need gradients
+        u = a * h + b * h + a * k              # h appears twice; weight a is shared
+        v = b * h + a * h + c * k
+        return u.relu() + v.tanh() * u
+
+    X = np.random.default_rng(8).normal(size=(2, 11))
+    prog = jit(f).program(*X)
+    assert "dot" in prog.schedule()
+    outs, loss, grads = eager(f, [a, b, c], X)
+    got_loss, got_grads = jit(f).value_and_grad(*X, write_grad=False)
+    order = [prog.params.index(p) for p in (a, b, c)]
+    assert_close(got_loss, loss)
+    assert_close(got_grads[order], grads)
