@@ -248,7 +248,8 @@ class Program:
                     placed.add(t)
                     param_order.append(t)
 
-        for k in keys:
+        # Per-sample matrix products first (they are the hot path), then uniform ones (penalties).
+        for k in sorted(keys, key=lambda k: k[0] != V):
             if k[2] == "~dot":
                 for i in groups_of[k]:
                     place(dots[i][0])
