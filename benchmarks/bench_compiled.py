@@ -1,18 +1,22 @@
 """How fast is the compiled path? One run prints every figure, with ratios taken in the same run.
 
-    PYTHONPATH=. python benchmarks/bench_compiled.py            # about 1-2 minutes on 2 cores
+    PYTHONPATH=. python benchmarks/bench_compiled.py            # about 30-70 s on 2 cores
 
 1. micrograd's moons step (2-16-16-1 ReLU MLP, 100 points, SVM loss
    mean((1 - y*score).relu()) + 1e-4 * sum(p*p), forward + backward + SGD update), run by
    micrograd 0.1.0, the microgradx eager engine, the microgradx compiled path, hand-written
    numpy and PyTorch (batched, float64, 1 thread). All start from the same weights; the first
-   losses are checked equal before anything is timed.
+   losses are checked equal before anything is timed. The compiled path runs three ways:
+   parameters read from the Values with SGD on the Values (``p.data -= lr * g``), the same
+   through ``.grad`` as an nn optimizer would, and with the parameters held in one numpy
+   vector (``value_and_grad(..., params=vec)``; ``set_params`` writes them back).
 2. Step time of the compiled moons step against batch size and width.
 3. A 5-class spiral, MLP(2, [64, 64, 5]) on 1,000 points with softmax cross-entropy, compiled.
 4. Scikit-learn's 8x8 digits, MLP(64, [32, 10]) with softmax cross-entropy, compiled, held-out accuracy.
 
-Timings are the best of a few repeats (the machine is shared): a repeat is the mean over a
-block of steps. Nothing here is asserted; see tests/ for correctness.
+Timings are the best of many short blocks of steps, the contenders' blocks interleaved (the
+machine is shared); BLAS is limited to one thread for everyone. Nothing here is asserted; see
+tests/ for correctness.
 """
 
 from __future__ import annotations
