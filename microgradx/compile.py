@@ -80,9 +80,6 @@ class _Index:
             starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
             self.order, self.uniq, self.starts = order, sorted_idx[starts], starts
 
-    def gather(self, buf: np.ndarray) -> np.ndarray:
-        return buf[self.sl] if self.sl is not None else buf[self.idx]
-
     def add_into(self, buf: np.ndarray, contrib: np.ndarray) -> None:
         """buf[rows] += contrib, correct when a row appears several times."""
         if self.sl is not None:
@@ -329,8 +326,8 @@ class Program:
                                              any(needs[c] for c in children)))
             self.groups.append(group)
 
-        self.row = row
-        self.uniform = uniform
+        self.row = row            # trace node -> its row in its stage's buffer (-1: folded away)
+        self.uniform = uniform    # trace node -> computed once per call (True) or per sample
         self.n_rows = size
         self.n_params = len(trace.param_nodes)
         position = {i: k for k, i in enumerate(trace.param_nodes)}
