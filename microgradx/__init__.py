@@ -6,6 +6,7 @@ from .engine import TracingError, Value, no_grad
 from .explain import explain
 from .functional import grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .jit import Jitted, Trace, compile_loss, jit
 from .nn import MLP, Layer, Module, Neuron
 from .ops import OPS, DomainError, Op
 from .train import fit
@@ -19,4 +20,5 @@ __all__ = [
     "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
     "GraphTooLargeError", "GraphvizNotFoundError",
     "Module", "Neuron", "Layer", "MLP", "fit", "data", "losses", "optim",
+    "jit", "Jitted", "Trace", "compile_loss",
 ]

@@ -1,7 +1,9 @@
 """Loss functions over a batch, built from ``Value`` ops so they draw and differentiate like anything else.
 
 Each takes the model's outputs for a batch and the targets, and returns one
-``Value``: the mean loss over the batch.
+``Value``: the mean loss over the batch. Targets are numbers, or Values
+when the loss is traced by ``jit`` for the compiled path (``fit(compiled=True)``),
+where each sample's target is an input of the traced graph.
 
 ==========================  ======================================  =================
 loss                        per sample                              targets
@@ -10,7 +12,8 @@ loss                        per sample                              targets
 ``bce``                     -[t·ln p + (1-t)·ln(1-p)]               {0, 1} (or [0, 1])
 ``bce_with_logits``         softplus(z) - t·z  (stable)             {0, 1} (or [0, 1])
 ``hinge``                   max(0, 1 - t·s)   (micrograd's SVM)     {-1, +1}
-``softmax_cross_entropy``   ln Σⱼ e^(sⱼ - m) - (s_y - m), m = max   class index
+``softmax_cross_entropy``   ln Σⱼ e^(sⱼ - m) - (s_y - m), m = max   class index, or a row
+                                                                    of class probabilities
 ==========================  ======================================  =================
 
 ``l2(params, alpha)`` is the regulariser alpha·Σ p².
@@ -37,13 +40,14 @@ def _as_list(xs: Any, what: str) -> list[Any]:
     return list(xs)
 
 
-def _pair(preds: Any, targets: Any) -> tuple[list[Any], list[float]]:
+def _pair(preds: Any, targets: Any) -> tuple[list[Any], list[Any]]:
+    """Predictions and targets as two equal lists; targets as floats, or Values when traced."""
     ps, ts = _as_list(preds, "predictions"), _as_list(targets, "targets")
     if len(ps) != len(ts):
         raise ValueError(f"got {len(ps)} predictions but {len(ts)} targets; give one target per prediction")
     if not ps:
         raise ValueError("the batch is empty: give at least one prediction and target")
-    return ps, [float(t) for t in ts]
+    return ps, [t if isinstance(t, Value) else float(t) for t in ts]
 
 
 def _lift(p: Any) -> Value:
@@ -71,8 +75,11 @@ def bce(probs: Sequence[Any], targets: Sequence[float]) -> Value:
     ps, ts = _pair(probs, targets)
     terms = []
     for i, (p, t) in enumerate(zip(ps, ts, strict=True)):
-        _check_unit("target", t, i)
         p = _lift(p)
+        if isinstance(t, Value):  # a traced target: both terms, weighted
+            terms.append(-(t * p.log() + (1 - t) * (1 - p).log()))
+            continue
+        _check_unit("target", t, i)
         if (t > 0 and p.data <= 0) or (t < 1 and p.data >= 1):
             raise ValueError(f"probability {p.data} at index {i} (target {t:g}) makes the log infinite: "
                              "bce needs probabilities strictly between 0 and 1. Use bce_with_logits on the "
@@ -108,9 +115,12 @@ def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     zs, ts = _pair(logits, targets)
     terms = []
     for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
-        _check_unit("target", t, i)
         z = _lift(z)
         sp = _softplus(z)
+        if isinstance(t, Value):
+            terms.append(sp - z * t)
+            continue
+        _check_unit("target", t, i)
         terms.append(sp - z * t if t != 0 else sp)
     return _mean(terms)
 
@@ -122,19 +132,22 @@ def hinge(scores: Sequence[Any], targets: Sequence[float]) -> Value:
     """
     ss, ts = _pair(scores, targets)
     for i, t in enumerate(ts):
-        if t not in (-1.0, 1.0):
+        if not isinstance(t, Value) and t not in (-1.0, 1.0):
             raise ValueError(f"hinge targets must be -1 or +1, got {t:g} at index {i}; "
                              "map {0, 1} labels with y*2 - 1 (or data sets' labels='signed')")
     return _mean([(1 + -yi * _lift(si)).relu() for yi, si in zip(ts, ss, strict=True)])
 
 
-def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[int]) -> Value:
-    """Cross-entropy of softmax(scores) against class indices, averaged over the batch.
+def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]) -> Value:
+    """Cross-entropy of softmax(scores) against the labels, averaged over the batch.
 
-    Per sample with scores s and label y, subtracting m = max s (a constant,
-    so gradients are unchanged) keeps every exp ≤ 1::
+    A label is a class index y, or a row t of class probabilities (one-hot, or
+    soft targets; Values when traced). Subtracting m = max s (a constant, so
+    gradients are unchanged) keeps every exp ≤ 1::
 
-        loss = ln Σⱼ e^(sⱼ - m) - (s_y - m)        ∂loss/∂sⱼ = softmax(s)ⱼ - [j = y]
+        loss = ln Σⱼ e^(sⱼ - m) - Σⱼ tⱼ·(sⱼ - m)      ∂loss/∂sⱼ = softmax(s)ⱼ - tⱼ
+
+    (for an index, t is one-hot at y and the last sum is just s_y - m).
     """
     rows = _as_list(scores, "scores")
     ys = _as_list(labels, "labels")
@@ -149,11 +162,18 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[int]
                              "(a model with one output per class), got a single score")
         row = [_lift(s) for s in row]
         k = len(row)
-        if isinstance(y, bool) or float(y) != int(y) or not 0 <= int(y) < k:
-            raise ValueError(f"label {y!r} at index {i} is not a class index in 0..{k - 1}")
+        # While jit traces, scores are unknown: no shift (exp overflow is then reported as a DomainError).
         m = max(s.data for s in row) if not MODE.tracing else 0.0
         shifted = [s - m for s in row]
-        terms.append(sum(e.exp() for e in shifted).log() - shifted[int(y)])  # type: ignore[union-attr]
+        log_sum = sum(e.exp() for e in shifted).log()  # type: ignore[union-attr]
+        if hasattr(y, "__len__"):  # a row of class probabilities
+            if len(y) != k:
+                raise ValueError(f"label {i} has {len(y)} class probabilities but there are {k} scores")
+            terms.append(log_sum - sum(t * s for t, s in zip(y, shifted, strict=True)))
+            continue
+        if isinstance(y, bool) or float(y) != int(y) or not 0 <= int(y) < k:
+            raise ValueError(f"label {y!r} at index {i} is not a class index in 0..{k - 1}")
+        terms.append(log_sum - shifted[int(y)])
     return _mean(terms)
 
 

@@ -210,3 +210,55 @@ def test_gradient_norms_show_vanishing_gradients_in_a_deep_sigmoid_network():
         norms = h.grad_norms[0]
         ratios[activation] = norms["layers.0"] / norms["layers.6"]
     assert ratios["sigmoid"] < 0.01 < ratios["relu"]
+
+
+# ---------------------------------------------------------------- the compiled path
+
+@pytest.mark.parametrize("loss, labels, n_out", [
+    ("hinge", "signed", 1), ("mse", "signed", 1), ("bce_with_logits", "binary", 1),
+    ("softmax_cross_entropy", "index", 3),
+])
+def test_compiled_fit_takes_the_same_steps_as_eager_fit(loss, labels, n_out):
+    from microgradx import data
+    from microgradx.nn import MLP
+
+    if n_out == 1:
+        X, y = data.moons(40, noise=0.1, seed=3, labels=labels)
+    else:
+        X, y = data.spirals(45, n_classes=3, seed=3, labels=labels)
+    eager, compiled = MLP(2, [8, n_out], seed=5), MLP(2, [8, n_out], seed=5)
+    h_e = fit(eager, X, y, loss=loss, optimizer="adam", lr=0.02, epochs=5, l2_alpha=1e-3, progress=False)
+    h_c = fit(compiled, X, y, loss=loss, optimizer="adam", lr=0.02, epochs=5, l2_alpha=1e-3, progress=False,
+              compiled=True)
+    assert h_c.loss == pytest.approx(h_e.loss, rel=1e-9)
+    assert h_c.accuracy == h_e.accuracy
+    for p, q in zip(eager.parameters(), compiled.parameters()):
+        assert q.data == pytest.approx(p.data, rel=1e-9, abs=1e-12)
+
+
+def test_compiled_fit_trains_micrograds_moons_demo_to_full_accuracy():
+    from microgradx import data
+    from microgradx.nn import MLP
+    from microgradx.optim import SGD, LinearLR
+
+    X, y = data.moons(100, noise=0.1, seed=1)
+    model = MLP(2, [16, 16, 1], seed=1337)
+    opt = SGD(model.parameters(), lr=1.0)
+    history = fit(model, X, y, loss="hinge", optimizer=opt, epochs=100, l2_alpha=1e-4, progress=False,
+                  scheduler=LinearLR(opt, 1.0, 0.1, total_iters=100), compiled=True)
+    assert history.accuracy[-1] == 1.0
+
+
+def test_compiled_fit_checks_targets_like_the_eager_loss():
+    from microgradx.nn import MLP
+
+    with pytest.raises(ValueError, match="hinge targets must be -1 or"):
+        fit(MLP(2, [3, 1], seed=0), [[0.0, 1.0], [1.0, 0.0]], [0, 1], loss="hinge", epochs=1, progress=False,
+            compiled=True)
+
+
+def test_compiled_fit_refuses_dropout_with_a_reason():
+    from microgradx.nn import MLP
+
+    with pytest.raises(ValueError, match="dropout"):
+        fit(MLP(2, [3, 1], seed=0, dropout=0.5), [[0.0, 1.0]], [1], epochs=1, progress=False, compiled=True)
