@@ -122,7 +122,7 @@ def xor_time_to_perfect(lib: str, seed: int, max_steps: int = 500) -> tuple[floa
     """Seconds (and steps) for MLP(2, [4, 1]) with micrograd's neurons to classify XOR perfectly."""
     engine, nn = LIBS[lib]
     Value = engine.Value
-    X, y = xor(labels="pm1")
+    X, y = xor(labels="signed")
     random.seed(seed)
     model = nn.MLP(2, [4, 1])
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     chain_n = 200_000 if args.quick else 1_000_000
 
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}; gc enabled: {gc.isenabled()}\n")
-    X, y = moons(100, noise=0.1, seed=1, labels="pm1")
+    X, y = moons(100, noise=0.1, seed=1, labels="signed")
     rows: list[tuple[str, str, str, str]] = []
 
     mg = statistics.median(moons_step("micrograd", X, y, mg_steps))
