@@ -10,25 +10,11 @@ from pathlib import Path
 
 from . import data
 from .engine import Value
+from .gallery import readme_example
 from .gradcheck import gradcheck
 from .nn import MLP
 from .train import accuracy, fit, predict
 from .viz import draw_dot, save
-
-
-def readme_example(a: Value, b: Value) -> Value:
-    """The expression from micrograd's README."""
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return g
 
 
 def show_readme_example() -> None:

@@ -21,9 +21,8 @@ from .train import fit
 from .viz import draw_dot, render_bytes, write_atomic
 
 
-def readme_expression() -> Value:
-    """The example from micrograd's README, with its leaves and output labelled; after ``backward()``."""
-    a, b = Value(-4.0, label="a"), Value(2.0, label="b")
+def readme_example(a: Value, b: Value) -> Value:
+    """The expression from micrograd's README, as a function of its two inputs."""
     c = a + b
     d = a * b + b**3
     c += c + 1
@@ -34,6 +33,12 @@ def readme_expression() -> Value:
     f = e**2
     g = f / 2.0
     g += 10.0 / f
+    return g
+
+
+def readme_expression() -> Value:
+    """micrograd's README example at a = -4, b = 2, leaves and output labelled; after ``backward()``."""
+    g = readme_example(Value(-4.0, label="a"), Value(2.0, label="b"))
     g.label = "g"
     g.backward()
     return g

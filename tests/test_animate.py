@@ -13,21 +13,10 @@ from pathlib import Path
 import pytest
 
 from microgradx.animate import animate_backward, animation_html, backward_steps
-from microgradx.engine import Value
 from microgradx.explain import Flow
+from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
-
-
-def chain_rule_example() -> tuple[Value, Value, Value, Value]:
-    a, b, e = Value(2.0, label="a"), Value(3.0, label="b"), Value(1.0, label="e")
-    c = a * b
-    c.label = "c"
-    d = a + e
-    d.label = "d"
-    L = c * d
-    L.label = "L"
-    return a, b, e, L
 
 
 def highlighted(source: str) -> list[str]:

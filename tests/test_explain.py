@@ -11,17 +11,12 @@ from hypothesis import strategies as st
 from microgradx.engine import Value
 from microgradx.explain import Flow, explain, fmt, terms
 from microgradx.ops import FLOAT, OPS
+from tests.graphs import chain_rule_example
 
 
 def example() -> tuple[Value, Value, Value]:
-    """L = c·d with c = a·b and d = a + e: a is used on two paths."""
-    a, b, e = Value(2.0, label="a"), Value(3.0, label="b"), Value(1.0, label="e")
-    c = a * b
-    c.label = "c"
-    d = a + e
-    d.label = "d"
-    L = c * d
-    L.label = "L"
+    """L = c·d with c = a·b and d = a + e, after backward(): a is used on two paths."""
+    a, b, _, L = chain_rule_example()
     L.backward()
     return a, b, L
 

@@ -21,20 +21,9 @@ from microgradx.viz import (
     save,
     trace,
 )
+from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
-
-
-def chain_rule_example() -> tuple[Value, Value]:
-    """a is used twice: a.grad = b·d + c = 3·3 + 6 = 15 for L = (a*b)*(a+e)."""
-    a, b, e = Value(2.0, label="a"), Value(3.0, label="b"), Value(1.0, label="e")
-    c = a * b
-    c.label = "c"
-    d = a + e
-    d.label = "d"
-    L = c * d
-    L.label = "L"
-    return a, L
 
 
 def mlp_shaped(sizes: list[int], x: list[float]) -> Value:
@@ -78,7 +67,7 @@ def test_trace_keeps_every_edge_of_a_node_used_twice():
 
 
 def test_trace_lists_children_before_parents():
-    a, L = chain_rule_example()
+    a, _, _, L = chain_rule_example()
     nodes, edges = trace(L)
     position = {n: i for i, n in enumerate(nodes)}
     assert all(position[c] < position[p] for c, p in edges)
@@ -89,7 +78,7 @@ def test_trace_lists_children_before_parents():
 
 
 def test_draw_dot_returns_a_digraph_with_micrographs_call():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     g = draw_dot(L, format="png", rankdir="TB")
     assert isinstance(g, graphviz.Digraph)
     assert g.format == "png"
@@ -97,7 +86,7 @@ def test_draw_dot_returns_a_digraph_with_micrographs_call():
 
 
 def test_forward_view_shows_label_data_and_grad_of_every_value():
-    a, L = chain_rule_example()
+    a, _, _, L = chain_rule_example()
     L.backward()
     src = draw_dot(L).source
     for name, data, grad in [("a", "2.0", "15.0"), ("b", "3.0", "6.0"), ("c", "6.0", "3.0"), ("L", "18.0", "1.0")]:
@@ -124,14 +113,14 @@ def test_leaves_parameters_and_output_are_styled_differently():
 
 
 def test_show_grad_false_hides_gradients():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     L.backward()
     src = draw_dot(L, show_grad=False).source
     assert "grad " not in src and ".grad" not in src
 
 
 def test_drawing_before_backward_says_so_instead_of_showing_zero_gradients():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     src = draw_dot(L).source
     assert "backward() has not been called on L" in src
     assert "grad ?" in src
@@ -142,7 +131,7 @@ def test_drawing_before_backward_says_so_instead_of_showing_zero_gradients():
 
 
 def test_backward_view_reverses_edges_in_a_second_colour():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     L.backward()
     forward, backward = draw_dot(L).source, draw_dot(L, view="backward").source
     edge = re.compile(r"^\t\w+ -> \w+(.*)$", re.M)
@@ -152,7 +141,7 @@ def test_backward_view_reverses_edges_in_a_second_colour():
 
 
 def test_backward_view_labels_each_edge_with_local_derivative_and_contribution():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     L.backward()
     src = draw_dot(L, view="backward").source
     assert "∂c/∂a = b = 3.0<br/>upstream 3.0 × local 3.0 = 9.0" in src
@@ -161,7 +150,7 @@ def test_backward_view_labels_each_edge_with_local_derivative_and_contribution()
 
 
 def test_backward_view_shows_the_sum_for_a_node_reached_by_several_paths():
-    a, L = chain_rule_example()
+    a, _, _, L = chain_rule_example()
     L.backward()
     assert "grad 9.0 + 6.0 = 15.0" in draw_dot(L, view="backward").source
     assert a.grad == 15.0
@@ -178,14 +167,14 @@ def test_backward_view_of_a_plus_a_has_two_labelled_edges():
 
 
 def test_backward_view_before_backward_shows_local_derivatives_but_no_contributions():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     src = draw_dot(L, view="backward").source
     assert "∂c/∂a = b = 3.0<br/>upstream ? × local 3.0" in src
     assert "backward() has not been called" in src
 
 
 def test_value_nodes_carry_the_explanation_as_a_tooltip():
-    a, L = chain_rule_example()
+    a, _, _, L = chain_rule_example()
     L.backward()
     src = draw_dot(L).source
     assert "tooltip=\"a.grad = 15.0 = 9.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 3.0)" in src
@@ -198,7 +187,7 @@ def test_same_graph_built_twice_gives_byte_identical_source():
     sources = []
     for _ in range(2):
         junk = [Value(float(i)) for i in range(50)]  # shift the id()s between the two builds
-        _, L = chain_rule_example()
+        *_, L = chain_rule_example()
         L.backward()
         sources.append((draw_dot(L).source, draw_dot(L, view="backward").source))
         del junk
@@ -206,7 +195,7 @@ def test_same_graph_built_twice_gives_byte_identical_source():
 
 
 def test_node_ids_follow_the_topological_order_not_object_ids():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     ids = node_ids(draw_dot(L).source)
     assert ids[0] == "n0"
     assert all(re.fullmatch(r"n\d+(op)?", i) for i in ids)
@@ -307,7 +296,7 @@ def test_graph_above_the_node_limit_raises_and_suggests_collapse():
 
 
 def test_node_limit_is_configurable_and_checked():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     with pytest.raises(GraphTooLargeError, match="max_nodes=3"):
         draw_dot(L, max_nodes=3)
     with pytest.raises(ValueError, match="max_nodes must be a positive int"):
@@ -315,7 +304,7 @@ def test_node_limit_is_configurable_and_checked():
 
 
 def test_unknown_view_or_collapse_is_a_clear_error():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     with pytest.raises(ValueError, match="view must be 'forward' or 'backward'"):
         draw_dot(L, view="sideways")
     with pytest.raises(ValueError, match="collapse must be None, 'neuron' or 'layer'"):
@@ -327,7 +316,7 @@ def test_unknown_view_or_collapse_is_a_clear_error():
 
 @needs_dot
 def test_save_writes_svg_png_and_dot_atomically(tmp_path):
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     L.backward()
     g = draw_dot(L, view="backward")
     svg, png, dotfile = save(g, tmp_path / "g.svg"), save(g, tmp_path / "g.png"), save(g, tmp_path / "g.dot")
@@ -339,14 +328,14 @@ def test_save_writes_svg_png_and_dot_atomically(tmp_path):
 
 @needs_dot
 def test_jupyter_gets_inline_svg():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     bundle = draw_dot(L)._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
 
 
 def test_without_dot_the_source_works_and_rendering_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on PATH
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     g = draw_dot(L)
     assert "digraph" in g.source
     for render in (lambda: g.pipe(format="svg"), lambda: save(g, tmp_path / "x.svg"), g._repr_mimebundle_):
@@ -386,7 +375,7 @@ def micrograd_style_draw(root):
 
 
 def test_micrograd_notebook_idioms_work_on_microgradx_values():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     L.backward()
     src = micrograd_style_draw(L).source
     assert src.count("[label=\"*\"]") == 2 and src.count("[label=\"+\"]") == 1
@@ -394,7 +383,7 @@ def test_micrograd_notebook_idioms_work_on_microgradx_values():
 
 
 def test_micrograd_notebook_passes_the_op_itself_as_a_label():
-    _, L = chain_rule_example()
+    *_, L = chain_rule_example()
     dot = graphviz.Digraph()
     dot.node(name=str(id(L)) + L._op, label=L._op)
     assert 'label="*"' in dot.source
