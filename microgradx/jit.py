@@ -41,7 +41,7 @@ import numpy as np
 
 from . import engine
 from .engine import TracingError, Value
-from .ops import Op
+from .ops import Op, format_param
 
 __all__ = ["jit", "Jitted", "Trace", "Node", "trace", "compile_loss"]
 
@@ -91,7 +91,7 @@ class Trace:
             if n.kind != OP:
                 continue
             assert n.op is not None
-            head = n.op.name if n.op.param is None else f"{n.op.name}[p={_fmt(n.op.param)}]"
+            head = n.op.name if n.op.param is None else f"{n.op.name}[p={format_param(n.op.param)}]"
             args = " ".join(self.nodes[a].name for a in n.args)
             note = f"    # {n.label}" if n.label else ""
             lines.append(f"{n.name} = {head} {args}{note}")
@@ -119,10 +119,6 @@ class Trace:
     def __repr__(self) -> str:
         return (f"<Trace of {self.fn_name}: {len(self.input_nodes)} inputs, {len(self.params)} params, "
                 f"{self.n_ops} ops, {len(self.outputs)} outputs>")
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _placeholder(label: str) -> Value:

@@ -127,7 +127,7 @@ class Op(str):
 
     def __new__(cls, **fields: Any) -> Op:
         symbol, param = fields["symbol"], fields.get("param")
-        return super().__new__(cls, symbol.format(p=_fmt(param)) if fields.get("has_param") else symbol)
+        return super().__new__(cls, symbol.format(p=format_param(param)) if fields.get("has_param") else symbol)
 
     # Ops are table rows: two rows are equal only if they are the same row (a
     # plain string still compares by text, for micrograd code).
@@ -143,11 +143,11 @@ class Op(str):
     @property
     def display(self) -> str:
         """The symbol drawn in graphs, with the parameter filled in: ``**2``."""
-        return self.symbol.format(p=_fmt(self.param)) if self.has_param else self.symbol
+        return self.symbol.format(p=format_param(self.param)) if self.has_param else self.symbol
 
     def describe_local(self, i: int, names: dict[str, str]) -> str:
         """Formula of ∂out/∂(input i) with operand names filled in: ``1 - c²``."""
-        values = {"p": _fmt(self.param), "pm1": _fmt((self.param or 0.0) - 1.0)}
+        values = {"p": format_param(self.param), "pm1": format_param((self.param or 0.0) - 1.0)}
         return self.local_text[i].format(**values, **names)
 
     def __str__(self) -> str:
@@ -165,7 +165,8 @@ def _bind(op: Op, p: float) -> Op:
     return replace(op, param=p, forward=partial(op.forward, p=p), local=partial(op.local, p=p), domain=dom)
 
 
-def _fmt(x: float | None) -> str:
+def format_param(x: float | None) -> str:
+    """An op parameter as drawn and printed: ``2`` for 2.0, ``0.01``."""
     if x is None:
         return ""
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
@@ -272,7 +273,7 @@ def _describe(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) 
     names = "xy"
     head = f"x {op.symbol} y" if op.infix else f"{op.name}({', '.join(names[: op.arity])})"
     if op.has_param:
-        head = f"{op.name}(x, p={_fmt(op.param)})"
+        head = f"{op.name}(x, p={format_param(op.param)})"
     operands = ", ".join(f"{names[i]} = {d!r}" + (f" ({lab!r})" if lab else "")
                          for i, (d, lab) in enumerate(zip(datas, labels)))
     return f"{head} with {operands}"
