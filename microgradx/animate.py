@@ -79,6 +79,7 @@ body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #1f2937
 #slider {{ flex: 1; max-width: 40em; }}
 #caption {{ font-size: 1.05em; min-height: 2.6em; }}
 #stage {{ overflow-x: auto; }}
+#stage svg {{ max-width: 100%; height: auto; }}  /* the whole graph in view: the pass starts at the far end */
 .hint {{ color: #6b7280; font-size: 0.9em; }}
 </style>
 </head>
