@@ -274,7 +274,7 @@ class Value:
             raise TracingError(
                 "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
                 "would bake in one branch for every sample. Write the choice with ops instead: "
-                "relu(x) for max(x, 0), abs(x), or (x - y).relu() + y for max(x, y).")
+                "relu(x) for max(x, 0), leaky_relu(x, slope), abs(x), or (x - y).relu() + y for max(x, y).")
         return other.data if isinstance(other, Value) else _check_number(other, "the compared number")
 
     def __lt__(self, other: Operand) -> bool:

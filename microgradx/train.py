@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .engine import Value, no_grad
-from .jit import jit
+from .jit import compile_loss, jit
 from .losses import get_loss, l2
 from .nn import Module, gc_paused
 from .optim import LRScheduler, Optimizer, make_optimizer
@@ -197,11 +197,11 @@ class _CompiledStep:
         if alpha not in self._programs:
             model, loss_fn = self.model, self.loss_fn
 
-            def per_sample(x: list[Value], target: Any) -> Value:
-                loss = loss_fn([model(x)], [target])
+            def per_sample(score: Any, target: Any) -> Value:
+                loss = loss_fn([score], [target])  # a batch of one; jit takes the mean over the batch
                 return loss + l2(model.parameters(), alpha) if alpha else loss
 
-            self._programs[alpha] = jit(per_sample)
+            self._programs[alpha] = compile_loss(model, per_sample)
         return self._programs[alpha]
 
     def _targets(self, targets: list[Any]) -> np.ndarray:
