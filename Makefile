@@ -51,6 +51,7 @@ viz: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_compiled.py
 
 lint: setup
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),dev]'

@@ -30,10 +30,9 @@ try:
 except ImportError:  # pragma: no cover - the bench extra installs it
     sys.exit("micrograd 0.1.0 is the reference: pip install -e '.[bench]' (or run `make bench`)")
 
+import microgradx.engine as mx_engine
 import microgradx.nn as mx_nn
 from microgradx.data import moons, xor
-
-import microgradx.engine as mx_engine
 
 LIBS: dict[str, tuple[Any, Any]] = {"micrograd": (mg_engine, mg_nn), "microgradx": (mx_engine, mx_nn)}
 
