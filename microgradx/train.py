@@ -15,12 +15,19 @@ and records the loss and accuracy of every epoch in a :class:`History`.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+
+with warnings.catch_warnings():
+    # Without ipywidgets, tqdm.auto warns and draws a text bar, which Jupyter shows fine
+    # (and which, unlike a widget, still reads "100%" in a notebook saved with its outputs).
+    warnings.simplefilter("ignore", TqdmWarning)
+    from tqdm.auto import tqdm
 
 from .engine import Value, no_grad
 from .jit import compile_loss, jit
