@@ -342,6 +342,9 @@ class Value:
                     locals_ = node._op.local(VALUE, node, *node._prev)  # type: ignore[union-attr]
                     for child, d in zip(node._prev, locals_):
                         _accumulate(child, node.grad, d)
+            for node in order:  # a node no gradient reached (behind a dead relu) holds a constant 0
+                if not isinstance(node.grad, Value):
+                    node.grad = _lift(node.grad)
             return
         for node in reversed(order):
             x, y, g = node._x, node._y, node.grad

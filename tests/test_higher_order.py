@@ -76,3 +76,12 @@ def test_gradient_graph_can_be_walked_again_with_backward_twice():
     x.grad = 0.0
     g.backward()
     assert x.grad == pytest.approx(12.0)  # 6x
+
+
+def test_create_graph_gives_values_even_where_no_gradient_flows():
+    x = Value(-1.0)
+    y = Value(2.0)
+    out = x.relu() + y * 3   # nothing flows back through the dead relu
+    out.backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == 0.0
+    assert isinstance(y.grad, Value) and y.grad.data == 3.0
