@@ -2,7 +2,7 @@
 
     python benchmarks/bench_viz.py
 
-Builds MLP-shaped graphs (nn's label convention), draws them forward, backward
+Builds the loss graph of nn MLPs of growing size, draws them forward, backward
 (edge labels) and collapsed by neuron, and times `draw_dot` and `dot -Tsvg`.
 """
 
@@ -11,23 +11,14 @@ from __future__ import annotations
 import time
 
 from microgradx.engine import Value
+from microgradx.nn import MLP
 from microgradx.viz import draw_dot, render_bytes
 
 
-def mlp_shaped(sizes: list[int], x: list[float]) -> Value:
-    inputs = [Value(v, label=f"x{k}") for k, v in enumerate(x)]
-    for i, n_out in enumerate(sizes):
-        outs = []
-        for j in range(n_out):
-            name = f"layers.{i}.neurons.{j}"
-            act = Value(0.05 * j, label=f"{name}.b")
-            for k, xi in enumerate(inputs):
-                act = act + Value(0.1 * (k + 1) * (-1) ** j, label=f"{name}.w.{k}") * xi
-            out = act.tanh() if i < len(sizes) - 1 else act
-            out.label = name
-            outs.append(out)
-        inputs = outs
-    loss = (inputs[0] - 1.0) ** 2
+def mlp_loss(sizes: list[int], x: list[float]) -> Value:
+    """(MLP(len(x), sizes)(x) - 1)², with tanh hidden units: a real nn graph, labelled by nn."""
+    model = MLP(len(x), sizes, activation="tanh", seed=0)
+    loss = (model(x) - 1.0) ** 2
     loss.label = "loss"
     return loss
 
@@ -35,7 +26,7 @@ def mlp_shaped(sizes: list[int], x: list[float]) -> Value:
 def main() -> None:
     print(f"{'layers':>12} {'view':>9} {'values':>7} {'build s':>8} {'dot s':>7}")
     for sizes in ([4, 4, 1], [8, 8, 1], [12, 12, 1]):
-        loss = mlp_shaped(sizes, [0.5, -1.0, 2.0])
+        loss = mlp_loss(sizes, [0.5, -1.0, 2.0])
         loss.backward()
         for view, kw in (("forward", {}), ("backward", {"view": "backward"}), ("neuron", {"collapse": "neuron"})):
             t0 = time.perf_counter()

@@ -66,22 +66,23 @@ class GraphTooLargeError(ValueError):
     """The drawing would have more nodes than ``dot`` lays out in reasonable time."""
 
 
+def _needs_dot(run: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a graphviz rendering call; a missing ``dot`` becomes an error that says how to install it."""
+    try:
+        return run(*args, **kwargs)
+    except graphviz.ExecutableNotFound as e:
+        raise GraphvizNotFoundError(f"cannot render the graph: the Graphviz `dot` program was not found "
+                                    f"({e}).\n{INSTALL_HELP}") from None
+
+
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose rendering explains how to install Graphviz when ``dot`` is missing."""
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
-            return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotFoundError(f"cannot render the graph: the Graphviz `dot` program was not found "
-                                        f"({e}).\n{INSTALL_HELP}") from None
+        return _needs_dot(super().pipe, *args, **kwargs)
 
     def render(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        try:
-            return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as e:
-            raise GraphvizNotFoundError(f"cannot render the graph: the Graphviz `dot` program was not found "
-                                        f"({e}).\n{INSTALL_HELP}") from None
+        return _needs_dot(super().render, *args, **kwargs)
 
     def __repr__(self) -> str:  # no memory address: notebooks that show a graph stay byte-stable
         return "<microgradx drawing: a graphviz.Digraph; Jupyter shows it, .render() or save() writes it>"
