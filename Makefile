@@ -40,13 +40,13 @@ dot:
 	@dot -V
 
 demo: setup
-	$(BIN)/python -m microgradx.demo
+	$(BIN)/python -m microgradx demo
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 viz: setup
-	$(BIN)/python -m microgradx.gallery viz
+	$(BIN)/python -m microgradx gallery viz
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'

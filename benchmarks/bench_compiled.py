@@ -43,10 +43,10 @@ import numpy as np  # noqa: E402
 
 import microgradx  # noqa: E402
 from microgradx import MLP, Value, fit  # noqa: E402
-from microgradx.data import moons, spirals  # noqa: E402
-from microgradx.jit import Jitted, compile_loss, jit  # noqa: E402
-from microgradx.losses import hinge, l2, softmax_cross_entropy  # noqa: E402
-from microgradx.optim import SGD, Adam  # noqa: E402
+from microgradx.compiled.jit import Jitted, compile_loss, jit  # noqa: E402
+from microgradx.nn.data import moons, spirals  # noqa: E402
+from microgradx.nn.losses import hinge, l2, softmax_cross_entropy  # noqa: E402
+from microgradx.nn.optim import SGD, Adam  # noqa: E402
 
 ALPHA, LR = 1e-4, 0.05
 SEED = 1337  # micrograd's demo notebook: random.seed(1337) before MLP(2, [16, 16, 1])

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - the bench extra installs it
 
 import microgradx.engine as mx_engine
 import microgradx.nn as mx_nn
-from microgradx.data import moons, xor
+from microgradx.nn.data import moons, xor
 
 LIBS: dict[str, tuple[Any, Any]] = {"micrograd": (mg_engine, mg_nn), "microgradx": (mx_engine, mx_nn)}
 

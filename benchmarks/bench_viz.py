@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
+from microgradx.draw.dot import draw_dot, render_bytes
 from microgradx.engine import Value
 from microgradx.nn import MLP
-from microgradx.viz import draw_dot, render_bytes
 
 
 def mlp_loss(sizes: list[int], x: list[float]) -> Value:

@@ -1,24 +1,40 @@
-"""microgradx: a scalar reverse-mode autodiff engine for learning and teaching how backpropagation works."""
+"""microgradx: a scalar reverse-mode autodiff engine for learning and teaching how backpropagation works.
 
-from . import data, losses, optim
-from .animate import animate_backward, backward_steps
+The folders are the wings of the house; imports run one way, from the top down:
+
+* core (this folder): ``ops`` (the op table), ``engine`` (``Value``, ``backward``), ``graph``,
+  ``functional`` (``grad``), ``gradcheck``, ``files``
+* ``nn``: modules, losses, optimizers, data sets, training, recipes
+* ``draw``: the gradient-flow model, Graphviz drawings, ``explain``, the backward animation
+* ``compiled``: tracing, the compiler's passes, the numpy executor, ``jit``
+* ``cli``: the ``microgradx`` command (train, draw, demo, gallery)
+"""
+
+import sys
+
+from .compiled import Jitted, compile_loss, jit
+from .compiled.trace import Trace
+from .draw import GraphTooLargeError, GraphvizNotFoundError, animate_backward, backward_steps, draw_dot, explain, trace
 from .engine import TracingError, Value, no_grad
-from .explain import explain
 from .functional import grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .jit import Jitted, Trace, compile_loss, jit
-from .nn import MLP, Layer, Module, Neuron
+from .nn import MLP, Layer, Module, Neuron, data, losses, optim, train
+from .nn.train import fit
 from .ops import OPS, DomainError, Op
-from .train import fit
-from .viz import GraphTooLargeError, GraphvizNotFoundError, draw_dot, trace
 
 __version__ = "0.1.0"
+
+# Module paths of microgradx 0.1, when every module sat in this one folder: code that imports
+# ``microgradx.train`` or ``microgradx.losses`` keeps working.
+for _old, _new in {"data": data, "losses": losses, "optim": optim, "train": train}.items():
+    sys.modules.setdefault(f"{__name__}.{_old}", _new)
+del _old, _new
 
 __all__ = [
     "Value", "no_grad", "TracingError", "grad", "gradients", "value_and_grad",
     "gradcheck", "GradcheckError", "GradcheckReport", "OPS", "Op", "DomainError",
     "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
     "GraphTooLargeError", "GraphvizNotFoundError",
-    "Module", "Neuron", "Layer", "MLP", "fit", "data", "losses", "optim",
+    "Module", "Neuron", "Layer", "MLP", "fit", "data", "losses", "optim", "train",
     "jit", "Jitted", "Trace", "compile_loss",
 ]

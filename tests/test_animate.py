@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.animate import animate_backward, animation_html, backward_steps
-from microgradx.explain import Flow
+from microgradx.draw.animate import animate_backward, animation_html, backward_steps
+from microgradx.draw.flow import Flow
 from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")

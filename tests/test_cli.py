@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.cli import RECIPES, build_parser, main
+from microgradx.cli import build_parser, main
 from microgradx.nn import MLP
+from microgradx.nn.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 

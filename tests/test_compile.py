@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microgradx import OPS, DomainError, Value
-from microgradx.jit import jit
+from microgradx.compiled.jit import jit
 
 RTOL = 1e-12
 
@@ -369,7 +369,7 @@ def test_the_schedule_lists_one_line_per_group():
 
 
 def test_compile_loss_gives_a_training_step_that_optimizers_can_follow():
-    from microgradx.jit import compile_loss
+    from microgradx.compiled.jit import compile_loss
 
     model = MLP(2, [4, 1], seed=7)
     X = np.random.default_rng(7).normal(size=(16, 2))

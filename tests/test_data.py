@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microgradx.data import DATASETS, blobs, circles, moons, spirals, xor
+from microgradx.nn.data import DATASETS, blobs, circles, moons, spirals, xor
 
 
 def test_xor_is_the_four_corners_with_xor_labels():

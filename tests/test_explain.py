@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from microgradx.draw.explain import explain
+from microgradx.draw.flow import Flow, fmt, terms
 from microgradx.engine import Value
-from microgradx.explain import Flow, explain, fmt, terms
 from microgradx.ops import FLOAT, OPS
 from tests.graphs import chain_rule_example
 

@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from microgradx.cli import main
+from microgradx.cli.expr import FUNCTIONS, ExpressionError, build, parse
 from microgradx.engine import Value
-from microgradx.expr import FUNCTIONS, ExpressionError, build, parse
 from microgradx.ops import DomainError
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")

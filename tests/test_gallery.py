@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.gallery import entries, neuron, readme_expression, second_derivative
+from microgradx.cli.gallery import entries
+from microgradx.examples import neuron, readme_expression, second_derivative
 
 VIZ = Path(__file__).resolve().parent.parent / "viz"
 
@@ -50,7 +51,7 @@ def test_second_derivative_is_right():
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_build_writes_every_file(tmp_path):
-    from microgradx.gallery import build
+    from microgradx.cli.gallery import build
 
     names = sorted(p.name for p in build(tmp_path))
     assert names == sorted([f"{n}.{ext}" for n in entries() for ext in ("dot", "svg")] + ["neuron_steps.html"])

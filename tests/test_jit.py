@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from microgradx import TracingError, Value, no_grad
+from microgradx.compiled.jit import jit
+from microgradx.compiled.trace import CONST, INPUT, PARAM
 from microgradx.engine import MODE
-from microgradx.jit import CONST, INPUT, PARAM, jit
 
 
 def test_ir_prints_one_equation_per_op_in_order_with_parameter_labels():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from microgradx.engine import Value
-from microgradx.losses import LOSSES, bce, bce_with_logits, get_loss, hinge, l2, mse, softmax_cross_entropy
+from microgradx.nn.losses import LOSSES, bce, bce_with_logits, get_loss, hinge, l2, mse, softmax_cross_entropy
 
 SCORES = [0.7, -1.3, 2.1, -0.2, 0.05]
 SIGNED = [1.0, -1.0, -1.0, 1.0, 1.0]

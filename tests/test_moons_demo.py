@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from microgradx.nn import MLP
-from microgradx.optim import SGD, LinearLR
-from microgradx.train import accuracy, fit
+from microgradx.nn.optim import SGD, LinearLR
+from microgradx.nn.train import accuracy, fit
 
 
 def test_micrograd_moons_demo_reaches_full_training_accuracy_in_100_steps():

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from microgradx.engine import Value
-from microgradx.optim import (
+from microgradx.nn.optim import (
     SGD,
     Adam,
     AdamW,

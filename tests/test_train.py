@@ -8,8 +8,8 @@ import pytest
 from microgradx import data
 from microgradx.engine import Value
 from microgradx.nn import MLP
-from microgradx.optim import SGD, LinearLR
-from microgradx.train import NonFiniteLossError, accuracy, decision_boundary, fit, grad_norms, predict
+from microgradx.nn.optim import SGD, LinearLR
+from microgradx.nn.train import NonFiniteLossError, accuracy, decision_boundary, fit, grad_norms, predict
 
 # ---------------------------------------------------------------- acceptance
 
@@ -239,7 +239,7 @@ def test_compiled_fit_takes_the_same_steps_as_eager_fit(loss, labels, n_out):
 def test_compiled_fit_trains_micrograds_moons_demo_to_full_accuracy():
     from microgradx import data
     from microgradx.nn import MLP
-    from microgradx.optim import SGD, LinearLR
+    from microgradx.nn.optim import SGD, LinearLR
 
     X, y = data.moons(100, noise=0.1, seed=1)
     model = MLP(2, [16, 16, 1], seed=1337)

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgradx.engine import Value
-from microgradx.viz import (
+from microgradx.draw.dot import (
     GraphTooLargeError,
     GraphvizNotFoundError,
     draw_dot,
@@ -21,6 +20,7 @@ from microgradx.viz import (
     save,
     trace,
 )
+from microgradx.engine import Value
 from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")

@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .engine import Value
+from ..engine import Value
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSProp", "clip_grad_norm",

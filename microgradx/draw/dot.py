@@ -24,7 +24,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,9 @@ from typing import Any, Literal
 
 import graphviz
 
-from .explain import Flow, backward_done, explain_in, fmt, grad_value, terms
+from ..files import write_atomic
+from .explain import explain_in
+from .flow import Flow, backward_done, fmt, grad_value, terms
 
 DEFAULT_MAX_NODES = 2000
 
@@ -457,31 +458,6 @@ def _edge(g: Graph, tail: str, head: str, backward: bool, *, label: str | None, 
 
 
 # --------------------------------------------------------------------- files
-
-
-def _file_mode(target: Path) -> int:
-    if target.exists():
-        return target.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, _file_mode(target))  # mkstemp makes 0600; give the file ordinary permissions
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
 
 
 def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:

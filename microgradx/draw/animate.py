@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .explain import Flow, Step, fmt, op_expression, term
-from .viz import DEFAULT_MAX_NODES, Graph, _check_args, _draw, _Style, render_bytes, write_atomic
+from ..files import write_atomic
+from .dot import DEFAULT_MAX_NODES, Graph, _check_args, _draw, _Style, render_bytes
+from .flow import Flow, Step, fmt, op_expression, term
 
 
 def step_caption(flow: Flow, step: Step, index: int, total: int) -> str:

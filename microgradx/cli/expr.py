@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import Value
-from .ops import OPS
+from ..engine import Value
+from ..ops import OPS
 
 MAX_LENGTH = 10_000
 

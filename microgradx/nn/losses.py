@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import MODE, Value
+from ..engine import MODE, Value
 
 __all__ = ["mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy", "l2", "LOSSES", "get_loss"]
 

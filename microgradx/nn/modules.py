@@ -20,17 +20,16 @@ and each neuron labels the ``Value`` it returns with its own name
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 import random
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from .engine import Value, gc_paused
+from ..engine import Value, gc_paused
+from .modelfile import ModelFileError, describe_config, read_model_file, write_model_file
 
 __all__ = [
     "Module", "Neuron", "Layer", "MLP", "ModelFileError",
@@ -40,9 +39,6 @@ __all__ = [
 
 Rng = int | random.Random | None
 Inputs = Sequence[Any] | np.ndarray
-
-FORMAT = "microgradx.nn"
-FORMAT_VERSION = 1
 
 #: The activation functions a neuron can apply to its weighted sum.
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
@@ -55,10 +51,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 
 #: Weight initialisations (biases always start at 0, as in micrograd).
 INITS = ("uniform", "xavier", "he", "zeros")
-
-
-class ModelFileError(ValueError):
-    """A saved model file could not be used (unreadable, not JSON, wrong architecture, ...)."""
 
 
 def _rng(seed: Rng) -> Any:
@@ -216,31 +208,12 @@ class Module:
         The file is written to a temporary file in the same folder and renamed
         over ``path``, so a crash never leaves a half-written model behind.
         """
-        doc = {"format": FORMAT, "version": FORMAT_VERSION, "architecture": self.config(),
-               "parameters": self.state_dict()}
-        text = json.dumps(doc, indent=1)
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        except OSError as e:
-            raise OSError(f"cannot write model file {path}: {e.strerror} "
-                          f"(does the folder {folder} exist and is it writable?)") from None
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_model_file(path, self.config(), self.state_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
         """Rebuild a model saved with :meth:`save` (``MLP.load('model.json')``)."""
-        arch, params = _read_model_file(path)
+        arch, params = read_model_file(path)
         kind = arch.get("type")
         target = _MODULE_TYPES.get(kind) if isinstance(kind, str) else None
         if target is None:
@@ -263,10 +236,10 @@ class Module:
         The file's architecture must equal this model's. On any problem a
         :class:`ModelFileError` is raised and the model is left untouched.
         """
-        arch, params = _read_model_file(path)
+        arch, params = read_model_file(path)
         mine = self.config()
         if arch != mine:
-            raise ModelFileError(f"{os.fspath(path)} holds {_describe_config(arch)} but this model is "
+            raise ModelFileError(f"{os.fspath(path)} holds {describe_config(arch)} but this model is "
                                  f"{self.describe()}: build a model with the file's architecture, "
                                  f"or use {type(self).__name__}.load(path)")
         self._load_checked(params, path)
@@ -289,45 +262,6 @@ class Module:
         """
         make: Callable[..., Module] = cls
         return make(**config, init="zeros")
-
-
-def _read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Parse and shape-check a model file; returns (architecture, parameters)."""
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ModelFileError(f"cannot read model file {name}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{name} is not a text file, so not a model saved by microgradx") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        hint = "it looks truncated" if e.pos >= len(text.rstrip()) else "it is not valid JSON"
-        raise ModelFileError(f"{name}: {hint} ({e.msg} at line {e.lineno} column {e.colno}). "
-                             "Save the model again with model.save(path).") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ModelFileError(f"{name} is JSON but not a microgradx model file "
-                             f"(expected a 'format': {FORMAT!r} entry); save one with model.save(path)")
-    if doc.get("version") != FORMAT_VERSION:
-        raise ModelFileError(f"{name} has format version {doc.get('version')!r}; "
-                             f"this microgradx reads version {FORMAT_VERSION}")
-    arch, params = doc.get("architecture"), doc.get("parameters")
-    if not isinstance(arch, dict) or not isinstance(params, dict):
-        raise ModelFileError(f"{name} lacks an 'architecture' object or a 'parameters' object")
-    return arch, params
-
-
-def _describe_config(arch: dict[str, Any]) -> str:
-    kind = arch.get("type")
-    if kind == "MLP":
-        return f"MLP({arch.get('nin')}, {arch.get('nouts')})"
-    if kind == "Layer":
-        return f"Layer({arch.get('nin')}, {arch.get('nout')})"
-    if kind == "Neuron":
-        return f"Neuron({arch.get('nin')})"
-    return repr(arch)
 
 
 def _as_inputs(x: Inputs, nin: int) -> list[Any]:

@@ -14,10 +14,10 @@ import argparse
 import sys
 from typing import Any
 
-from .animate import animate_backward
+from ..draw.animate import animate_backward
+from ..draw.dot import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..ops import DomainError
 from .expr import ExpressionError, parse
-from .ops import DomainError
-from .viz import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
 
 
 def _assignment(text: str) -> tuple[str, float]:

@@ -1,24 +1,16 @@
-"""The ``viz/`` gallery: committed drawings a reader sees without running anything.
+"""Example graphs that the tests, the notebooks, the demo and the gallery share.
 
-``python -m microgradx.gallery [folder]`` (``make viz``) writes each entry as
-``.dot`` (the DOT source, byte-identical on every run, checked by the tests) and
-``.svg``, plus the step-by-step backward pass of the neuron as one HTML file.
+Each function builds a small graph a learner meets in the course (micrograd's
+README expression, a neuron, a second derivative, a trained XOR network) and
+returns its output after ``backward()``, so it can be drawn or explained at once.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from pathlib import Path
-
-import graphviz
-
-from . import data
-from .animate import animation_html
 from .engine import Value
-from .nn import MLP
-from .train import fit
-from .viz import draw_dot, render_bytes, write_atomic
+from .nn.recipes import RECIPES
+
+__all__ = ["readme_example", "readme_expression", "neuron", "second_derivative", "xor_network"]
 
 
 def readme_example(a: Value, b: Value) -> Value:
@@ -90,45 +82,7 @@ def xor_network() -> Value:
     The gradients are ∂output/∂parameter: how the trained network's answer for
     this input depends on each weight.
     """
-    X, y = data.xor()
-    model = MLP(2, [4, 1], activation="tanh", seed=0)
-    fit(model, X, y, loss="mse", optimizer="sgd", lr=0.3, epochs=300, progress=False)
+    model = RECIPES["xor"].train(seed=0).model
     out = model([1.0, 0.0])
     out.backward()
     return out
-
-
-def entries() -> dict[str, Callable[[], graphviz.Digraph]]:
-    """Gallery name -> function building its drawing (fresh graph each call)."""
-    return {
-        "readme_forward": lambda: draw_dot(readme_expression()),
-        "readme_backward": lambda: draw_dot(readme_expression(), view="backward"),
-        "neuron_forward": lambda: draw_dot(neuron()),
-        "neuron_backward": lambda: draw_dot(neuron(), view="backward"),
-        "second_derivative": lambda: draw_dot(second_derivative(), view="backward"),
-        "xor_neurons": lambda: draw_dot(xor_network(), view="backward", collapse="neuron"),
-    }
-
-
-def build(folder: str | Path = "viz") -> list[Path]:
-    """Write every entry to ``folder`` as ``.dot`` and ``.svg`` (and the neuron's HTML steps); returns the paths."""
-    out = Path(folder)
-    written = []
-    for name, make in entries().items():
-        graph = make()
-        written.append(write_atomic(out / f"{name}.dot", graph.source.encode("utf-8")))
-        written.append(write_atomic(out / f"{name}.svg", render_bytes(graph, "svg")))
-    page = animation_html(neuron(), title="Backward pass of a neuron: o = tanh(x1*w1 + x2*w2 + b)")
-    written.append(write_atomic(out / "neuron_steps.html", page.encode("utf-8")))
-    return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    for path in build(args[0] if args else "viz"):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

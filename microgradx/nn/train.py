@@ -29,10 +29,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
 
-from .engine import Value, no_grad
-from .jit import compile_loss, jit
+from ..compiled.jit import compile_loss, jit
+from ..engine import Value, gc_paused, no_grad
 from .losses import get_loss, l2
-from .nn import Module, gc_paused
+from .modules import Module
 from .optim import LRScheduler, Optimizer, make_optimizer
 
 __all__ = ["fit", "History", "NonFiniteLossError", "predict", "accuracy", "decision_boundary", "grad_norms"]

@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from .jit import CONST, OP, PARAM, Trace
-from .ops import DomainError, Op
+from .. import ops
+from ..ops import DomainError, Op
+from .trace import CONST, OP, PARAM, Trace
 
 __all__ = ["Program"]
 

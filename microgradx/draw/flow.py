@@ -1,17 +1,14 @@
-"""Where a gradient comes from: the chain rule, one path at a time.
+"""The gradient-flow model: every edge's local derivative, and the backward pass replayed.
 
 After ``out.backward()``, a node's gradient is the sum over the nodes ``p`` that
 use it (its *parents*) of the upstream gradient times the local derivative::
 
     a.grad = Σ_p  p.grad · ∂p/∂a
 
-:func:`explain` writes that sum out in words, with each local derivative read
-from the op table (``op.describe_local``), e.g.::
-
-    a.grad = 6.0 = 2.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 0.6667) + 4.0 (d = a+e: ∂d/∂a = 1, upstream 4.0)
-
-The drawings (``viz``) read the same terms, so an edge label and the sentence
-always agree.
+:class:`Flow` indexes those terms for a whole graph, with each local derivative
+(value and formula) read from the op table. The drawings, :func:`explain` and the
+step-by-step animation all read the same model, so an edge label, a sentence and
+an animation frame always agree.
 """
 
 from __future__ import annotations
@@ -21,8 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import MODE
-from .graph import topological_order
+from ..graph import topological_order
 
 
 def fmt(x: float) -> str:
@@ -184,47 +180,3 @@ def terms(flow: Flow, node: Any, grads: dict[Any, float] | None = None) -> list[
     def upstream(p: Any) -> float:
         return grads.get(p, 0.0) if grads is not None else grad_value(p)
     return [Term(d, upstream(d.parent)) for d in flow.into[node]]
-
-
-def explain_in(flow: Flow, node: Any) -> str:
-    """:func:`explain` on an already computed :class:`Flow`."""
-    names = flow.names
-    name = term(names[node])
-    grad = grad_value(node)
-    if node is flow.root:
-        return f"{name}.grad = {fmt(grad)} (the output: ∂{name}/∂{name} = 1)"
-    parts = terms(flow, node)
-    total = math.fsum(t.contribution for t in parts)
-    pieces = []
-    for t in parts:
-        p = t.local.parent
-        pieces.append(f"{fmt(t.contribution)} ({term(names[p])} = {op_expression(p, names)}: "
-                      f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
-    text = f"{name}.grad = {fmt(grad)} = " + " + ".join(pieces)
-    if not math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12):
-        text += (f"; the stored grad differs from this sum by {fmt(grad - total)}: it was accumulated by "
-                 "other backward() calls (zero the gradients between calls)")
-    return text
-
-
-def explain(node: Any, root: Any = None) -> str:
-    """Explain ``node.grad`` as the chain-rule sum over every path from ``root``.
-
-    ``node.grad = Σ_p upstream_p × ∂p/∂node``, one term per use of ``node``. A node
-    does not know which outputs use it, so the paths are traced from ``root``: by
-    default the Value that ``backward()`` was last called on. Raises ``ValueError``
-    before any ``backward()`` or when ``node`` is not in ``root``'s graph.
-    """
-    if root is None:
-        root = MODE.last_backward() if MODE.last_backward is not None else None
-        if root is None:
-            raise ValueError("no gradients to explain yet: call backward() on the output first "
-                             "(or pass the output as explain(node, root))")
-    flow = Flow.of(root)
-    if node not in flow.into:
-        raise ValueError(f"{node!r} is not part of the graph of {root!r}: pass the output that was computed "
-                         "from it (the Value you called backward() on) as explain(node, root)")
-    if not backward_done(root):
-        raise ValueError(f"{flow.names[node]}.grad is not computed yet: call {flow.names[root]}.backward() first, "
-                         "then explain the gradient")
-    return explain_in(flow, node)

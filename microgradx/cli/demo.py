@@ -1,0 +1,72 @@
+"""``microgradx demo`` (``make demo``): micrograd's README example, then an MLP trained on XOR, drawn.
+
+    microgradx demo [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..draw.dot import draw_dot, save
+from ..engine import Value
+from ..examples import readme_example
+from ..gradcheck import gradcheck
+from ..nn.recipes import RECIPES
+from ..nn.train import accuracy
+from .train import print_xor_table
+
+__all__ = ["add_demo_parser", "demo_command"]
+
+
+def show_readme_example() -> None:
+    a, b = Value(-4.0, label="a"), Value(2.0, label="b")
+    g = readme_example(a, b)
+    g.backward()
+    print("1. micrograd's README example, computed by microgradx:")
+    print(f"   g = {g.data:.4f}   dg/da = {a.grad:.4f}   dg/db = {b.grad:.4f}"
+          "   (micrograd: 24.7041, 138.8338, 645.5773)")
+    print("   checked against central finite differences:")
+    print("   " + str(gradcheck(readme_example, -4.0, 2.0)).replace("\n", "\n   "))
+
+
+def train_xor(out: Path) -> None:
+    recipe = RECIPES["xor"]
+    print(f"\n2. Training {recipe.description} on XOR:")
+    run = recipe.train(seed=0, progress=True)
+    model, X, y = run.model, run.X, run.y
+    acc = accuracy(model, X, y)
+    print(f"   accuracy {acc * 100:.0f}% after {run.history.epochs} epochs (loss {run.history.loss[-1]:.4f})")
+    print_xor_table(model, X, y, indent="   ")
+
+    # Draw what the trained network computes for one input, and how its output
+    # depends on every parameter (∂score/∂parameter, filled in by backward()).
+    score = model([1.0, 0.0])
+    model.zero_grad()
+    score.backward()
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        save(draw_dot(score), out / "xor_forward.svg"),
+        save(draw_dot(score, view="backward"), out / "xor_backward.svg"),
+        save(draw_dot(score, view="backward", collapse="neuron"), out / "xor_neurons.svg"),
+    ]
+    print("\n3. The trained network on input (1, 0), forward and backward (open them in a browser):")
+    for path in written:
+        print(f"   {path}")
+
+
+def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``demo`` command to an ``argparse`` subparsers object."""
+    p = subparsers.add_parser("demo", help="micrograd's README example, then XOR trained and drawn (`make demo`)",
+                              description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the drawings (default: out)")
+    p.set_defaults(run=demo_command)
+    return p
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """Run ``microgradx demo``."""
+    show_readme_example()
+    train_xor(args.out)
+    return 0

@@ -1,0 +1,201 @@
+"""``jit``: a function of scalar ``Value``\\ s traced once (``trace.py``), then run on whole numpy batches.
+
+    >>> from microgradx import Value
+    >>> from microgradx.compiled import jit
+    >>> w = Value(0.5, label="w")
+    >>> print(jit(lambda x: (w * x + 1.0).tanh()).trace(0.0))
+    { lambda ; x .  params: w  consts: c0=1.0
+      %0 = mul w x
+      %1 = add %0 c0
+      %2 = tanh %1
+      return %2 }
+
+Calling the jitted function with numpy arrays runs the recorded graph for every
+sample at once (``program.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..engine import Value
+from .program import Program
+from .trace import Trace, trace
+
+__all__ = ["jit", "Jitted", "compile_loss"]
+
+
+def _single_list_argument(fn: Callable[..., Any], k: int) -> bool:
+    """Does ``fn`` take one 2-D array as one list argument (``mlp(x)``) rather than ``k`` scalars?"""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    params = list(sig.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    var = any(p.kind == p.VAR_POSITIONAL for p in params)
+    spread = (k > 1 and len(required) == k) or (var and not positional)
+    return not spread
+
+
+class Jitted:
+    """``jit(fn)``: ``fn`` traced once per argument structure, then run on whole batches.
+
+    * ``f(*arrays)`` -- every output for every sample, arrays of shape ``(batch,)``.
+      Pass one array of shape ``(batch,)`` per scalar argument, a 2-D array
+      ``(batch, k)`` (or a list of ``k`` such 1-D arrays) for a list argument,
+      or, for a function of ``k`` scalars, one 2-D array whose columns are them.
+    * ``f.value_and_grad(*arrays, reduction="mean")`` -- the loss reduced over the
+      batch and the gradients of the shared parameters (see ``compile.py``).
+    * ``f.trace(*args)`` -- the :class:`Trace`; ``print`` it to read the graph.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"jit needs a function, got {type(fn).__name__}")
+        self.fn = fn
+        self._programs: dict[tuple[Any, ...], Any] = {}
+        self.__name__ = f"jit({getattr(fn, '__name__', 'fn')})"
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    # ------------------------------------------------------------ argument structure
+
+    def _structure(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[np.ndarray]]:
+        """Per argument None (scalar) or a list length, and the per-input columns as 1-D arrays."""
+        if not args:
+            raise TypeError(f"{self.__name__} needs at least one input array")
+        if len(args) == 1:
+            a = args[0]
+            arr = a if isinstance(a, np.ndarray) else None
+            if arr is None and not isinstance(a, (list, tuple)):
+                arr = np.asarray(a, dtype=float)
+            if arr is not None and arr.ndim == 2:
+                k = arr.shape[1]
+                columns = [arr[:, j] for j in range(k)]
+                if _single_list_argument(self.fn, k):
+                    return (k,), columns
+                return (None,) * k, columns
+        structure: list[Any] = []
+        cols: list[np.ndarray] = []
+        for pos, a in enumerate(args):
+            if isinstance(a, (list, tuple)):
+                parts = [np.asarray(c, dtype=float) for c in a]
+                if parts and all(p.ndim == 0 for p in parts):
+                    parts = [np.asarray([c], dtype=float) for c in a]  # one sample as a list of numbers
+                if any(p.ndim != 1 for p in parts):
+                    raise ValueError(f"argument {pos}: a list argument must hold 1-D arrays of shape (batch,)")
+                structure.append(len(parts))
+                cols.extend(parts)
+                continue
+            arr = np.asarray(a, dtype=float)
+            if arr.ndim == 0:
+                arr = arr.reshape(1)
+            if arr.ndim == 2:
+                structure.append(arr.shape[1])
+                cols.extend(arr[:, j] for j in range(arr.shape[1]))
+            elif arr.ndim == 1:
+                structure.append(None)
+                cols.append(arr)
+            else:
+                raise ValueError(f"argument {pos} has shape {arr.shape}: pass (batch,) per scalar argument "
+                                 "or (batch, k) for a list argument")
+        return tuple(structure), cols
+
+    def program(self, *args: Any) -> Any:
+        """The compiled program for these arguments' structure (traced on first use, then cached)."""
+        structure, _ = self._structure(args)
+        return self._program_for(structure)
+
+    def _program_for(self, structure: tuple[Any, ...]) -> Any:
+        prog = self._programs.get(structure)
+        if prog is None:
+            prog = Program(trace(self.fn, structure))
+            self._programs[structure] = prog
+        return prog
+
+    def trace(self, *args: Any) -> Trace:
+        """The trace for arguments shaped like ``args`` (numbers, arrays or lists)."""
+        return self.program(*args).trace
+
+    # ------------------------------------------------------------ running
+
+    def __call__(self, *args: Any, params: np.ndarray | None = None) -> Any:
+        structure, cols = self._structure(args)
+        return self._program_for(structure).run(cols, params)
+
+    def value_and_grad(self, *args: Any, reduction: str = "mean", output: int = 0, write_grad: bool = True,
+                       params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """``(loss, grads)``: output ``output`` reduced over the batch, and ∂loss/∂param per parameter.
+
+        ``reduction="mean"``: loss = (1/B) Σ_b f(x_b), so a term that does not
+        depend on the inputs (an L2 penalty written inside ``fn``) counts once;
+        ``"sum"``: loss = Σ_b f(x_b). ``grads[k]`` belongs to ``self.params(...)[k]``.
+        With ``write_grad`` each parameter's ``.grad`` is increased by its gradient,
+        exactly as ``loss.backward()`` would, so an optimizer step follows unchanged.
+
+        ``params``: a vector of parameter values (ordered like ``self.params()``) to
+        use instead of reading every ``.data``; for large models trained by an
+        optimizer that keeps its own numpy copy (write it back with ``set_params``).
+        """
+        structure, cols = self._structure(args)
+        return self._program_for(structure).value_and_grad(cols, reduction=reduction, output=output,
+                                                            write_grad=write_grad, params=params)
+
+    def params(self, *args: Any) -> list[Value]:
+        """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.
+
+        (The order is the compiled program's row layout, not necessarily ``model.parameters()``'s.)
+        """
+        return self.program(*args).params
+
+    def param_vector(self, *args: Any) -> np.ndarray:
+        """The parameters' current values as one vector, ordered like ``self.params(*args)``."""
+        return self.program(*args).param_vector()
+
+    def set_params(self, vector: np.ndarray, *args: Any) -> None:
+        """Write a parameter vector (ordered like ``self.params(*args)``) back into the Values."""
+        self.program(*args).set_params(vector)
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__}: {len(self._programs)} trace(s) cached>"
+
+
+def jit(fn: Callable[..., Any]) -> Jitted:
+    """Trace ``fn`` (a function of scalar ``Value``\\ s) once; run it on numpy batches.
+
+    >>> import numpy as np
+    >>> from microgradx import Value
+    >>> w = Value(2.0, label="w")
+    >>> f = jit(lambda x: w * x * x)
+    >>> f(np.array([1.0, 2.0, 3.0]))
+    array([ 2.,  8., 18.])
+    """
+    return Jitted(fn)
+
+
+def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, Any], Value]) -> Jitted:
+    """The per-sample loss ``loss_fn(model(x), y)``, jitted: what ``fit(..., compiled=True)`` runs.
+
+    ``x`` is one sample's feature list, ``y`` its target (a Value, or a list of
+    Values for a one-hot or multi-output target). One training step is::
+
+        step = compile_loss(model, loss_fn)        # once
+        optimizer.zero_grad()
+        loss, _ = step.value_and_grad(X, Y)        # X: (batch, n_in); Y: (batch,) or (batch, k)
+        optimizer.step()                           # reads each parameter's .grad as usual
+
+    With the default ``reduction="mean"`` the loss is the batch mean, and a penalty
+    that ``loss_fn`` adds (it does not depend on x, y) counts once.
+    """
+
+    def per_sample_loss(x: list[Value], y: Any) -> Value:
+        return loss_fn(model(x), y)
+
+    jitted = jit(per_sample_loss)
+    jitted.__name__ = f"compile_loss({getattr(loss_fn, '__name__', 'loss')})"
+    return jitted

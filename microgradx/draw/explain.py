@@ -1,0 +1,59 @@
+"""Where a gradient comes from, in words: the chain rule, one path at a time.
+
+:func:`explain` writes a node's gradient sum out, with each local derivative read
+from the op table (``op.describe_local``), e.g.::
+
+    a.grad = 6.0 = 2.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 0.6667) + 4.0 (d = a+e: ∂d/∂a = 1, upstream 4.0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..engine import MODE
+from .flow import Flow, backward_done, fmt, grad_value, op_expression, term, terms
+
+
+def explain_in(flow: Flow, node: Any) -> str:
+    """:func:`explain` on an already computed :class:`Flow`."""
+    names = flow.names
+    name = term(names[node])
+    grad = grad_value(node)
+    if node is flow.root:
+        return f"{name}.grad = {fmt(grad)} (the output: ∂{name}/∂{name} = 1)"
+    parts = terms(flow, node)
+    total = math.fsum(t.contribution for t in parts)
+    pieces = []
+    for t in parts:
+        p = t.local.parent
+        pieces.append(f"{fmt(t.contribution)} ({term(names[p])} = {op_expression(p, names)}: "
+                      f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
+    text = f"{name}.grad = {fmt(grad)} = " + " + ".join(pieces)
+    if not math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12):
+        text += (f"; the stored grad differs from this sum by {fmt(grad - total)}: it was accumulated by "
+                 "other backward() calls (zero the gradients between calls)")
+    return text
+
+
+def explain(node: Any, root: Any = None) -> str:
+    """Explain ``node.grad`` as the chain-rule sum over every path from ``root``.
+
+    ``node.grad = Σ_p upstream_p × ∂p/∂node``, one term per use of ``node``. A node
+    does not know which outputs use it, so the paths are traced from ``root``: by
+    default the Value that ``backward()`` was last called on. Raises ``ValueError``
+    before any ``backward()`` or when ``node`` is not in ``root``'s graph.
+    """
+    if root is None:
+        root = MODE.last_backward() if MODE.last_backward is not None else None
+        if root is None:
+            raise ValueError("no gradients to explain yet: call backward() on the output first "
+                             "(or pass the output as explain(node, root))")
+    flow = Flow.of(root)
+    if node not in flow.into:
+        raise ValueError(f"{node!r} is not part of the graph of {root!r}: pass the output that was computed "
+                         "from it (the Value you called backward() on) as explain(node, root)")
+    if not backward_done(root):
+        raise ValueError(f"{flow.names[node]}.grad is not computed yet: call {flow.names[root]}.backward() first, "
+                         "then explain the gradient")
+    return explain_in(flow, node)
