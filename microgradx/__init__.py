@@ -15,9 +15,10 @@ import sys
 from .compiled import Jitted, compile_loss, jit
 from .compiled.trace import Trace
 from .draw import GraphTooLargeError, GraphvizNotFoundError, animate_backward, backward_steps, draw_dot, explain, trace
-from .engine import TracingError, Value, no_grad
+from .engine import Value
 from .functional import grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .modes import TracingError, enable_grad, no_grad
 from .nn import MLP, Layer, Module, Neuron, data, losses, optim, train
 from .nn.train import fit
 from .ops import OPS, DomainError, Op
@@ -31,7 +32,7 @@ for _old, _new in {"data": data, "losses": losses, "optim": optim, "train": trai
 del _old, _new
 
 __all__ = [
-    "Value", "no_grad", "TracingError", "grad", "gradients", "value_and_grad",
+    "Value", "no_grad", "enable_grad", "TracingError", "grad", "gradients", "value_and_grad",
     "gradcheck", "GradcheckError", "GradcheckReport", "OPS", "Op", "DomainError",
     "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
     "GraphTooLargeError", "GraphvizNotFoundError",

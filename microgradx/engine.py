@@ -2,298 +2,283 @@
 
 A ``Value`` holds a number (``data``), the derivative of the final output with
 respect to it (``grad``), the op that made it (``_op``, a row of the op table in
-``ops.py``) and its inputs: every op takes one or two, ``_x`` and ``_y``, read
-together as ``_prev``, a tuple in argument order with duplicates kept.
+``ops.py``) and its inputs ``_prev``: at most two, kept in the slots ``_x`` and
+``_y``, in argument order, duplicates kept (``(a + a)._prev == (a, a)``).
 
-Backpropagation visits every node from the output down and, with the local
-derivative ∂node/∂child that the op table gives, applies::
+``backward()`` visits the nodes from the output down (reverse topological order),
+and each node passes its gradient on to its inputs, with the local derivative
+∂node/∂input that the op table gives -- the chain rule, summed over every path::
 
-    child.grad += node.grad * local      # the chain rule, summed over every path
+    child.grad += node.grad * local          # node._backward(), one step
+
+Leaves accumulate (zero them between training steps); interior nodes start from 0
+at every ``backward()``. With ``create_graph=True`` the same steps run on Values,
+so every gradient is itself a graph that can be differentiated again.
 """
 
 from __future__ import annotations
 
-import gc
 import math
 import numbers
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Union
 
 import numpy as np
 
-from . import ops
-from .graph import topological_order
-from .ops import (
-    ABS,
-    ADD,
-    COS,
-    DIV,
-    EXP,
-    FLOAT,
-    LEAKY_RELU,
-    LOG,
-    MUL,
-    NEG,
-    POW,
-    RELU,
-    SIGMOID,
-    SIN,
-    SQRT,
-    SUB,
-    TANH,
-    VALUE,
-    VPOW,
-    DomainError,
-    Op,
-)
+from . import modes
+from .graph import backward_order
+from .modes import STATE, TracingError, gc_paused, no_grad
+from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, VALUE, VPOW, DomainError, Op, gradient_message, user_op
+
+__all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
 
 Number = Union[int, float, np.number]
 Operand = Union["Value", int, float, np.number]
-
-_INF = math.inf
 _new = object.__new__
 
 
-class _Mode:
-    """Global switches: is the graph recorded, and are we tracing for ``jit``?"""
-
-    grad_enabled: bool = True
-    tracing: bool = False  # set by jit; see Value._apply
-    trace_leaves: list[Value] | None = None  # leaves created while tracing are constants
-    last_backward: weakref.ref[Value] | None = None  # the root of the latest backward(), weakly
-
-
-MODE = _Mode()
-
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Within this block ops compute values but record no graph (results are leaves)."""
-    before = MODE.grad_enabled
-    MODE.grad_enabled = False
-    try:
-        yield
-    finally:
-        MODE.grad_enabled = before
-
-
-class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused():``
-    """Pause Python's cyclic garbage collector while a large graph is built or walked.
-
-    The engine never creates reference cycles (nodes point only to their
-    children), so graphs are freed by reference counting the moment they are
-    dropped. The cyclic collector has nothing to find in them, yet it would
-    rescan every live node again and again while a big graph grows: in
-    micrograd's moons step that is most of the time. Used by ``backward()`` and
-    by the nn forward pass; safe to nest. (A class, not a generator: it is
-    entered on every forward and backward, so it should cost next to nothing.)
-    """
-
-    __slots__ = ("was_enabled",)
-
-    def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.was_enabled:
-            gc.enable()
-
-
-def _check_number(data: Any, what: str) -> float:
-    """``data`` as a finite float, or a clear error."""
-    if isinstance(data, Value):
-        raise TypeError(f"{what} must be a number, not a Value: use the Value itself, or its .data")
-    if isinstance(data, (numbers.Real, np.bool_)):
-        x = float(data)
-    else:
-        raise TypeError(f"{what} must be a real number (int, float or numpy scalar), "
-                        f"got {type(data).__name__}: {data!r:.60}. Pass a single number, e.g. Value(2.0).")
-    if not math.isfinite(x):
-        raise ValueError(f"{what} must be finite, got {x}. Check the computation that produced it.")
-    return x
-
-
 class Value:
-    """A scalar in a computational graph.
+    """A scalar in a computational graph: ``Value(2.0, label='a')``.
 
-    ``Value(2.0, label='a')``. Arithmetic with other Values or plain numbers
-    builds the graph; ``out.backward()`` fills in ``grad`` = ∂out/∂node everywhere.
+    Arithmetic with other Values or plain numbers builds the graph;
+    ``out.backward()`` fills in ``grad`` = ∂out/∂node everywhere. micrograd's
+    constructor works too: ``Value(data, (child, ...), 'op')`` with a
+    ``_backward`` closure assigned afterwards makes a user-defined op.
 
-    ``==`` and ``hash`` are identity-based (as for any object): a Value is a node
-    in a graph, and two nodes holding the same number are still two nodes, so
-    they can live in sets and dicts during graph walks. ``<``, ``<=``, ``>``,
-    ``>=`` compare ``data`` and return a bool.
+    ``==`` and ``hash`` are identity-based: a Value is a node, and two nodes
+    holding the same number are still two nodes. ``<``, ``>``, ... compare
+    ``data``. ``float(v)`` is refused (it would drop the gradient): use ``v.data``.
     """
 
-    # Inputs live in two slots rather than a tuple: one object per node instead
-    # of two halves the memory and the garbage collector's work on big graphs.
-    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "__weakref__")
+    # Inputs live in two slots rather than a tuple: one object per node instead of two.
+    # ``_mark`` is the graph walk's visited mark; ``__dict__`` holds attributes users add.
+    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
     data: float
     grad: Any  # float, or a Value after backward(create_graph=True)
-    label: str | None
+    label: str
     _op: Op | None
-    _x: Value | None  # first input (None for a leaf)
-    _y: Value | None  # second input (None for a leaf or a unary op)
+    _x: Value | None
+    _y: Value | None
 
-    def __init__(self, data: Number, label: str | None = None) -> None:
-        if label is not None and not isinstance(label, str):
-            raise TypeError(f"label must be a str or None, got {type(label).__name__}")
-        self.data = _check_number(data, "Value(data)")
+    def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
+        self.data = _number(data, "Value(data)")
         self.grad = 0.0
-        self.label = label
-        self._op = self._x = self._y = None
-        if MODE.trace_leaves is not None:
-            MODE.trace_leaves.append(self)
+        self.label = _label(label)
+        self._mark = None
+        children = tuple(_children)
+        if not children:
+            self._op = self._x = self._y = None
+            if STATE.tracer is not None:
+                STATE.tracer.constant(self)
+            return
+        for c in children:
+            if not isinstance(c, Value):
+                raise TypeError(f"the inputs of a Value must be Values, got {type(c).__name__}")
+        if len(children) > 2:
+            raise ValueError(f"a node takes at most 2 inputs, got {len(children)}: build a {len(children)}-input "
+                             "op from two-input ones (as a + b + c is (a + b) + c)")
+        self._op = user_op(str(_op), len(children))
+        self._x, self._y = children[0], (children[1] if len(children) == 2 else None)
+
+    # ---------------------------------------------------------------- the chain rule
+
+    def _backward(self) -> None:
+        """One step of the chain rule, micrograd's ``_backward``: each input gets ``self.grad × local``."""
+        for child, local in zip(self._prev, self.local_derivatives()):
+            child.grad += self.grad * local
+
+    def backward(self, create_graph: bool = False) -> None:
+        """Fill ``grad`` of every node with ∂self/∂node, stepping the chain rule from here down.
+
+        Leaf gradients accumulate across calls; interior nodes start from 0, so two
+        calls give exactly twice the leaf gradients. If a gradient is not a finite
+        number a :class:`DomainError` names the op where it went wrong, and every
+        leaf's ``grad`` is left as it was before the call.
+        """
+        with gc_paused():
+            interior, leaves = backward_order(self)  # interior grads set to 0
+            before = [leaf.grad for leaf in leaves]
+            for leaf in leaves:
+                leaf.grad = 0.0
+            try:
+                self.grad = _lift(1.0) if create_graph else 1.0
+                _chain_rule(interior, create_graph)
+                _accumulate_leaves(leaves, before)
+            except BaseException as e:
+                for leaf, g in zip(leaves, before):
+                    leaf.grad = g
+                if isinstance(e, (ArithmeticError, ValueError)) and not isinstance(e, DomainError):
+                    raise _gradient_error(self, interior, e) from None
+                raise
+            if create_graph:  # every gradient is a Value, also where none flowed (behind a dead relu)
+                for node in (*interior, *leaves):
+                    if not isinstance(node.grad, Value):
+                        node.grad = _lift(node.grad)
+        STATE.last_backward = weakref.ref(self)  # so explain(node) knows which output to trace from
+
+    def local_derivatives(self) -> tuple[Any, ...]:
+        """∂self/∂child for each child in ``_prev``, from the op table (``()`` for a leaf)."""
+        op = self._op
+        if op is None:
+            return ()
+        if op.user_defined:
+            return _probe_closure(self)
+        return tuple(op.local(FLOAT, self.data, *(c.data for c in self._prev)))
 
     # ---------------------------------------------------------------- applying ops
 
-    def _apply(self, op: Op, other: Value | None = None) -> Value:
-        """Run ``op`` on ``self`` (and ``other``) through the op table; record the node.
+    def apply(self, op: Op, *operands: Operand) -> Value:
+        """The op table's row ``op`` applied to this value (and ``operands``): ``x.apply(OPS['tanh'])``."""
+        if not isinstance(op, Op) or op.user_defined:
+            raise TypeError(f"apply needs a row of the op table (microgradx.OPS), got {op!r}")
+        if len(operands) != op.arity - 1:
+            raise TypeError(f"{op.name} takes {op.arity} operand(s), got {1 + len(operands)}")
+        return self._apply(op.bound(), _lift(operands[0]) if operands else None)
 
-        While ``jit`` traces, placeholder inputs hold nan: nan passes the domain
-        checks and flows through, and only the graph's structure is kept.
-        """
-        x = self.data
-        if other is None:
-            undefined = op.domain is not None and op.domain(x)
-        else:
-            y = other.data
-            undefined = op.domain is not None and op.domain(x, y)
-        if undefined:
-            raise _op_error(op, self, other, "domain")
+    def _apply(self, op: Op, other: Value | None = None) -> Value:
+        """Run ``op`` on ``self`` (and ``other``), checked by the op table; record the node."""
+        if modes.unusual:
+            return _apply_in_mode(op, self, other)
         try:
-            data = op.forward(FLOAT, x) if other is None else op.forward(FLOAT, x, y)
-        except (ArithmeticError, ValueError) as e:
-            raise _op_error(op, self, other, "overflow" if isinstance(e, OverflowError) else "domain") from None
-        if not -_INF < data < _INF and not MODE.tracing:
-            raise _op_error(op, self, other, "overflow")
-        out = _new(Value)
+            data = op.evaluate(self.data) if other is None else op.evaluate(self.data, other.data)
+        except DomainError as e:
+            raise _named(e, self, other) from None
+        return _node(data, op, self, other)
+
+    # The two hottest ops skip the generic path: no domain to check, just the sum or product
+    # and an overflow check (the test suite holds them to the op table's rows).
+    def __add__(self, other: Operand) -> Value:
+        if type(other) is not Value:
+            other = _lift(other)
+        data = self.data + other.data
+        if modes.unusual or data - data != 0.0:  # a mode to respect, or inf/nan: the checked path
+            return self._apply(ADD, other)
+        out = _new(Value)  # _node(data, ADD, self, other), written out: this is the hottest line of a step
         out.data = data
-        out.grad = 0.0
-        out.label = None
-        if MODE.grad_enabled:
-            out._op, out._x, out._y = op, self, other
-        else:
-            out._op = out._x = out._y = None
+        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, ADD, self, other
         return out
 
-    # ---------------------------------------------------------------- operators
-
-    def __add__(self, other: Operand) -> Value:
-        return self._apply(ADD, other if isinstance(other, Value) else _lift(other))
+    def __mul__(self, other: Operand) -> Value:
+        if type(other) is not Value:
+            other = _lift(other)
+        data = self.data * other.data
+        if modes.unusual or data - data != 0.0:  # a mode to respect, or inf/nan: the checked path
+            return self._apply(MUL, other)
+        out = _new(Value)  # _node(data, MUL, self, other), written out: this is the hottest line of a step
+        out.data = data
+        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, MUL, self, other
+        return out
 
     def __radd__(self, other: Operand) -> Value:
-        return _lift(other)._apply(ADD, self)
-
-    def __sub__(self, other: Operand) -> Value:
-        return self._apply(SUB, other if isinstance(other, Value) else _lift(other))
-
-    def __rsub__(self, other: Operand) -> Value:
-        return _lift(other)._apply(SUB, self)
-
-    def __mul__(self, other: Operand) -> Value:
-        return self._apply(MUL, other if isinstance(other, Value) else _lift(other))
+        return _lift(other) + self
 
     def __rmul__(self, other: Operand) -> Value:
-        return _lift(other)._apply(MUL, self)
+        return _lift(other) * self
+
+    def __sub__(self, other: Operand) -> Value:
+        return self._apply(OPS["sub"], _lift(other))
+
+    def __rsub__(self, other: Operand) -> Value:
+        return _lift(other)._apply(OPS["sub"], self)
 
     def __truediv__(self, other: Operand) -> Value:
-        return self._apply(DIV, other if isinstance(other, Value) else _lift(other))
+        return self._apply(OPS["div"], _lift(other))
 
     def __rtruediv__(self, other: Operand) -> Value:
-        return _lift(other)._apply(DIV, self)
+        return _lift(other)._apply(OPS["div"], self)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             return self._apply(VPOW, other)
-        return self._apply(POW.bind(_check_number(other, "the exponent")))
+        return self._apply(POW.bind(_number(other, "the exponent")))
 
     def __rpow__(self, other: Operand) -> Value:
         return _lift(other)._apply(VPOW, self)
 
     def __neg__(self) -> Value:
-        return self._apply(NEG)
+        return self._apply(OPS["neg"])
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return self._apply(ABS)
-
-    # ---------------------------------------------------------------- functions
+        return self._apply(OPS["abs"])
 
     def exp(self) -> Value:
         """e^x; d/dx = e^x."""
-        return self._apply(EXP)
+        return self._apply(OPS["exp"])
 
     def log(self) -> Value:
         """ln x (x > 0); d/dx = 1/x."""
-        return self._apply(LOG)
+        return self._apply(OPS["log"])
 
     def tanh(self) -> Value:
         """tanh x; d/dx = 1 - tanh² x."""
-        return self._apply(TANH)
+        return self._apply(OPS["tanh"])
 
     def sigmoid(self) -> Value:
         """σ(x) = 1/(1+e^-x); d/dx = σ(x)(1-σ(x))."""
-        return self._apply(SIGMOID)
+        return self._apply(OPS["sigmoid"])
 
     def relu(self) -> Value:
         """max(0, x); d/dx = 1 if x > 0 else 0."""
-        return self._apply(RELU)
+        return self._apply(OPS["relu"])
 
-    def leaky_relu(self, slope: float = 0.01) -> Value:
-        """x if x > 0 else slope·x; d/dx = 1 or slope."""
-        return self._apply(LEAKY_RELU.bind(_check_number(slope, "slope")))
+    def leaky_relu(self, slope: float | None = None) -> Value:
+        """x if x > 0 else slope·x (slope 0.01 unless given); d/dx = 1 or slope."""
+        return self._apply(LEAKY_RELU.bound(None if slope is None else _number(slope, "slope")))
 
     def sqrt(self) -> Value:
         """√x (x > 0); d/dx = 1/(2√x)."""
-        return self._apply(SQRT)
+        return self._apply(OPS["sqrt"])
 
     def abs(self) -> Value:
         """|x|; d/dx = sign(x)."""
-        return self._apply(ABS)
+        return self._apply(OPS["abs"])
 
     def sin(self) -> Value:
         """sin x; d/dx = cos x."""
-        return self._apply(SIN)
+        return self._apply(OPS["sin"])
 
     def cos(self) -> Value:
         """cos x; d/dx = -sin x."""
-        return self._apply(COS)
+        return self._apply(OPS["cos"])
 
-    # ---------------------------------------------------------------- comparisons
+    # ---------------------------------------------------------------- numbers
 
-    def _compare_data(self, other: Operand) -> float:
-        if MODE.tracing:
+    def item(self) -> float:
+        """The number this Value holds (as PyTorch's ``tensor.item()``): ``v.data``."""
+        return self.data
+
+    def __float__(self) -> float:
+        raise TypeError(f"float() of a Value is refused: it would drop the gradient. Use v.data (or v.item()) for "
+                        f"the number {self.data!r}; for a differentiable op call the Value's method, e.g. v.sin() or "
+                        "mx.sin(v), not math.sin(v)")
+
+    def _compare(self, other: Operand) -> float:
+        if STATE.tracer is not None:
             raise TracingError(
                 "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
                 "would bake in one branch for every sample. Write the choice with ops instead: "
                 "relu(x) for max(x, 0), leaky_relu(x, slope), abs(x), or (x - y).relu() + y for max(x, y).")
-        return other.data if isinstance(other, Value) else _check_number(other, "the compared number")
+        return other.data if isinstance(other, Value) else _number(other, "the compared number")
 
     def __lt__(self, other: Operand) -> bool:
-        return self.data < self._compare_data(other)
+        return self.data < self._compare(other)
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= self._compare_data(other)
+        return self.data <= self._compare(other)
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > self._compare_data(other)
+        return self.data > self._compare(other)
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= self._compare_data(other)
+        return self.data >= self._compare(other)
 
     def __bool__(self) -> bool:
-        return self.data != self._compare_data(0.0)
-
-    def __float__(self) -> float:
-        return self.data
+        return self.data != self._compare(0.0)
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -309,95 +294,204 @@ class Value:
         self._x = children[0] if children else None
         self._y = children[1] if len(children) == 2 else None
 
-    def local_derivatives(self) -> tuple[float, ...]:
-        """∂self/∂child for each child in ``_prev``, read from the op table (``()`` for a leaf)."""
-        if self._op is None:
-            return ()
-        return tuple(self._op.local(FLOAT, self.data, *(c.data for c in self._prev)))
-
-    # ---------------------------------------------------------------- backward
-
-    def backward(self, create_graph: bool = False) -> None:
-        """Fill ``grad`` of every node with ∂self/∂node by the chain rule.
-
-        Leaf gradients accumulate across calls (zero them between training
-        steps); interior nodes are reset first, so two calls give exactly twice
-        the leaf gradients. With ``create_graph=True`` every gradient is itself a
-        ``Value`` graph, so it can be differentiated again.
-        """
-        with gc_paused():
-            self._backward(create_graph)
-        MODE.last_backward = weakref.ref(self)  # so explain(node) knows which output to trace from
-
-    def _backward(self, create_graph: bool) -> None:
-        order = topological_order(self)
-        for node in order:
-            if node._x is not None:
-                node.grad = 0.0
-        self.grad = self.grad + 1.0
-        if create_graph:
-            self.grad = _lift(self.grad) if not isinstance(self.grad, Value) else self.grad
-            for node in reversed(order):
-                if node._prev:
-                    locals_ = node._op.local(VALUE, node, *node._prev)  # type: ignore[union-attr]
-                    for child, d in zip(node._prev, locals_):
-                        _accumulate(child, node.grad, d)
-            for node in order:  # a node no gradient reached (behind a dead relu) holds a constant 0
-                if not isinstance(node.grad, Value):
-                    node.grad = _lift(node.grad)
-            return
-        for node in reversed(order):
-            x, y, g = node._x, node._y, node.grad
-            if x is None or g == 0.0:  # a leaf, or nothing flows back through this node
-                continue
-            if y is None:
-                (dx,) = node._op.local(FLOAT, node.data, x.data)  # type: ignore[union-attr]
-                x.grad += g * dx
-            else:
-                dx, dy = node._op.local(FLOAT, node.data, x.data, y.data)  # type: ignore[union-attr]
-                x.grad += g * dx
-                y.grad += g * dy
-
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data}, grad={self.grad}{lab})"
 
 
-def _op_error(op: Op, x: Value, y: Value | None, kind: str) -> DomainError:
-    inputs = (x,) if y is None else (x, y)
-    datas, labels = tuple(v.data for v in inputs), tuple(v.label for v in inputs)
-    message = ops.overflow_message if kind == "overflow" else ops.domain_message
-    return DomainError(message(op, datas, labels))
+# -------------------------------------------------------------------- the backward pass
 
 
-class TracingError(RuntimeError):
-    """Python control flow on a Value while ``jit`` traces a function."""
+def _chain_rule(interior: list[Any], create_graph: bool) -> None:  # interior nodes: _op and _x are set
+    """Every interior node, output first, passes its gradient on: ``child.grad += node.grad × local``.
+
+    This is ``Value._backward`` over the reverse topological order, written out once for
+    floats (the hot loop: no method call per node, nodes with gradient 0 skipped) and once
+    for Values (``create_graph``: the local derivatives come from the op table's Value backend,
+    so the gradients are graphs). Both read the same rows of the op table.
+    """
+    if create_graph:
+        for node in reversed(interior):
+            op, g = node._op, node.grad
+            if type(g) is float and g == 0.0:
+                continue
+            if op.user_defined:
+                raise TypeError(f"backward(create_graph=True) cannot differentiate through the user-defined op "
+                                f"{str(op)!r}: its _backward closure computes with numbers. Use the op table's "
+                                "version (e.g. v.sin()) to get higher-order gradients.")
+            for child, local in zip(node._prev, op.local(VALUE, node, *node._prev)):
+                if type(local) is float:
+                    if local == 0.0:
+                        continue
+                    term = g if local == 1.0 else (-g if local == -1.0 else g * local)
+                else:
+                    term = g * local
+                old = child.grad
+                child.grad = term if type(old) is float and old == 0.0 else old + term
+        return
+    for node in reversed(interior):
+        g = node.grad
+        if g == 0.0:  # nothing flows back through this node (behind a dead relu, say)
+            continue
+        op, x, y = node._op, node._x, node._y
+        if op is ADD:  # the two commonest rows' steps written out: ∂(x+y) = (1, 1), ∂(x·y) = (y, x)
+            x.grad += g
+            y.grad += g
+        elif op is MUL:
+            x.grad += g * y.data
+            y.grad += g * x.data
+        elif op.user_defined:
+            node._backward()  # the user's closure
+        elif y is None:
+            (dx,) = op.local(FLOAT, node.data, x.data)
+            x.grad += g * dx
+        else:
+            dx, dy = op.local(FLOAT, node.data, x.data, y.data)
+            x.grad += g * dx
+            y.grad += g * dy
+
+
+def _accumulate_leaves(leaves: list[Value], before: list[Any]) -> None:
+    """Leaves hold this pass's gradient: check it is finite, then add it to what they held before."""
+    total = 0.0
+    for leaf in leaves:
+        g = leaf.grad
+        total += g if type(g) is float else g.data
+    if total - total != 0.0:  # inf or nan somewhere (or a sum too large for a float: then look closer)
+        for leaf in leaves:
+            g = leaf.grad if type(leaf.grad) is float else leaf.grad.data
+            if g - g != 0.0:
+                raise ArithmeticError(f"a gradient became {g}")
+    for leaf, old in zip(leaves, before):
+        if not (type(old) is float and old == 0.0):
+            leaf.grad = old + leaf.grad
+
+
+def _gradient_error(root: Value, interior: list[Any], error: BaseException) -> DomainError:
+    """The op where the backward pass stopped being finite, named (a replay, run only on failure)."""
+    grads: dict[int, float] = {id(root): 1.0}
+    for node in reversed(interior):
+        g = grads.get(id(node), 0.0)
+        if g == 0.0:
+            continue
+        try:
+            locals_ = node.local_derivatives()
+        except (ArithmeticError, ValueError):
+            locals_ = (math.inf,) * len(node._prev)
+        for child, local in zip(node._prev, locals_):
+            share = g * local
+            if share - share != 0.0:
+                datas = tuple(c.data for c in node._prev)
+                labels = tuple(c.label or None for c in node._prev)
+                return DomainError(gradient_message(node._op, datas, labels, local, g), node._op, datas, "gradient")
+            grads[id(child)] = grads.get(id(child), 0.0) + share
+    return DomainError(f"the backward pass did not give finite gradients ({error}); every leaf's grad is as it was. "
+                       "Rescale the inputs, or look for a value near a point where a derivative is infinite.")
+
+
+def _probe_closure(node: Value) -> tuple[float, ...]:
+    """The local derivatives of a user-defined op, measured by running its ``_backward`` closure once."""
+    closure = node.__dict__.get("_backward")
+    if closure is None:
+        raise TypeError(f"the node {node.label or str(node._op)!r} (op {str(node._op)!r}) has inputs but no "
+                        "_backward: assign one, as in micrograd (out._backward = _backward), or build it with "
+                        "the op table's methods (v.sin(), a * b, ...)")
+    children, saved = node._prev, (node.grad, [c.grad for c in node._prev])
+    try:
+        node.grad = 1.0
+        for c in children:
+            c.grad = 0.0
+        closure()
+        return tuple(sum(c.grad for c in children if c is child) / children.count(child) for child in children)
+    finally:
+        node.grad = saved[0]
+        for c, g in zip(children, saved[1]):
+            c.grad = g
+
+
+# -------------------------------------------------------------------- building nodes
+
+
+def _node(data: float, op: Op, x: Value, y: Value | None) -> Value:
+    """A new interior node (no checks: the caller computed ``data`` and checked it)."""
+    out = _new(Value)
+    out.data, out.grad, out.label, out._mark = data, 0.0, "", None
+    out._op, out._x, out._y = op, x, y
+    return out
+
+
+def _apply_in_mode(op: Op, x: Value, y: Value | None) -> Value:
+    """``_apply`` when some thread is in ``no_grad`` or tracing: this thread's mode decides."""
+    if STATE.tracer is not None:  # recording structure only: placeholders have no numbers to check
+        data = math.nan
+    else:
+        try:
+            data = op.evaluate(x.data) if y is None else op.evaluate(x.data, y.data)
+        except DomainError as e:
+            raise _named(e, x, y) from None
+    out = _node(data, op, x, y)
+    if not STATE.recording:  # no_grad: the result is a leaf
+        out._op = out._x = out._y = None
+    return out
+
+
+def _named(error: DomainError, x: Value | None, y: Value | None) -> DomainError:
+    """The same error, with the operands' labels in its message."""
+    labels = tuple(v.label or None for v in (x, y) if v is not None)
+    return error.with_labels(labels)
 
 
 def _lift(x: Operand) -> Value:
     """A Value as is; a number as a constant leaf."""
     if isinstance(x, Value):
         return x
-    c = object.__new__(Value)
-    c.data = x if type(x) is float and -_INF < x < _INF else _check_number(x, "operand")
-    c.grad, c.label = 0.0, None
+    c = _new(Value)
+    c.data = x if type(x) is float and -math.inf < x < math.inf else _number(x, "operand")
+    c.grad, c.label, c._mark = 0.0, "", None
     c._op = c._x = c._y = None
-    if MODE.trace_leaves is not None:
-        MODE.trace_leaves.append(c)
+    if modes.unusual and STATE.tracer is not None:
+        STATE.tracer.constant(c)
     return c
 
 
-def _accumulate(child: Value, upstream: Any, local: Any) -> None:
-    """child.grad += upstream * local, building a graph; skips trivial ×1 and 0+."""
-    if isinstance(local, float) and local == 0.0:
-        return
-    if isinstance(local, float) and local == 1.0:
-        term = upstream
-    elif isinstance(local, float) and local == -1.0:
-        term = -upstream
-    else:
-        term = upstream * local
-    if not isinstance(child.grad, Value) and child.grad == 0.0:
-        child.grad = term if isinstance(term, Value) else _lift(term)
-    else:
-        child.grad = child.grad + term
+def _number(data: Any, what: str) -> float:
+    """``data`` as a finite float, or a clear error."""
+    if isinstance(data, Value):
+        raise TypeError(f"{what} must be a number, not a Value: use the Value itself, or its .data")
+    if not isinstance(data, (numbers.Real, np.bool_)):
+        raise TypeError(f"{what} must be a real number (int, float or numpy scalar), "
+                        f"got {type(data).__name__}: {data!r:.60}. Pass a single number, e.g. Value(2.0).")
+    try:
+        x = float(data)
+    except OverflowError:
+        raise ValueError(f"{what} must be a finite number; {str(data)[:20]}... ({len(str(data))} digits) is too "
+                         "large for a float") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{what} must be finite, got {x}. Check the computation that produced it.")
+    return x
+
+
+def _label(label: Any) -> str:
+    if label is None:
+        return ""
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}")
+    return label
+
+
+def _method(op: Op) -> Any:
+    """A ``Value`` method applying ``op``, for a row whose method is not written out above."""
+    def apply_op(self: Value, *p: float) -> Value:
+        if len(p) > int(op.has_param):
+            raise TypeError(f"{op.method}() takes {int(op.has_param)} argument(s), got {len(p)}")
+        return self._apply(op.bound(_number(p[0], op.param_name) if p else None))
+
+    apply_op.__name__ = apply_op.__qualname__ = op.method
+    apply_op.__doc__ = op.doc
+    return apply_op
+
+
+# A row added to the op table gets its method here; the methods written out above stay typed and greppable.
+for _row in OPS.values():
+    if not hasattr(Value, _row.method):
+        setattr(Value, _row.method, _method(_row))

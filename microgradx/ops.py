@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache, partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,22 @@ EXP_MAX = 709.782712893384
 
 
 class DomainError(ArithmeticError):
-    """An op was applied outside its domain (log of a negative, division by zero, ...)."""
+    """An op was applied outside its domain (log of a negative, division by zero, ...), or overflowed.
+
+    ``op`` and ``operands`` say where; the message names them, and the operands' labels when known.
+    """
+
+    def __init__(self, message: str, op: Op | None = None, operands: tuple[float, ...] = (),
+                 kind: str = "domain") -> None:
+        super().__init__(message)
+        self.op, self.operands, self.kind = op, operands, kind
+
+    def with_labels(self, labels: tuple[str | None, ...]) -> DomainError:
+        """The same error, its message naming the operands by these labels."""
+        if self.op is None or not any(labels):
+            return self
+        message = (overflow_message if self.kind == "overflow" else domain_message)(self.op, self.operands, labels)
+        return DomainError(message, self.op, self.operands, self.kind)
 
 
 # --------------------------------------------------------------------- backends
@@ -107,6 +122,17 @@ class Op(str):
     is undefined (works elementwise on arrays). Parametrised ops (``x ** p``,
     ``leaky_relu(x, slope)``) take ``p=`` and are used through :meth:`bind`.
 
+    The rest of a row states facts that the other parts read instead of guessing:
+
+    * ``form``: how it is written -- ``"infix"`` (``x + y``), ``"prefix"`` (``tanh(x)``)
+      or ``"postfix"`` (``x**2``);
+    * ``method``: the ``Value`` method that applies it (``"__add__"``, ``"tanh"``);
+    * ``default``: the parameter used when none is given (leaky ReLU's slope);
+    * ``sum_like``: out = x + y, so ∂out/∂x = ∂out/∂y = 1 (the compiler fuses chains of them into sums);
+    * ``bilinear``: out = x·y, so ∂out/∂x = y, ∂out/∂y = x (the compiler turns Σ w·x into a matrix product);
+    * ``kinks``: where the derivative jumps (finite differences are meaningless there);
+    * ``activation``: offered as a neuron's activation in ``nn``.
+
     An ``Op`` is also the string of its display symbol (``'+'``, ``'**2'``):
     micrograd stored ``_op`` as that string, and code written for it
     (``uid + n._op``, ``dot.node(label=n._op)``, ``n._op == '+'``) keeps working.
@@ -119,9 +145,17 @@ class Op(str):
     local: Callable[..., tuple[Any, ...]]
     local_text: tuple[str, ...]
     doc: str
+    method: str
+    form: str = "prefix"
     domain: Callable[..., Any] | None = None
     domain_text: str = ""
-    infix: bool = False
+    default: float | None = None
+    sum_like: bool = False
+    bilinear: bool = False
+    kinks: tuple[float, ...] = ()
+    activation: bool = False
+    param_name: str = "p"
+    user_defined: bool = False
     param: float | None = None
     has_param: bool = field(default=False, repr=False)
 
@@ -136,19 +170,64 @@ class Op(str):
 
     __hash__ = object.__hash__
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rows are singletons: copying or pickling a row gives the row itself.
+        return (_row, (self.name, self.param))
+
+    @property
+    def infix(self) -> bool:
+        """Written between its operands: ``x + y``."""
+        return self.form == "infix"
+
+    @property
+    def kinked(self) -> bool:
+        """Its derivative jumps somewhere (relu, abs, ...)."""
+        return bool(self.kinks)
+
     def bind(self, p: float) -> Op:
         """This op with its parameter fixed (cached, so equal params share one Op)."""
         return _bind(self, float(p))
+
+    def bound(self, p: float | None = None) -> Op:
+        """The op ready to apply: bound to ``p``, or to its default parameter; itself if it takes none."""
+        if not self.has_param or self.param is not None:
+            return self
+        if p is None:
+            if self.default is None:
+                raise TypeError(f"{self.name} needs a parameter: {self.name}.bind(p), e.g. x ** 2")
+            p = self.default
+        return self.bind(p)
 
     @property
     def display(self) -> str:
         """The symbol drawn in graphs, with the parameter filled in: ``**2``."""
         return self.symbol.format(p=format_param(self.param)) if self.has_param else self.symbol
 
+    @property
+    def display_name(self) -> str:
+        """A capitalised name for reprs: ``ReLU``, ``Tanh``, ``LeakyReLU``."""
+        head = self.symbol.split("(")[0]
+        return head if head[:1].isupper() and head.isascii() else self.name.replace("_", " ").title().replace(" ", "")
+
     def describe_local(self, i: int, names: dict[str, str]) -> str:
         """Formula of ∂out/∂(input i) with operand names filled in: ``1 - c²``."""
         values = {"p": format_param(self.param), "pm1": format_param((self.param or 0.0) - 1.0)}
         return self.local_text[i].format(**values, **names)
+
+    def evaluate(self, *xs: float, labels: tuple[str | None, ...] = ()) -> float:
+        """The op on plain floats, checked: a :class:`DomainError` outside its domain or on overflow."""
+        names = labels or (None,) * len(xs)
+        if self.domain is not None and self.domain(*xs):
+            raise DomainError(domain_message(self, xs, names), self, xs, "domain")
+        try:
+            out = self.forward(FLOAT, *xs)
+        except (ArithmeticError, ValueError) as e:
+            kind = "overflow" if isinstance(e, OverflowError) else "domain"
+            message = overflow_message if kind == "overflow" else domain_message
+            raise DomainError(message(self, xs, names), self, xs, kind) from None
+        if not -math.inf < out < math.inf:
+            raise DomainError(overflow_message(self, xs, names), self, xs, "overflow")
+        return out
 
     def __str__(self) -> str:
         return self.display
@@ -157,12 +236,18 @@ class Op(str):
         return f"Op({self.name!r}{'' if self.param is None else f', p={self.param}'})"
 
 
-@cache
+@lru_cache(maxsize=1024)
 def _bind(op: Op, p: float) -> Op:
     if not op.has_param:
         raise TypeError(f"op {op.name!r} takes no parameter")
     dom = None if op.domain is None else partial(op.domain, p=p)
     return replace(op, param=p, forward=partial(op.forward, p=p), local=partial(op.local, p=p), domain=dom)
+
+
+def _row(name: str, param: float | None) -> Op:
+    """The table row ``name`` (bound to ``param``): what a copied or unpickled row turns back into."""
+    op = OPS[name]
+    return op if param is None else op.bind(param)
 
 
 def format_param(x: float | None) -> str:
@@ -179,6 +264,21 @@ def _is_fraction(p: float) -> bool:
 OPS: dict[str, Op] = {}
 
 
+def _user_defined(*args: Any, **kwargs: Any) -> Any:
+    raise TypeError("a user-defined op has no formula in the op table: its _backward closure is its derivative")
+
+
+@lru_cache(maxsize=256)
+def user_op(symbol: str, arity: int) -> Op:
+    """The row for an op a user built micrograd's way, ``Value(data, (x,), 'sin')`` with a ``_backward`` closure.
+
+    It is drawn with its symbol and explained as user-defined; the closure gives its derivative.
+    """
+    return Op(name=symbol or "op", symbol=symbol, arity=arity, forward=_user_defined, local=_user_defined,
+              local_text=("user-defined",) * arity, doc=f"{symbol}: a user-defined op (its _backward closure)",
+              method="", user_defined=True)
+
+
 def _op(**kw: Any) -> Op:
     op = Op(**kw)
     OPS[op.name] = op
@@ -186,24 +286,24 @@ def _op(**kw: Any) -> Op:
 
 
 # Binary arithmetic.
-ADD = _op(name="add", symbol="+", arity=2, infix=True,
+ADD = _op(name="add", symbol="+", arity=2, form="infix", method="__add__", sum_like=True,
           forward=lambda m, x, y: x + y,
           local=lambda m, out, x, y: (1.0, 1.0),
           local_text=("1", "1"), doc="x + y")
-SUB = _op(name="sub", symbol="-", arity=2, infix=True,
+SUB = _op(name="sub", symbol="-", arity=2, form="infix", method="__sub__",
           forward=lambda m, x, y: x - y,
           local=lambda m, out, x, y: (1.0, -1.0),
           local_text=("1", "-1"), doc="x - y")
-MUL = _op(name="mul", symbol="*", arity=2, infix=True,
+MUL = _op(name="mul", symbol="*", arity=2, form="infix", method="__mul__", bilinear=True,
           forward=lambda m, x, y: x * y,
           local=lambda m, out, x, y: (y, x),
           local_text=("{y}", "{x}"), doc="x * y")
-DIV = _op(name="div", symbol="/", arity=2, infix=True,
+DIV = _op(name="div", symbol="/", arity=2, form="infix", method="__truediv__",
           forward=lambda m, x, y: x / y,
           local=lambda m, out, x, y: (1.0 / y, -out / y),
           local_text=("1/{y}", "-{out}/{y}"), doc="x / y",
           domain=lambda x, y: y == 0, domain_text="the divisor y != 0")
-VPOW = _op(name="vpow", symbol="^", arity=2, infix=True,
+VPOW = _op(name="vpow", symbol="^", arity=2, form="infix", method="__pow__",
            forward=lambda m, x, y: x ** y,
            local=lambda m, out, x, y: (y * x ** (y - 1.0), out * m.log(x)),
            local_text=("{y}·{x}^({y}-1)", "{out}·ln({x})"),
@@ -212,57 +312,59 @@ VPOW = _op(name="vpow", symbol="^", arity=2, infix=True,
            domain_text="base x > 0 (a Value exponent needs ln x; for a fixed exponent use x ** number)")
 
 # Unary ops.
-NEG = _op(name="neg", symbol="neg", arity=1,
+NEG = _op(name="neg", symbol="neg", arity=1, method="__neg__",
           forward=lambda m, x: -x,
           local=lambda m, out, x: (-1.0,),
           local_text=("-1",), doc="-x")
-POW = _op(name="pow", symbol="**{p}", arity=1, has_param=True,
+POW = _op(name="pow", symbol="**{p}", arity=1, form="postfix", method="__pow__", has_param=True,
           forward=lambda m, x, p: x ** p,
           local=lambda m, out, x, p: (p * x ** (p - 1.0) if p != 0 else 0.0 * x,),
           local_text=("{p}·{x}^{pm1}",), doc="x ** p for a constant p: d/dx = p·x^(p-1)",
           domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 1) & (p != 0)),
           domain_text="x >= 0 for a fractional power, and x != 0 for a power below 1")
-EXP = _op(name="exp", symbol="exp", arity=1,
+EXP = _op(name="exp", symbol="exp", arity=1, method="exp",
           forward=lambda m, x: m.exp(x),
           local=lambda m, out, x: (out,),
           local_text=("{out}",), doc="e^x: d/dx = e^x",
           domain=lambda x: x > EXP_MAX, domain_text=f"x <= {EXP_MAX:.2f} (beyond, e^x overflows)")
-LOG = _op(name="log", symbol="log", arity=1,
+LOG = _op(name="log", symbol="log", arity=1, method="log",
           forward=lambda m, x: m.log(x),
           local=lambda m, out, x: (1.0 / x,),
           local_text=("1/{x}",), doc="ln x: d/dx = 1/x",
           domain=lambda x: x <= 0, domain_text="x > 0")
-SQRT = _op(name="sqrt", symbol="sqrt", arity=1,
+SQRT = _op(name="sqrt", symbol="sqrt", arity=1, method="sqrt",
            forward=lambda m, x: m.sqrt(x),
            local=lambda m, out, x: (0.5 / out,),
            local_text=("1/(2·{out})",), doc="√x: d/dx = 1/(2√x)",
            domain=lambda x: x <= 0, domain_text="x > 0 (at 0 the derivative 1/(2√x) is infinite)")
-TANH = _op(name="tanh", symbol="tanh", arity=1,
+TANH = _op(name="tanh", symbol="tanh", arity=1, method="tanh", activation=True,
            forward=lambda m, x: m.tanh(x),
            local=lambda m, out, x: (1.0 - out * out,),
            local_text=("1 - {out}²",), doc="tanh x: d/dx = 1 - tanh² x")
-SIGMOID = _op(name="sigmoid", symbol="σ", arity=1,
+SIGMOID = _op(name="sigmoid", symbol="σ", arity=1, method="sigmoid", activation=True,
               forward=lambda m, x: m.sigmoid(x),
               local=lambda m, out, x: (out * (1.0 - out),),
               local_text=("{out}·(1 - {out})",), doc="σ(x) = 1/(1+e^-x): d/dx = σ(x)(1 - σ(x))")
-RELU = _op(name="relu", symbol="ReLU", arity=1,
+RELU = _op(name="relu", symbol="ReLU", arity=1, method="relu", kinks=(0.0,), activation=True,
            forward=lambda m, x: m.where(x > 0, x, 0.0),
            local=lambda m, out, x: (m.where(x > 0, 1.0, 0.0),),
            local_text=("[{x} > 0]",), doc="max(0, x): d/dx = 1 if x > 0 else 0")
-LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, has_param=True,
+LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, method="leaky_relu", has_param=True,
+                 param_name="slope",
+                 default=0.01, kinks=(0.0,), activation=True,
                  forward=lambda m, x, p: m.where(x > 0, x, p * x),
                  local=lambda m, out, x, p: (m.where(x > 0, 1.0, p),),
                  local_text=("1 if {x} > 0 else {p}",),
                  doc="x if x > 0 else p·x: d/dx = 1 if x > 0 else p")
-ABS = _op(name="abs", symbol="abs", arity=1,
+ABS = _op(name="abs", symbol="abs", arity=1, method="abs", kinks=(0.0,),
           forward=lambda m, x: m.abs(x),
           local=lambda m, out, x: (m.sign(x),),
           local_text=("sign({x})",), doc="|x|: d/dx = sign(x) (0 at 0)")
-SIN = _op(name="sin", symbol="sin", arity=1,
+SIN = _op(name="sin", symbol="sin", arity=1, method="sin",
           forward=lambda m, x: m.sin(x),
           local=lambda m, out, x: (m.cos(x),),
           local_text=("cos({x})",), doc="sin x: d/dx = cos x")
-COS = _op(name="cos", symbol="cos", arity=1,
+COS = _op(name="cos", symbol="cos", arity=1, method="cos",
           forward=lambda m, x: m.cos(x),
           local=lambda m, out, x: (-m.sin(x),),
           local_text=("-sin({x})",), doc="cos x: d/dx = -sin x")
@@ -271,7 +373,7 @@ COS = _op(name="cos", symbol="cos", arity=1,
 def _describe(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:
     """``log(x) with x = -1.0 ('a')``: the op and its operands, named by label when set."""
     names = "xy"
-    head = f"x {op.symbol} y" if op.infix else f"{op.name}({', '.join(names[: op.arity])})"
+    head = f"x {op.symbol} y" if op.form == "infix" else f"{op.name}({', '.join(names[: op.arity])})"
     if op.has_param:
         head = f"{op.name}(x, p={format_param(op.param)})"
     operands = ", ".join(f"{names[i]} = {d!r}" + (f" ({lab!r})" if lab else "")
@@ -289,3 +391,11 @@ def overflow_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None,
     """Explain a result too large for a float."""
     return (f"{_describe(op, datas, labels)} overflows: the result is not a finite float. "
             "Scale the inputs down, or look for a runaway value earlier in the computation.")
+
+
+def gradient_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...], local: float,
+                     upstream: float) -> str:
+    """Explain a gradient that is not a finite number: which op, which operands, which factors."""
+    return (f"the gradient through {_describe(op, datas, labels)} is not a finite number: the local derivative "
+            f"{local!r} times the upstream gradient {upstream!r}. Every leaf's grad is as it was before backward(). "
+            "Rescale the inputs, or keep them away from where the derivative is infinite (log or 1/x near 0, say).")

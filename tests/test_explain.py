@@ -159,12 +159,12 @@ def test_explain_before_any_backward_says_to_call_it():
     import pytest
 
     from microgradx import Value, explain
-    from microgradx.engine import MODE
+    from microgradx.modes import STATE
 
-    saved = MODE.last_backward
-    MODE.last_backward = None
+    saved = STATE.last_backward
+    STATE.last_backward = None
     try:
         with pytest.raises(ValueError, match=r"call backward\(\)"):
             explain(Value(1.0))
     finally:
-        MODE.last_backward = saved
+        STATE.last_backward = saved

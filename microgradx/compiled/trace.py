@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import engine
-from ..engine import TracingError, Value
+from ..engine import Value
+from ..graph import topological_order
+from ..modes import TracingError, tracing
 from ..ops import Op, format_param
 
 __all__ = ["Trace", "Node", "trace", "INPUT", "PARAM", "CONST", "OP"]
@@ -109,31 +110,16 @@ class Trace:
 def _placeholder(label: str) -> Value:
     """A Value holding nan, created without ``Value.__init__`` (which rejects nan)."""
     v = object.__new__(Value)
-    v.data, v.grad, v.label, v._prev, v._op = math.nan, 0.0, label, (), None
+    v.data, v.grad, v.label, v._mark = math.nan, 0.0, label, None
+    v._op = v._x = v._y = None
     return v
 
 
-def _reading_order(outputs: Sequence[Value]) -> list[Value]:
-    """Every node the outputs depend on, children first, first arguments before later ones.
+class _Constants(list):  # type: ignore[type-arg]
+    """The tracing hook: collects every number that became a Value while ``fn`` ran (its constants)."""
 
-    Like ``graph.topological_order`` (an explicit stack, so deep graphs are fine),
-    but exploring the *first* argument first, so the IR reads in the order the
-    function was written: ``w.0 * x[0]`` comes before ``w.1 * x[1]``.
-    """
-    order: list[Value] = []
-    done: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(o, False) for o in reversed(outputs)]
-    while stack:
-        node, expanded = stack.pop()
-        if id(node) in done:
-            continue
-        if expanded:
-            done.add(id(node))
-            order.append(node)
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(node._prev) if id(c) not in done)
-    return order
+    def constant(self, value: Any) -> None:
+        self.append(value)
 
 
 def _arg_names(fn: Callable[..., Any], n: int) -> list[str]:
@@ -174,11 +160,10 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
             call_args.append(vs)
     fn_name = getattr(fn, "__name__", type(fn).__name__)
 
-    saved = (engine.MODE.tracing, engine.MODE.trace_leaves, engine.MODE.grad_enabled)
-    created: list[Value] = []
-    engine.MODE.tracing, engine.MODE.trace_leaves, engine.MODE.grad_enabled = True, created, True
+    created = _Constants()
     try:
-        out = fn(*call_args)
+        with tracing(created):
+            out = fn(*call_args)
     except TracingError as e:
         raise TracingError(f"while tracing {fn_name}: {e}") from None
     except (TypeError, ValueError) as e:
@@ -188,8 +173,6 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
                 "so reading x.data or float(x) and making a new number from it cannot be recorded. "
                 "Build the result from the Value arguments with Value operations only.") from None
         raise
-    finally:
-        engine.MODE.tracing, engine.MODE.trace_leaves, engine.MODE.grad_enabled = saved
 
     if isinstance(out, Value):
         outputs, kind = [out], "value"
@@ -199,7 +182,7 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
         raise TypeError(f"{fn_name} must return a Value or a non-empty tuple/list of Values, got "
                         f"{type(out).__name__}: build the result from the Value arguments it receives")
 
-    order = _reading_order(outputs)
+    order = topological_order(*outputs, first_argument_first=True)
     index = {id(v): i for i, v in enumerate(order)}
     placeholder_ids = {id(v): k for k, v in enumerate(placeholders)}
     constant_ids = {id(v) for v in created}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine import MODE
+from ..modes import STATE
 from .flow import Flow, backward_done, fmt, grad_value, op_expression, term, terms
 
 
@@ -45,7 +45,7 @@ def explain(node: Any, root: Any = None) -> str:
     before any ``backward()`` or when ``node`` is not in ``root``'s graph.
     """
     if root is None:
-        root = MODE.last_backward() if MODE.last_backward is not None else None
+        root = STATE.last_backward() if STATE.last_backward is not None else None
         if root is None:
             raise ValueError("no gradients to explain yet: call backward() on the output first "
                              "(or pass the output as explain(node, root))")

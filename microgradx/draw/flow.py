@@ -133,25 +133,33 @@ class Flow:
         return cls(root, order, names, into, out_of)
 
     def simulate(self) -> list[Step]:
-        """The backward pass replayed without touching any ``grad``: one :class:`Step` per stage.
+        """The backward pass replayed, one :class:`Step` per stage; every ``grad`` is left as it was.
 
-        Step 0 seeds ``root.grad = 1``; each further step processes the next interior
-        node of the backward order (reverse topological order), adding
-        ``upstream × local`` into the gradient of each of its children, exactly as
-        ``Value.backward`` does. Gradients come from the op table's local derivatives.
+        Step 0 seeds ``root.grad = 1``; each further step runs the engine's own
+        chain-rule step, ``node._backward()``, on the next interior node of the
+        backward order (so a user-defined op's closure runs too), and records the
+        gradients accumulated so far. The nodes' ``grad`` values are saved first and
+        restored afterwards.
         """
-        grads: dict[Any, float] = {self.root: 1.0}
-        processed: list[Any] = []
-        steps = [Step(self.root, dict(grads), frozenset())]
-        for node in reversed(self.order):
-            if not node._prev:
-                continue
-            g = grads.get(node, 0.0)
-            for d in self.out_of[node]:
-                grads[d.child] = grads.get(d.child, 0.0) + g * d.value
-            processed.append(node)
-            steps.append(Step(node, dict(grads), frozenset(processed)))
-        return steps
+        saved = [node.grad for node in self.order]
+        try:
+            for node in self.order:
+                node.grad = 0.0
+            self.root.grad = 1.0
+            grads: dict[Any, float] = {self.root: 1.0}
+            processed: list[Any] = []
+            steps = [Step(self.root, dict(grads), frozenset())]
+            for node in reversed(self.order):
+                if not node._prev:
+                    continue
+                node._backward()
+                grads.update((child, child.grad) for child in node._prev)
+                processed.append(node)
+                steps.append(Step(node, dict(grads), frozenset(processed)))
+            return steps
+        finally:
+            for node, g in zip(self.order, saved):
+                node.grad = g
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import MODE, Value
+from ..engine import Value
+from ..modes import current_tracer
 
 __all__ = ["mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy", "l2", "LOSSES", "get_loss"]
 
@@ -100,7 +101,7 @@ def _softplus(z: Value) -> Value:
     Both forms have the exact derivative σ(z), also at z = 0. While jit traces
     (values unknown) the branch-free relu(z) + ln(1 + e^-|z|) is used instead.
     """
-    if MODE.tracing:
+    if current_tracer() is not None:
         return z.relu() + ((-z.abs()).exp() + 1).log()
     if z.data >= 0:
         return z + ((-z).exp() + 1).log()
@@ -163,7 +164,7 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
         row = [_lift(s) for s in row]
         k = len(row)
         # While jit traces, scores are unknown: no shift (exp overflow is then reported as a DomainError).
-        m = max(s.data for s in row) if not MODE.tracing else 0.0
+        m = max(s.data for s in row) if not current_tracer() is not None else 0.0
         shifted = [s - m for s in row]
         log_sum = sum(e.exp() for e in shifted).log()  # type: ignore[union-attr]
         if hasattr(y, "__len__"):  # a row of class probabilities

@@ -1,0 +1,111 @@
+"""How the engine records, per thread: the graph (the default), nothing (``no_grad``), or structure only (tracing).
+
+Each thread has its own mode, as in PyTorch: a thread inside ``no_grad()`` or
+tracing for ``jit`` changes nothing for the others. The engine checks one
+module-level count first (how many threads are in a mode other than the default),
+so when nobody uses a mode, applying an op pays for one global read.
+
+Tracing enters through a hook: ``tracing(tracer)`` makes every op in this thread
+record structure without computing (placeholders have no numbers), and calls
+``tracer.constant(v)`` for every number that becomes a ``Value`` meanwhile.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+__all__ = ["TracingError", "no_grad", "enable_grad", "is_recording", "tracing", "current_tracer", "gc_paused", "Tracer"]
+
+
+class TracingError(RuntimeError):
+    """Python control flow on a Value while ``jit`` traces a function."""
+
+
+class Tracer(Protocol):
+    """What ``jit`` hands the engine while it records a function."""
+
+    def constant(self, value: Any) -> None:
+        """A number became a ``Value`` while tracing: a constant of the traced graph."""
+
+
+class _State(threading.local):
+    """One thread's mode."""
+
+    recording: bool = True            # False inside no_grad()
+    tracer: Tracer | None = None      # set while jit traces a function in this thread
+    last_backward: weakref.ref[Any] | None = None  # the root of this thread's latest backward()
+
+
+STATE = _State()
+_lock = threading.Lock()
+#: How many threads are in a mode other than "record the graph"; the engine's fast path checks this first.
+unusual = 0
+
+
+@contextmanager
+def _mode(recording: bool, tracer: Tracer | None) -> Iterator[None]:
+    global unusual
+    saved = (STATE.recording, STATE.tracer)
+    was_unusual = not saved[0] or saved[1] is not None
+    now_unusual = not recording or tracer is not None
+    with _lock:
+        unusual += now_unusual - was_unusual
+    STATE.recording, STATE.tracer = recording, tracer
+    try:
+        yield
+    finally:
+        STATE.recording, STATE.tracer = saved
+        with _lock:
+            unusual += was_unusual - now_unusual
+
+
+def no_grad() -> Any:
+    """Within this block (in this thread) ops compute values but record no graph: results are leaves."""
+    return _mode(False, STATE.tracer)
+
+
+def enable_grad() -> Any:
+    """Within this block (in this thread) ops record the graph again, also inside ``no_grad()``."""
+    return _mode(True, STATE.tracer)
+
+
+def tracing(tracer: Tracer) -> Any:
+    """Within this block (in this thread) ops record structure only, for ``jit``; numbers are placeholders."""
+    return _mode(True, tracer)
+
+
+def is_recording() -> bool:
+    """Do ops in this thread record the graph (not inside ``no_grad()``)?"""
+    return STATE.recording
+
+
+def current_tracer() -> Tracer | None:
+    """The tracer recording this thread's ops, or None."""
+    return STATE.tracer
+
+
+class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused():``
+    """Pause Python's cyclic garbage collector while a large graph is built or walked.
+
+    The engine never creates reference cycles (nodes point only to their
+    children), so graphs are freed by reference counting the moment they are
+    dropped. The cyclic collector has nothing to find in them, yet it would
+    rescan every live node again and again while a big graph grows. Safe to
+    nest; a class, not a generator, because it is entered on every forward and
+    backward and should cost next to nothing.
+    """
+
+    __slots__ = ("was_enabled",)
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
