@@ -19,16 +19,16 @@ so every gradient is itself a graph that can be differentiated again.
 from __future__ import annotations
 
 import math
-import numbers
 import weakref
 from typing import Any, Union
 
 import numpy as np
 
 from . import modes
+from .checks import gradient_error, label_text, number
 from .graph import backward_order
 from .modes import STATE, TracingError, gc_paused, no_grad
-from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, VALUE, VPOW, DomainError, Op, gradient_message, user_op
+from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, VALUE, VPOW, DomainError, Op, user_op
 
 __all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
 
@@ -63,9 +63,9 @@ class Value:
     _y: Value | None
 
     def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
-        self.data = _number(data, "Value(data)")
+        self.data = number(data, "Value(data)")
         self.grad = 0.0
-        self.label = _label(label)
+        self.label = label_text(label)
         self._mark = None
         children = tuple(_children)
         if not children:
@@ -110,7 +110,7 @@ class Value:
                 for leaf, g in zip(leaves, before):
                     leaf.grad = g
                 if isinstance(e, (ArithmeticError, ValueError)) and not isinstance(e, DomainError):
-                    raise _gradient_error(self, interior, e) from None
+                    raise gradient_error(self, interior, e) from None
                 raise
             if create_graph:  # every gradient is a Value, also where none flowed (behind a dead relu)
                 for node in (*interior, *leaves):
@@ -192,7 +192,7 @@ class Value:
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             return self._apply(VPOW, other)
-        return self._apply(POW.bind(_number(other, "the exponent")))
+        return self._apply(POW.bind(number(other, "the exponent")))
 
     def __rpow__(self, other: Operand) -> Value:
         return _lift(other)._apply(VPOW, self)
@@ -207,44 +207,36 @@ class Value:
         return self._apply(OPS["abs"])
 
     def exp(self) -> Value:
-        """e^x; d/dx = e^x."""
         return self._apply(OPS["exp"])
 
     def log(self) -> Value:
-        """ln x (x > 0); d/dx = 1/x."""
         return self._apply(OPS["log"])
 
     def tanh(self) -> Value:
-        """tanh x; d/dx = 1 - tanh² x."""
         return self._apply(OPS["tanh"])
 
     def sigmoid(self) -> Value:
-        """σ(x) = 1/(1+e^-x); d/dx = σ(x)(1-σ(x))."""
         return self._apply(OPS["sigmoid"])
 
     def relu(self) -> Value:
-        """max(0, x); d/dx = 1 if x > 0 else 0."""
         return self._apply(OPS["relu"])
 
     def leaky_relu(self, slope: float | None = None) -> Value:
-        """x if x > 0 else slope·x (slope 0.01 unless given); d/dx = 1 or slope."""
-        return self._apply(LEAKY_RELU.bound(None if slope is None else _number(slope, "slope")))
+        return self._apply(LEAKY_RELU.bound(None if slope is None else number(slope, "slope")))
 
     def sqrt(self) -> Value:
-        """√x (x > 0); d/dx = 1/(2√x)."""
         return self._apply(OPS["sqrt"])
 
     def abs(self) -> Value:
-        """|x|; d/dx = sign(x)."""
         return self._apply(OPS["abs"])
 
     def sin(self) -> Value:
-        """sin x; d/dx = cos x."""
         return self._apply(OPS["sin"])
 
     def cos(self) -> Value:
-        """cos x; d/dx = -sin x."""
         return self._apply(OPS["cos"])
+
+    # (each op method's docstring is its row's ``doc``, set below: the math is written once, in the table)
 
     # ---------------------------------------------------------------- numbers
 
@@ -263,7 +255,7 @@ class Value:
                 "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
                 "would bake in one branch for every sample. Write the choice with ops instead: "
                 "relu(x) for max(x, 0), leaky_relu(x, slope), abs(x), or (x - y).relu() + y for max(x, y).")
-        return other.data if isinstance(other, Value) else _number(other, "the compared number")
+        return other.data if isinstance(other, Value) else number(other, "the compared number")
 
     def __lt__(self, other: Operand) -> bool:
         return self.data < self._compare(other)
@@ -367,28 +359,6 @@ def _accumulate_leaves(leaves: list[Value], before: list[Any]) -> None:
             leaf.grad = old + leaf.grad
 
 
-def _gradient_error(root: Value, interior: list[Any], error: BaseException) -> DomainError:
-    """The op where the backward pass stopped being finite, named (a replay, run only on failure)."""
-    grads: dict[int, float] = {id(root): 1.0}
-    for node in reversed(interior):
-        g = grads.get(id(node), 0.0)
-        if g == 0.0:
-            continue
-        try:
-            locals_ = node.local_derivatives()
-        except (ArithmeticError, ValueError):
-            locals_ = (math.inf,) * len(node._prev)
-        for child, local in zip(node._prev, locals_):
-            share = g * local
-            if share - share != 0.0:
-                datas = tuple(c.data for c in node._prev)
-                labels = tuple(c.label or None for c in node._prev)
-                return DomainError(gradient_message(node._op, datas, labels, local, g), node._op, datas, "gradient")
-            grads[id(child)] = grads.get(id(child), 0.0) + share
-    return DomainError(f"the backward pass did not give finite gradients ({error}); every leaf's grad is as it was. "
-                       "Rescale the inputs, or look for a value near a point where a derivative is infinite.")
-
-
 def _probe_closure(node: Value) -> tuple[float, ...]:
     """The local derivatives of a user-defined op, measured by running its ``_backward`` closure once."""
     closure = node.__dict__.get("_backward")
@@ -446,7 +416,7 @@ def _lift(x: Operand) -> Value:
     if isinstance(x, Value):
         return x
     c = _new(Value)
-    c.data = x if type(x) is float and -math.inf < x < math.inf else _number(x, "operand")
+    c.data = x if type(x) is float and -math.inf < x < math.inf else number(x, "operand")
     c.grad, c.label, c._mark = 0.0, "", None
     c._op = c._x = c._y = None
     if modes.unusual and STATE.tracer is not None:
@@ -454,37 +424,12 @@ def _lift(x: Operand) -> Value:
     return c
 
 
-def _number(data: Any, what: str) -> float:
-    """``data`` as a finite float, or a clear error."""
-    if isinstance(data, Value):
-        raise TypeError(f"{what} must be a number, not a Value: use the Value itself, or its .data")
-    if not isinstance(data, (numbers.Real, np.bool_)):
-        raise TypeError(f"{what} must be a real number (int, float or numpy scalar), "
-                        f"got {type(data).__name__}: {data!r:.60}. Pass a single number, e.g. Value(2.0).")
-    try:
-        x = float(data)
-    except OverflowError:
-        raise ValueError(f"{what} must be a finite number; {str(data)[:20]}... ({len(str(data))} digits) is too "
-                         "large for a float") from None
-    if not math.isfinite(x):
-        raise ValueError(f"{what} must be finite, got {x}. Check the computation that produced it.")
-    return x
-
-
-def _label(label: Any) -> str:
-    if label is None:
-        return ""
-    if not isinstance(label, str):
-        raise TypeError(f"label must be a str, got {type(label).__name__}")
-    return label
-
-
 def _method(op: Op) -> Any:
     """A ``Value`` method applying ``op``, for a row whose method is not written out above."""
     def apply_op(self: Value, *p: float) -> Value:
         if len(p) > int(op.has_param):
             raise TypeError(f"{op.method}() takes {int(op.has_param)} argument(s), got {len(p)}")
-        return self._apply(op.bound(_number(p[0], op.param_name) if p else None))
+        return self._apply(op.bound(number(p[0], op.param_name) if p else None))
 
     apply_op.__name__ = apply_op.__qualname__ = op.method
     apply_op.__doc__ = op.doc
@@ -492,6 +437,9 @@ def _method(op: Op) -> Any:
 
 
 # A row added to the op table gets its method here; the methods written out above stay typed and greppable.
+# Every op method's docstring is its row's doc.
 for _row in OPS.values():
     if not hasattr(Value, _row.method):
         setattr(Value, _row.method, _method(_row))
+    elif _row.method.isidentifier() and not _row.method.startswith("__"):
+        getattr(Value, _row.method).__doc__ = _row.doc
