@@ -90,12 +90,12 @@ class _Backend:
 
 FLOAT: Any = _Backend(
     "float",
-    exp=math.exp, log=math.log, tanh=math.tanh, sin=math.sin, cos=math.cos,
+    exp=math.exp, log=math.log, log1p=math.log1p, tanh=math.tanh, sin=math.sin, cos=math.cos,
     sqrt=math.sqrt, abs=abs, sigmoid=_sigmoid, sign=_sign, where=_where,
 )
 NUMPY: Any = _Backend(
     "numpy",
-    exp=np.exp, log=np.log, tanh=np.tanh, sin=np.sin, cos=np.cos,
+    exp=np.exp, log=np.log, log1p=np.log1p, tanh=np.tanh, sin=np.sin, cos=np.cos,
     sqrt=np.sqrt, abs=np.abs, sigmoid=_np_sigmoid, sign=np.sign, where=np.where,
 )
 # On Value nodes the elementary functions are the Value methods themselves, so
@@ -103,7 +103,7 @@ NUMPY: Any = _Backend(
 # step function whose own derivative is 0: it returns a plain constant.
 VALUE: Any = _Backend(
     "Value",
-    exp=lambda v: v.exp(), log=lambda v: v.log(), tanh=lambda v: v.tanh(),
+    exp=lambda v: v.exp(), log=lambda v: v.log(), log1p=lambda v: (v + 1.0).log(), tanh=lambda v: v.tanh(),
     sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
     abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
     sign=lambda v: _sign(v.data), where=_where,

@@ -17,11 +17,12 @@ from typing import Any
 from hypothesis import strategies as st
 
 from microgradx.ops import OPS
+from tests.oracle import ORACLE
 
 Instruction = tuple[str, tuple[int, ...], float | None]
 
-# Ops whose derivative jumps at 0: finite differences are meaningless right at the kink.
-KINKED = {"relu", "leaky_relu", "abs"}
+# Ops whose derivative jumps (the table says where): finite differences are meaningless right at the kink.
+KINKED = {name for name, op in OPS.items() if op.kinked}
 POWERS = [-2.0, -1.0, 0.5, 1.5, 2.0, 3.0]
 
 
@@ -49,19 +50,12 @@ def programs(draw: Callable[..., Any], n_inputs: int = 2, max_ops: int = 8) -> t
         name = draw(st.sampled_from(sorted(OPS)))
         op = OPS[name]
         args = tuple(draw(st.integers(0, n - 1)) for _ in range(op.arity))
-        p = draw(st.sampled_from(POWERS)) if name == "pow" else (0.1 if name == "leaky_relu" else None)
-        if name in ("log", "sqrt"):
-            args = (positive(args[0]),)
-        elif name == "exp":
-            args = (bounded(args[0]),)
-        elif name == "div":
-            args = (args[0], positive(args[1]))
-        elif name == "vpow":
-            args = (positive(args[0]), bounded(args[1]))
-        elif name == "pow" and p is not None and (p < 1 or p % 1):
-            args = (positive(args[0]),)
-        elif name == "mul":  # keep products of products well-conditioned
-            args = tuple(bounded(a) for a in args)
+        p = draw(st.sampled_from(POWERS)) if name == "pow" else ORACLE[name].param
+        guards = ORACLE[name].guard
+        if name == "pow" and p is not None and not (p < 1 or p % 1):
+            guards = ("any",)  # a whole power >= 1 is defined everywhere
+        args = tuple(positive(a) if g == "positive" else bounded(a) if g == "bounded" else a
+                     for a, g in zip(args, guards, strict=True))
         emit(name, args, p)
     return xs, prog
 
@@ -75,49 +69,24 @@ def run_values(xs: list[Any], prog: list[Instruction]) -> list[Any]:
         a = [nodes[i] for i in args]
         if name == "const":
             nodes.append(Value(p))
-        elif name == "add":
-            nodes.append(a[0] + a[1])
-        elif name == "sub":
-            nodes.append(a[0] - a[1])
-        elif name == "mul":
-            nodes.append(a[0] * a[1])
-        elif name == "div":
-            nodes.append(a[0] / a[1])
-        elif name == "vpow":
-            nodes.append(a[0] ** a[1])
-        elif name == "neg":
-            nodes.append(-a[0])
-        elif name == "pow":
-            nodes.append(a[0] ** p)
-        elif name == "leaky_relu":
-            nodes.append(a[0].leaky_relu(p))
         else:
-            nodes.append(getattr(a[0], name)())
+            op = OPS[name]
+            nodes.append(a[0].apply(op.bind(p) if op.has_param else op, *a[1:]))
     return nodes
 
 
 def run_torch(xs: list[Any], prog: list[Instruction]) -> list[Any]:
     """The same program on torch tensors: an independent witness of every op."""
     import torch
-    import torch.nn.functional as F
 
-    table: dict[str, Callable[..., Any]] = {
-        "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-        "div": lambda a, b: a / b, "vpow": lambda a, b: a ** b, "neg": lambda a: -a,
-        "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid, "relu": torch.relu, "abs": torch.abs, "sin": torch.sin, "cos": torch.cos,
-    }
     nodes = list(xs)
     for name, args, p in prog:
         a = [nodes[i] for i in args]
         if name == "const":
             nodes.append(torch.tensor(p, dtype=torch.float64))
-        elif name == "pow":
-            nodes.append(a[0] ** p)
-        elif name == "leaky_relu":
-            nodes.append(F.leaky_relu(a[0], p))
         else:
-            nodes.append(table[name](*a))
+            fn = ORACLE[name].torch
+            nodes.append(fn(*a, p) if OPS[name].has_param else fn(*a))
     return nodes
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from microgradx import OPS, DomainError, Value
 from microgradx.compiled.jit import jit
+from tests.oracle import ORACLE, guarded
 
 RTOL = 1e-12
 
@@ -193,16 +194,10 @@ def test_shared_weights_and_repeated_inputs_in_a_matrix_product_accumulate():
 
 
 def _use(op_name, x, y, w):
-    """An expression with op ``op_name`` whose operands stay inside its domain."""
-    pos = x * x + 0.5  # > 0
-    return {
-        "add": lambda: x + w, "sub": lambda: x - w, "mul": lambda: x * w, "div": lambda: x / (pos * w),
-        "vpow": lambda: pos ** (w * y), "neg": lambda: -(x * w), "pow": lambda: pos ** (w.data * 0 + 1.5),
-        "exp": lambda: (w * x).exp(), "log": lambda: (pos * w * w).log(), "sqrt": lambda: (pos * w * w).sqrt(),
-        "tanh": lambda: (w * x).tanh(), "sigmoid": lambda: (w * x).sigmoid(), "relu": lambda: (w * x).relu(),
-        "leaky_relu": lambda: (w * x).leaky_relu(0.2), "abs": lambda: (w * x).abs(), "sin": lambda: (w * x).sin(),
-        "cos": lambda: (w * x).cos(),
-    }[op_name]()
+    """An expression with op ``op_name`` whose operands stay inside its domain (the oracle's guards)."""
+    case = ORACLE[op_name]
+    operands = guarded(op_name, [w * x, y][: OPS[op_name].arity])
+    return operands[0].apply(case.op(op_name), *operands[1:])
 
 
 @pytest.mark.parametrize("op_name", sorted(OPS))
@@ -223,33 +218,19 @@ def test_every_op_of_the_table_compiles_to_the_eager_values_and_gradients(op_nam
 
 # ------------------------------------------------------------------ random graphs (hypothesis)
 
-UNARY = ["neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "abs", "sin", "cos", "pow"]
-BINARY = ["add", "sub", "mul", "div", "vpow"]
+UNARY = sorted(name for name, op in OPS.items() if op.arity == 1)
+BINARY = sorted(name for name, op in OPS.items() if op.arity == 2)
 
 
 def _apply(name, a, b, p):
     """op ``name`` on a (and b), with operands guarded into the op's domain by other ops."""
-    safe = lambda v: v * v + 0.5  # noqa: E731  (> 0, bounded below)
     squash = lambda v: v.tanh() * 2.0  # noqa: E731  (bounded: keeps exp and powers finite)
-    if name == "add":
-        return a + b
-    if name == "sub":
-        return a - b
-    if name == "mul":
-        return squash(a) * squash(b)
-    if name == "div":
-        return a / safe(squash(b))
-    if name == "vpow":
-        return safe(squash(a)) ** squash(b)
-    if name == "pow":
-        return safe(squash(a)) ** p
-    if name in ("log", "sqrt"):
-        return getattr(safe(squash(a)), name)()
-    if name == "exp":
-        return squash(a).exp()
-    if name == "leaky_relu":
-        return a.leaky_relu(0.1)
-    return getattr(a, {"neg": "__neg__"}.get(name, name))()
+    safe = lambda v: squash(v) * squash(v) + 0.5  # noqa: E731  (> 0, bounded)
+    operands = [a, b][: OPS[name].arity]
+    operands = [safe(v) if g == "positive" else squash(v) if g == "bounded" else v
+                for v, g in zip(operands, ORACLE[name].guard, strict=True)]
+    op = OPS[name].bind(p if name == "pow" else ORACLE[name].param) if OPS[name].has_param else OPS[name]
+    return operands[0].apply(op, *operands[1:])
 
 
 programs = st.lists(

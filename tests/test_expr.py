@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from microgradx.cli import main
 from microgradx.cli.expr import FUNCTIONS, ExpressionError, build, parse
 from microgradx.engine import Value
-from microgradx.ops import DomainError
+from microgradx.ops import OPS, DomainError
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -33,8 +33,9 @@ def test_leaves_are_labelled_with_their_names():
     assert [c.label for c in out._prev] == ["a", "b"]
 
 
-def test_functions_are_the_op_tables_unary_ops():
-    assert set(FUNCTIONS) == {"exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs", "sin", "cos"}
+def test_functions_are_the_op_tables_prefix_rows():
+    assert set(FUNCTIONS) == {op.method for op in OPS.values() if op.form == "prefix" and not op.method.startswith("_")}
+    assert {"exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs", "sin", "cos", "leaky_relu"} <= set(FUNCTIONS)
 
 
 @pytest.mark.parametrize("text, part", [

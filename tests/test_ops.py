@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from microgradx import OPS, Value, gradcheck
-from microgradx.ops import FLOAT, NUMPY, POW
-
-# One point inside the domain for every op, away from kinks.
-POINTS = {
-    "add": (1.3, -0.4), "sub": (1.3, -0.4), "mul": (1.3, -0.4), "div": (1.3, -0.4), "vpow": (1.3, -0.4),
-    "neg": (0.7,), "pow": (1.3,), "exp": (0.7,), "log": (0.7,), "sqrt": (0.7,), "tanh": (0.7,),
-    "sigmoid": (-0.7,), "relu": (0.7,), "leaky_relu": (-0.7,), "abs": (-0.7,), "sin": (0.7,), "cos": (0.7,),
-}
-EXPECTED = {
-    "add": 0.9, "sub": 1.7, "mul": -0.52, "div": -3.25, "vpow": 1.3 ** -0.4, "neg": -0.7, "pow": 1.3 ** 2.5,
-    "exp": math.exp(0.7), "log": math.log(0.7), "sqrt": math.sqrt(0.7), "tanh": math.tanh(0.7),
-    "sigmoid": 1 / (1 + math.exp(0.7)), "relu": 0.7, "leaky_relu": -0.07, "abs": 0.7, "sin": math.sin(0.7),
-    "cos": math.cos(0.7),
-}
+from microgradx.ops import FLOAT, NUMPY, POW, VALUE
+from tests.oracle import ORACLE
 
 
 def bound(name):
-    op = OPS[name]
-    return op.bind(2.5 if name == "pow" else 0.1) if op.has_param else op
+    return ORACLE[name].op(name)
 
 
-def test_every_op_has_a_point_and_an_expected_value():
-    assert set(POINTS) == set(OPS) == set(EXPECTED)
+def test_the_oracle_has_one_entry_per_row_of_the_table():
+    assert set(ORACLE) == set(OPS)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_float_forward_matches_the_math(name):
-    assert bound(name).forward(FLOAT, *POINTS[name]) == pytest.approx(EXPECTED[name], rel=1e-12)
+    assert bound(name).forward(FLOAT, *ORACLE[name].point) == pytest.approx(ORACLE[name].value, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_numpy_forward_and_local_agree_with_float_elementwise(name):
     op = bound(name)
-    xs = [np.array([p, p * 0.5 if p > 0 else p * 1.5]) for p in POINTS[name]]
+    xs = [np.array([p, p * 0.5 if p > 0 else p * 1.5]) for p in ORACLE[name].point]
     out = op.forward(NUMPY, *xs)
     local = op.local(NUMPY, out, *xs)
     for k in range(2):
@@ -54,7 +39,7 @@ def test_numpy_forward_and_local_agree_with_float_elementwise(name):
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_local_derivatives_match_finite_differences(name):
     op = bound(name)
-    x = POINTS[name]
+    x = ORACLE[name].point
 
     def f(*vs: Value) -> Value:
         return vs[0]._apply(op, vs[1] if len(vs) > 1 else None)
@@ -117,3 +102,78 @@ def test_abs_has_zero_subgradient_at_zero():
     v = Value(0.0)
     v.abs().backward()
     assert v.grad == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_local_derivatives_equal_the_ones_worked_out_by_hand(name):
+    case = ORACLE[name]
+    op = bound(name)
+    out = op.forward(FLOAT, *case.point)
+    assert op.local(FLOAT, out, *case.point) == pytest.approx(case.derivatives, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_value_and_derivatives_agree_with_pytorch(name):
+    torch = pytest.importorskip("torch")
+    case = ORACLE[name]
+    xs = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in case.point]
+    out = case.torch(*xs, case.param) if case.param is not None else case.torch(*xs)
+    out.backward()
+    assert out.item() == pytest.approx(case.value, rel=1e-12)
+    assert [x.grad.item() for x in xs] == pytest.approx(case.derivatives, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_the_value_backend_gives_the_same_local_derivatives_as_graphs(name):
+    case = ORACLE[name]
+    op = bound(name)
+    xs = [Value(p) for p in case.point]
+    out = xs[0]._apply(op, xs[1] if len(xs) > 1 else None)
+    locals_ = op.local(VALUE, out, *xs)
+    assert [d.data if isinstance(d, Value) else d for d in locals_] == pytest.approx(case.derivatives, rel=1e-12)
+
+
+def test_every_row_is_applied_by_its_value_method_and_every_op_method_has_its_row():
+    x, y = Value(0.7), Value(1.3)
+    for name, op in OPS.items():
+        method = getattr(Value, op.method)
+        case = ORACLE[name]
+        if op.arity == 2:
+            out = method(x, y)
+        elif op.method == "__pow__":
+            out = method(x, case.param)
+        else:
+            out = method(x, case.param) if op.has_param else method(x)
+        assert out._op.name == name, f"Value.{op.method} applies {out._op.name}, not {name}"
+    public = {n for n in dir(Value) if not n.startswith("_") and callable(getattr(Value, n))}
+    made_by_rows = {op.method for op in OPS.values() if not op.method.startswith("_")}
+    not_ops = {"apply", "backward", "item", "local_derivatives"}
+    assert public - not_ops == made_by_rows
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_declared_traits_hold_for_the_rows_forward_and_derivatives(name):
+    op = bound(name)
+    x, y = 1.7, -0.6
+    if op.sum_like:
+        assert op.forward(FLOAT, x, y) == x + y and tuple(op.local(FLOAT, x + y, x, y)) == (1.0, 1.0)
+    if op.bilinear:
+        assert op.forward(FLOAT, x, y) == x * y and tuple(op.local(FLOAT, x * y, x, y)) == (y, x)
+    for kink in op.kinks:
+        below, above = (op.local(FLOAT, op.forward(FLOAT, kink + s), kink + s)[0] for s in (-1e-6, 1e-6))
+        assert below != above, f"{name} declares a kink at {kink}, but its derivative does not jump there"
+    assert op.form in ("infix", "prefix", "postfix") and (op.form == "infix") == (op.arity == 2)
+
+
+def test_the_engines_written_out_add_and_mul_agree_with_their_rows():
+    for a, b in [(1.5, -2.25), (1e-300, 1e-10), (-3.0, 0.0)]:
+        for op_name, fn in (("add", lambda u, v: u + v), ("mul", lambda u, v: u * v)):
+            u, v = Value(a), Value(b)
+            out = fn(u, v)
+            assert out.data == OPS[op_name].forward(FLOAT, a, b) and out._op is OPS[op_name]
+            out.backward()
+            assert (u.grad, v.grad) == tuple(OPS[op_name].local(FLOAT, out.data, a, b))
+
+
+def test_the_default_parameter_comes_from_the_row():
+    assert Value(-2.0).leaky_relu().data == pytest.approx(-2.0 * OPS["leaky_relu"].default)

@@ -17,7 +17,7 @@ from typing import Any
 from ..draw.animate import animate_backward
 from ..draw.dot import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
 from ..ops import DomainError
-from .expr import ExpressionError, parse
+from .expr import FUNCTIONS, ExpressionError, parse, signature
 
 
 def _assignment(text: str) -> tuple[str, float]:
@@ -39,8 +39,8 @@ def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
         "draw", help="draw the graph of an expression (forward or backward view)",
         description="Draw the computational graph of an expression, after backward(). Example: "
                     "microgradx draw \"tanh(a*b + c)\" --set a=2 --set b=-3 --set c=10 -o graph.svg --backward")
-    p.add_argument("expression", help="e.g. \"tanh(a*b + c)\": numbers, names, + - * / **, unary -, "
-                                      "and exp log tanh sigmoid relu sqrt abs sin cos leaky_relu")
+    p.add_argument("expression", help="e.g. \"tanh(a*b + c)\": numbers, names, + - * / **, unary -, and "
+                                      + ", ".join(signature(name) for name in FUNCTIONS))
     p.add_argument("--set", dest="assignments", metavar="NAME=NUMBER", action="append", default=[],
                    type=_assignment, help="value of a variable (repeat for each one)")
     p.add_argument("-o", "--output", default="graph.svg",

@@ -2,8 +2,8 @@
 
 The text is parsed with Python's ``ast`` module and only these forms are accepted:
 numbers, variable names, ``+ - * / **``, unary ``-`` and ``+``, and calls of the op
-table's one-argument functions (``exp``, ``log``, ``tanh``, ``sigmoid``, ``relu``,
-``sqrt``, ``abs``, ``sin``, ``cos``) plus ``leaky_relu(x, slope)``. Anything else
+table's prefix rows by name (``exp(x)``, ``tanh(x)``, ``leaky_relu(x, 0.1)``: a row
+with a parameter takes it as a number after the operand). Anything else
 (attributes, subscripts, keywords, strings, ...) is rejected with an error naming
 it. Nothing is ever passed to ``eval``.
 """
@@ -12,19 +12,33 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Value
-from ..ops import OPS
+from ..ops import OPS, Op
 
 MAX_LENGTH = 10_000
 
-# The functions an expression may call: the op table's unary ops that Value has a method for.
-FUNCTIONS: tuple[str, ...] = tuple(sorted(name for name, op in OPS.items()
-                                          if op.arity == 1 and not op.has_param and hasattr(Value, name)))
-_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+#: The functions an expression may call: the op table's prefix rows, by the name of their Value method.
+CALLABLE: dict[str, Op] = {op.method: op for op in OPS.values() if op.form == "prefix" and op.method.isidentifier()
+                           and not op.method.startswith("_")}
+FUNCTIONS: tuple[str, ...] = tuple(sorted(CALLABLE))
+# Python's operators, applied to Values (which pick the op table's row: ``x ** 2`` is pow, ``x ** y`` vpow).
+_BINARY: dict[type, Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub,
+                                                  ast.Mult: operator.mul, ast.Div: operator.truediv,
+                                                  ast.Pow: operator.pow}
+
+
+def signature(name: str) -> str:
+    """How a function is called: ``tanh(x)``, ``leaky_relu(x, slope=0.01)``."""
+    op = CALLABLE[name]
+    if not op.has_param:
+        return f"{name}(x)"
+    default = "" if op.default is None else f"={op.default:g}"
+    return f"{name}(x, {op.param_name}{default})"
 
 
 class ExpressionError(ValueError):
@@ -85,7 +99,7 @@ def parse(text: str) -> Expression:
 
 
 def _check(node: ast.AST, text: str) -> None:
-    allowed = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS + ("leaky_relu",))
+    allowed = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS)
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINARY or isinstance(node, (ast.USub, ast.UAdd)):
         return
     if isinstance(node, ast.BinOp):
@@ -115,20 +129,20 @@ def _check(node: ast.AST, text: str) -> None:
         func = node.func
         if not isinstance(func, ast.Name):
             raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
-                                  f"one of {', '.join(FUNCTIONS + ('leaky_relu',))}")
+                                  f"one of {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
-        if func.id == "leaky_relu":
-            if len(node.args) not in (1, 2):
-                raise ExpressionError(f"leaky_relu takes 1 or 2 arguments (x, slope) in {_where(text, node)}")
-            if len(node.args) == 2 and _constant(node.args[1]) is None:
-                raise ExpressionError(f"the slope in {_where(text, node)} must be a number")
-            return
-        if func.id not in FUNCTIONS:
+        if func.id not in CALLABLE:
             raise ExpressionError(f"unknown function {func.id!r} in {_where(text, node)}; "
-                                  f"available: {', '.join(FUNCTIONS + ('leaky_relu',))}")
-        if len(node.args) != 1 or any(isinstance(a, ast.Starred) for a in node.args):
-            raise ExpressionError(f"{func.id} takes exactly one argument, in {_where(text, node)}")
+                                  f"available: {', '.join(FUNCTIONS)}")
+        op = CALLABLE[func.id]
+        most = 2 if op.has_param else 1
+        least = 1 if not op.has_param or op.default is not None else 2
+        if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
+            count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
+            raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
+        if len(node.args) == 2 and _constant(node.args[1]) is None:
+            raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
         return
     raise ExpressionError(f"{_where(text, node)} is not allowed in an expression; allowed: {allowed}")
 
@@ -157,25 +171,14 @@ def _build(node: ast.AST, leaves: dict[str, Value]) -> Any:
         x, y = _build(node.left, leaves), _build(node.right, leaves)
         if not isinstance(x, Value) and not isinstance(y, Value):
             x = Value(x)  # keep constant arithmetic in the graph, and in the op table's domain checks
-        op = _BINARY[type(node.op)]
-        if op == "+":
-            return x + y
-        if op == "-":
-            return x - y
-        if op == "*":
-            return x * y
-        if op == "/":
-            return x / y
-        return x ** y
+        return _BINARY[type(node.op)](x, y)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
         x = _build(node.args[0], leaves)
         if not isinstance(x, Value):
             x = Value(x)
-        if node.func.id == "leaky_relu":
-            slope = _constant(node.args[1]) if len(node.args) == 2 else None
-            return x.leaky_relu(0.01 if slope is None else slope)
-        return getattr(x, node.func.id)()
+        op = CALLABLE[node.func.id]
+        return x.apply(op.bound(_constant(node.args[1]) if len(node.args) == 2 else None))
     raise ExpressionError(f"unexpected node {type(node).__name__}")  # _check rejects these first
 
 

@@ -48,12 +48,6 @@ from .trace import CONST, OP, PARAM, Trace
 
 __all__ = ["Program"]
 
-# Fusing additions relies on ∂(x + y)/∂x = ∂(x + y)/∂y = 1; read that from the table.
-_ADD_IS_UNIT = tuple(ops.ADD.local(ops.FLOAT, 3.0, 1.0, 2.0)) == (1.0, 1.0)
-# Contracting Σ w·x into a matrix product relies on ∂(x·y)/∂x = y and ∂(x·y)/∂y = x.
-_MUL_IS_BILINEAR = (ops.MUL.forward(ops.FLOAT, 2.0, 3.0) == 6.0
-                    and tuple(ops.MUL.local(ops.FLOAT, 6.0, 2.0, 3.0)) == (3.0, 2.0))
-
 U, V = 0, 1  # the two stages / buffers
 _DATA = operator.attrgetter("data")  # read every parameter's value without a Python-level loop
 _SHORT_SUM = 4  # sums of at most this many terms are added position by position
@@ -152,7 +146,7 @@ class Program:
                     parent[a] = i
         for o in trace.outputs:
             uses[o] += 1
-        is_add = [_ADD_IS_UNIT and nd.kind == OP and nd.op is ops.ADD for nd in nodes]
+        is_add = [nd.kind == OP and nd.op is not None and nd.op.sum_like for nd in nodes]
         absorbed = [is_add[i] and uses[i] == 1 and parent[i] >= 0 and is_add[parent[i]] for i in range(n)]
 
         # Executed nodes and their dependencies (an op's args, or a sum's terms).
@@ -179,7 +173,7 @@ class Program:
             """(weight, x) if term t is a product used only by its sum: weight uniform, x per sample
             (or, in a uniform sum such as an L2 penalty, both uniform)."""
             nd = nodes[t]
-            if not (_MUL_IS_BILINEAR and nd.op is ops.MUL and uses[t] == 1 and t in deps):
+            if not (nd.op is not None and nd.op.bilinear and uses[t] == 1 and t in deps):
                 return None
             a, b = nd.args
             if in_uniform_sum:

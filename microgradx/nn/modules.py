@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value, gc_paused
+from ..ops import OPS, Op
 from .modelfile import ModelFileError, describe_config, read_model_file, write_model_file
 
 __all__ = [
@@ -40,14 +41,10 @@ __all__ = [
 Rng = int | random.Random | None
 Inputs = Sequence[Any] | np.ndarray
 
-#: The activation functions a neuron can apply to its weighted sum.
-ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "relu": lambda v: v.relu(),          # max(0, x)
-    "tanh": lambda v: v.tanh(),          # (e^x - e^-x)/(e^x + e^-x)
-    "sigmoid": lambda v: v.sigmoid(),    # 1/(1 + e^-x)
-    "leaky_relu": lambda v: v.leaky_relu(0.01),  # x if x > 0 else 0.01·x
-    "linear": None,                      # x
-}
+#: The activation functions a neuron can apply to its weighted sum: the op table's rows marked
+#: ``activation`` (a row with a parameter uses its default, leaky ReLU's 0.01), and ``linear`` (none).
+ACTIVATIONS: dict[str, Op | None] = {**{op.name: op.bound() for op in OPS.values() if op.activation}, "linear": None}
+
 
 #: Weight initialisations (biases always start at 0, as in micrograd).
 INITS = ("uniform", "xavier", "he", "zeros")
@@ -338,7 +335,7 @@ class Neuron(Module):
 
     def _forward(self, x: list[Value]) -> Value:
         act = _weighted_sum(self.w, x, self.b)
-        out = act if self._f is None else self._f(act)
+        out = act if self._f is None else act._apply(self._f)
         out.label = self.name
         return out
 
@@ -349,8 +346,8 @@ class Neuron(Module):
         return f"Neuron({len(self.w)})"
 
     def __repr__(self) -> str:
-        kind = {"relu": "ReLU", "linear": "Linear", "tanh": "Tanh", "sigmoid": "Sigmoid",
-                "leaky_relu": "LeakyReLU"}[self.activation]
+        f = ACTIVATIONS[self.activation]
+        kind = "Linear" if f is None else f.display_name
         return f"{kind}Neuron({len(self.w)}{'' if self.b is not None else ', bias=False'})"
 
 
