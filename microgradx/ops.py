@@ -356,6 +356,10 @@ LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, method="le
                  local=lambda m, out, x, p: (m.where(x > 0, 1.0, p),),
                  local_text=("1 if {x} > 0 else {p}",),
                  doc="x if x > 0 else p·x: d/dx = 1 if x > 0 else p")
+SOFTPLUS = _op(name="softplus", symbol="softplus", arity=1, method="softplus", activation=True,
+               forward=lambda m, x: m.where(x > 0, x, 0.0) + m.log1p(m.exp(-m.abs(x))),
+               local=lambda m, out, x: (m.sigmoid(x),),
+               local_text=("σ({x})",), doc="ln(1 + e^x), computed without overflow: d/dx = σ(x)")
 ABS = _op(name="abs", symbol="abs", arity=1, method="abs", kinks=(0.0,),
           forward=lambda m, x: m.abs(x),
           local=lambda m, out, x: (m.sign(x),),

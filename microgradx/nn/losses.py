@@ -95,19 +95,6 @@ def bce(probs: Sequence[Any], targets: Sequence[float]) -> Value:
     return _mean(terms)
 
 
-def _softplus(z: Value) -> Value:
-    """ln(1 + e^z), without overflow: z + ln(1 + e^-z) for z ≥ 0, ln(1 + e^z) otherwise.
-
-    Both forms have the exact derivative σ(z), also at z = 0. While jit traces
-    (values unknown) the branch-free relu(z) + ln(1 + e^-|z|) is used instead.
-    """
-    if current_tracer() is not None:
-        return z.relu() + ((-z.abs()).exp() + 1).log()
-    if z.data >= 0:
-        return z + ((-z).exp() + 1).log()
-    return (z.exp() + 1).log()
-
-
 def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     """Binary cross-entropy on raw scores z, with p = σ(z): (1/n) Σ [softplus(z) - t·z].
 
@@ -117,7 +104,7 @@ def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     terms = []
     for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
         z = _lift(z)
-        sp = _softplus(z)
+        sp = z.softplus()  # type: ignore[attr-defined]
         if isinstance(t, Value):
             terms.append(sp - z * t)
             continue
