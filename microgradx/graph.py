@@ -8,9 +8,37 @@ recursion, which stops near 1,000 frames.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["topological_order", "backward_order", "edges"]
+__all__ = ["topological_order", "backward_order", "edges", "Scope", "scope_of"]
+
+
+@dataclass(frozen=True, eq=False)
+class Scope:
+    """The part of a model that made a node: how ``nn`` tells the drawings which nodes are which neuron.
+
+    A module puts its scope on its parameters and on the Value it returns, as the
+    attribute ``_scope``; the drawings group and order nodes by it instead of
+    guessing from labels. ``index`` is the position among its siblings (neuron 3
+    of its layer), ``parent`` the enclosing scope (the layer).
+    """
+
+    name: str
+    kind: str  # "neuron", "layer" or "model"
+    index: int = 0
+    parent: Scope | None = None
+
+    @property
+    def path(self) -> tuple[int, ...]:
+        """Indices from the outermost scope down: sorts layers, then neurons, in model order."""
+        return (*self.parent.path, self.index) if self.parent is not None else (self.index,)
+
+
+def scope_of(node: Any) -> Scope | None:
+    """The scope a module gave ``node`` (a parameter or a neuron's output), or None."""
+    attrs = getattr(node, "__dict__", None)
+    return attrs.get("_scope") if attrs else None
 
 
 def topological_order(root: Any, *more_roots: Any, first_argument_first: bool = False) -> list[Any]:

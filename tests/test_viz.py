@@ -21,24 +21,32 @@ from microgradx.draw.dot import (
     trace,
 )
 from microgradx.engine import Value
+from microgradx.graph import Scope
 from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
 
 def mlp_shaped(sizes: list[int], x: list[float]) -> Value:
-    """A tiny MLP built by hand with nn's label convention (layers.i.neurons.j[.w.k|.b])."""
+    """A tiny MLP built by hand as nn builds one: names layers.i.neurons.j[.w.k|.b], and a Scope on
+    each neuron's parameters and output (how nn tells the drawings which node is which)."""
     inputs = [Value(v, label=f"x{k}") for k, v in enumerate(x)]
+    model = Scope("model", "model")
     for i, n_out in enumerate(sizes):
         outs = []
+        layer = Scope(f"layers.{i}", "layer", i, model)
         for j in range(n_out):
             name = f"layers.{i}.neurons.{j}"
+            scope = Scope(name, "neuron", j, layer)
             ws = [Value(0.1 * (k + 1) * (-1) ** j, label=f"{name}.w.{k}") for k in range(len(inputs))]
             act = Value(0.05 * j, label=f"{name}.b")
+            for p in (*ws, act):
+                p._scope = scope
             for w, xi in zip(ws, inputs, strict=True):
                 act = act + w * xi
             out = act.tanh() if i < len(sizes) - 1 else act
             out.label = name
+            out._scope = scope
             outs.append(out)
         inputs = outs
     loss = (inputs[0] - 1.0) ** 2

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 import os
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any, Literal
 import graphviz
 
 from ..files import write_atomic
+from ..graph import Scope, scope_of
 from .explain import explain_in
 from .flow import Flow, backward_done, fmt, grad_value, terms
 
@@ -52,8 +52,6 @@ _GRAD_COLOR = "#c2410c"
 _CURRENT = "#7c3aed"
 _MUTED = "#9ca3af"
 
-_NEURON = re.compile(r"^(?:(?P<layer>.+)\.)?neurons\.\d+$")
-_PARAM = re.compile(r"(?:^|\.)w\.\d+$|\.b$")  # nn parameters; a bare Neuron's plain "b" too (see _role)
 
 
 class GraphvizNotFoundError(graphviz.ExecutableNotFound):
@@ -156,20 +154,21 @@ class Group:
 
 
 def neuron_groups(order: list[Any]) -> tuple[list[Group], list[Group]]:
-    """Neurons and layers found by the nn label convention, in topological order.
+    """Neurons and layers, as ``nn`` marked them (``graph.Scope``), in model order.
 
-    A neuron's output node is labelled with its dotted name (``layers.1.neurons.0``);
-    its group is the nodes reachable backward from that output without crossing
-    another neuron's output or a leaf that is not one of its own parameters
-    (``<name>.w.<k>``, ``<name>.b``).
+    A neuron's output node carries the neuron's scope; its group is the nodes
+    reachable backward from that output without crossing another neuron's output
+    or a leaf that is not one of its own parameters.
     """
-    outputs = {n: n.label for n in order if n.label and _NEURON.match(n.label)}
+    outputs = {n: sc for n in order if n._prev and (sc := scope_of(n)) is not None and sc.kind == "neuron"}
     claimed: set[Any] = set()
     neurons: list[Group] = []
-    for out, name in outputs.items():
+    scopes: dict[int, Scope] = {}
+    for out, scope in outputs.items():
         if out in claimed:
             continue
-        group = Group(name, out)
+        group = Group(scope.name, out)
+        scopes[id(group)] = scope
         stack = [out]
         seen = {out}
         while stack:
@@ -179,21 +178,19 @@ def neuron_groups(order: list[Any]) -> tuple[list[Group], list[Group]]:
             for child in node._prev:
                 if child in seen or child in claimed or child in outputs:
                     continue
-                if not child._prev:
-                    lab = child.label or ""
-                    if not (lab.startswith(name + ".w.") or lab == name + ".b"):
-                        continue
+                if not child._prev and scope_of(child) is not scope:
+                    continue
                 seen.add(child)
                 stack.append(child)
         neurons.append(group)
-    neurons.sort(key=lambda g: _natural(g.name))
+    neurons.sort(key=lambda g: scopes[id(g)].path)
     position = {n: i for i, n in enumerate(order)}
     for g in neurons:
         g.members.sort(key=position.__getitem__)
     layers: dict[str, Group] = {}
     for g in neurons:
-        m = _NEURON.match(g.name)
-        layer_name = (m.group("layer") if m else None) or "layer"
+        parent = scopes[id(g)].parent
+        layer_name = parent.name if parent is not None and parent.kind == "layer" else "layer"
         if layer_name not in layers:
             layers[layer_name] = Group(layer_name, g.output)
         layer = layers[layer_name]
@@ -205,20 +202,15 @@ def neuron_groups(order: list[Any]) -> tuple[list[Group], list[Group]]:
     return neurons, list(layers.values())
 
 
-def _natural(name: str) -> tuple[Any, ...]:
-    """Sort key reading numbers as numbers: layers.2 before layers.10."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split("."))
-
-
 # --------------------------------------------------------------------- drawing
 
 
-def _role(node: Any, root: Any, bare_neuron: bool) -> str:
+def _role(node: Any, root: Any) -> str:
     if node is root:
         return "output"
     if node._prev:
         return "inner"
-    if node.label and (_PARAM.search(node.label) or (bare_neuron and node.label == "b")):
+    if scope_of(node) is not None:  # nn marked it as a module's parameter
         return "param"
     return "input" if node.label else "const"
 
@@ -280,7 +272,6 @@ class _Drawer:
         self.ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
         self.backward = style.view == "backward"
         self.grads_known = style.show_grad and (style.grads is not None or backward_done(flow.root))
-        self.bare_neuron = any(n.label and re.fullmatch(r"w\.\d+", n.label) for n in flow.order)
 
     def grad_of(self, node: Any) -> float | None:
         """The gradient to show, or None when there is none yet."""
@@ -362,7 +353,7 @@ class _Drawer:
         """The node's box (name | data | grad) and, if an op made it, the op's circle feeding it."""
         flow, style = self.flow, self.style
         nid, name = self.ids[node], flow.names[node]
-        role = _role(node, flow.root, self.bare_neuron)
+        role = _role(node, flow.root)
         cells = [f"<b>{_h(name)}</b>" if node.label else f'<font color="#6b7280">{_h(name)}</font>',
                  f"data {_h(fmt(node.data))}"]
         tooltip = f"{name}: data = {fmt(node.data)}"

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value, gc_paused
+from ..graph import Scope
 from ..ops import OPS, Op
 from .modelfile import ModelFileError, describe_config, read_model_file, write_model_file
 
@@ -113,14 +114,21 @@ class Module:
             yield from child.modules()
 
     def _relabel(self, prefix: str = "") -> None:
-        """Give every parameter its dotted name as label, and every neuron its name."""
+        """Give every parameter its dotted name as label, and every module its name and scope."""
         for name, p in self.named_parameters(prefix):
             p.label = name
-        self._set_names(prefix)
+        self._set_names(prefix, None, 0)
 
-    def _set_names(self, prefix: str) -> None:
-        for name, child in self._children():
-            child._set_names(prefix + name + ".")
+    _kind = "model"
+
+    def _set_names(self, prefix: str, parent: Scope | None, index: int) -> None:
+        """Name this module and its children, and hand their scopes to the parameters (for the drawings)."""
+        self.name = prefix.rstrip(".") or self._kind
+        self.scope = Scope(self.name, self._kind, index, parent)
+        for _, p in self._own_parameters():
+            p._scope = self.scope  # type: ignore[attr-defined]
+        for k, (name, child) in enumerate(self._children()):
+            child._set_names(prefix + name + ".", self.scope, k)
 
     # ---------------------------------------------------------------- training helpers
 
@@ -318,7 +326,6 @@ class Neuron(Module):
         self.w = [Value(wi) for wi in ws]
         self.b: Value | None = Value(0.0) if bias else None
         self._f = ACTIVATIONS[self.activation]
-        self.name = "neuron"
         self._relabel()
 
     def _own_parameters(self) -> list[tuple[str, Value]]:
@@ -327,9 +334,6 @@ class Neuron(Module):
             named.append(("b", self.b))
         return named
 
-    def _set_names(self, prefix: str) -> None:
-        self.name = prefix.rstrip(".") or "neuron"
-
     def forward(self, x: Inputs) -> Value:
         return self._forward(_as_inputs(x, len(self.w)))
 
@@ -337,6 +341,7 @@ class Neuron(Module):
         act = _weighted_sum(self.w, x, self.b)
         out = act if self._f is None else act._apply(self._f)
         out.label = self.name
+        out._scope = self.scope  # type: ignore[attr-defined]
         return out
 
     def config(self) -> dict[str, Any]:
@@ -452,5 +457,7 @@ class MLP(Module):
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
 
+
+Neuron._kind, Layer._kind, MLP._kind = "neuron", "layer", "model"
 
 _MODULE_TYPES: dict[str, type[Module]] = {"Neuron": Neuron, "Layer": Layer, "MLP": MLP}
