@@ -473,3 +473,20 @@ def _expect(exc, pattern, fn, *args):
     with pytest.raises(exc, match=pattern):
         fn(*args)
     return True
+
+
+# ---------------------------------------------------------------- what training asks a module
+
+
+@pytest.mark.parametrize("module, nin, n_outputs", [
+    (Neuron(3), 3, 1), (Layer(3, 4), 3, 4), (MLP(3, [5, 2]), 3, 2), (MLP(3, [5, 1]), 3, 1),
+])
+def test_a_module_says_how_many_inputs_it_takes_and_outputs_it_gives(module, nin, n_outputs):
+    assert module.nin == nin and module.n_outputs == n_outputs
+    out = module([0.5] * nin)
+    assert (1 if isinstance(out, Value) else len(out)) == n_outputs
+
+
+def test_a_module_says_whether_training_draws_random_numbers():
+    assert not MLP(2, [3, 1]).has_dropout
+    assert MLP(2, [3, 1], dropout=0.2).has_dropout and Layer(2, 2, dropout=0.5).has_dropout

@@ -9,7 +9,17 @@ from microgradx import data
 from microgradx.engine import Value
 from microgradx.nn import MLP
 from microgradx.nn.optim import SGD, LinearLR
-from microgradx.nn.train import NonFiniteLossError, accuracy, decision_boundary, fit, grad_norms, predict
+from microgradx.nn.train import (
+    History,
+    NonFiniteLossError,
+    StopRules,
+    accuracy,
+    batches,
+    decision_boundary,
+    fit,
+    grad_norms,
+    predict,
+)
 
 # ---------------------------------------------------------------- acceptance
 
@@ -262,3 +272,74 @@ def test_compiled_fit_refuses_dropout_with_a_reason():
 
     with pytest.raises(ValueError, match="dropout"):
         fit(MLP(2, [3, 1], seed=0, dropout=0.5), [[0.0, 1.0]], [1], epochs=1, progress=False, compiled=True)
+
+
+# ---------------------------------------------------------------- fit's parts
+
+
+def test_batches_cover_every_row_once_per_epoch_and_shuffle_only_when_there_are_several():
+    rng = np.random.default_rng(0)
+    parts = batches(10, 4, shuffle=True, rng=rng)
+    assert [len(b) for b in parts] == [4, 4, 2]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(10))
+    assert np.concatenate(batches(10, 10, shuffle=True, rng=rng)).tolist() == list(range(10))
+    assert np.concatenate(batches(10, 3, shuffle=False, rng=rng)).tolist() == list(range(10))
+
+
+def _history(losses, val_losses=(), accuracies=None):
+    h = History()
+    for k, loss in enumerate(losses):
+        h.record(loss, (accuracies or [0.5] * len(losses))[k], 0.1,
+                 validation=(val_losses[k], 0.5) if val_losses else None)
+    return h
+
+
+def test_stop_rules_say_why_in_the_order_callback_target_loss_target_accuracy_patience():
+    h = _history([0.5], accuracies=[1.0])
+    assert "callback" in StopRules(target_loss=1.0, callback=lambda e, hist: True).reason(1, h)
+    assert "loss 0.5 reached target 1" in StopRules(target_loss=1.0, target_accuracy=0.9).reason(1, h)
+    assert "accuracy 1.000 reached target 0.9" in StopRules(target_accuracy=0.9).reason(1, h)
+    assert StopRules(target_loss=0.1).reason(1, h) == ""
+
+
+def test_stop_rules_count_epochs_without_validation_progress_beyond_min_delta():
+    rules = StopRules(patience=2, min_delta=0.1)
+    seen = []
+    h = History()
+    for k, v in enumerate([1.0, 0.95, 0.8, 0.75, 0.72], start=1):
+        h.record(1.0, 0.5, 0.1, validation=(v, 0.5))
+        seen.append(rules.reason(k, h))
+    # 0.95 is within 0.1 of 1.0 (no progress); 0.8 is progress, the count restarts; 0.75 and 0.72 are not
+    assert seen[:4] == ["", "", "", ""] and "did not improve for 2 epochs (best 0.8)" in seen[4]
+
+
+class Line:
+    """A model that is not a Module: a plain object with parameters() and a call, one output per sample."""
+
+    def __init__(self):
+        self.w, self.b = Value(0.0), Value(0.0)
+
+    def parameters(self):
+        return [self.w, self.b]
+
+    def __call__(self, x):
+        return self.w * x[0] + self.b
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_any_callable_with_parameters_can_be_fitted(compiled):
+    X = np.linspace(-1, 1, 20)[:, None]
+    y = 3 * X[:, 0] - 1
+    model = Line()
+    fit(model, X, y, loss="mse", optimizer="sgd", lr=0.5, epochs=200, progress=False, compiled=compiled)
+    assert model.w.data == pytest.approx(3.0, abs=1e-6) and model.b.data == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_fit_reads_the_number_of_outputs_from_the_model_not_its_layers():
+    class TwoHeads(Line):
+        def __call__(self, x):
+            return [self.w * x[0], self.b + 0.0 * x[0]]
+
+    X, y = np.array([[1.0], [-1.0]]), np.array([0, 1])
+    h = fit(TwoHeads(), X, y, loss="softmax_cross_entropy", epochs=2, progress=False, compiled=True)
+    assert h.epochs == 2
