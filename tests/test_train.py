@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from microgradx import data
-from microgradx.engine import Value
+from microgradx.engine import Value, no_grad
 from microgradx.nn import MLP
 from microgradx.nn.optim import SGD, LinearLR
 from microgradx.nn.train import (
@@ -343,3 +343,122 @@ def test_fit_reads_the_number_of_outputs_from_the_model_not_its_layers():
     X, y = np.array([[1.0], [-1.0]]), np.array([0, 1])
     h = fit(TwoHeads(), X, y, loss="softmax_cross_entropy", epochs=2, progress=False, compiled=True)
     assert h.epochs == 2
+
+
+# ---------------------------------------------------------------- modes, data and arguments (issue 11)
+
+
+def test_validation_is_measured_in_evaluation_mode_and_the_callers_mode_comes_back():
+    from microgradx.nn.losses import hinge
+
+    X, y = data.moons(n=30, seed=0)
+    Xv, yv = data.moons(n=20, seed=1)
+    model = MLP(2, [16, 1], dropout=0.5, seed=0)
+    h = fit(model, X, y, lr=0.0, epochs=3, progress=False, validation=(Xv, yv))
+    assert model.training  # as the caller left it
+    model.eval()
+    with no_grad():
+        expected = hinge([model(row) for row in Xv.tolist()], yv.tolist()).data
+    assert h.val_loss == [expected] * 3  # no dropout noise: lr = 0, so the same number every epoch
+    fit(model, X, y, lr=0.0, epochs=1, progress=False)
+    assert not model.training and not any(m.training for m in model.modules())
+
+
+def test_predict_and_accuracy_use_evaluation_mode_and_leave_the_mode_alone():
+    X, y = data.moons(n=30, seed=0)
+    model = MLP(2, [32, 1], dropout=0.5, seed=0)
+    assert model.training
+    first = predict(model, X)
+    assert np.array_equal(first, predict(model, X)) and accuracy(model, X, y) == accuracy(model, X, y)
+    assert model.training
+    model.eval()
+    assert np.array_equal(first, predict(model, X))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_non_finite_training_data_is_named_by_array_row_and_column(compiled):
+    X, y = data.moons(n=10, seed=0)
+    X[4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X holds nan at row 4, column 1"):
+        fit(MLP(2, [3, 1]), X, y, progress=False, compiled=compiled)
+    X[4, 1] = 0.0
+    y = y.astype(float)
+    y[7] = np.inf
+    with pytest.raises(ValueError, match=r"^y holds inf at row 7"):
+        fit(MLP(2, [3, 1]), X, y, progress=False, compiled=compiled)
+    with pytest.raises(ValueError, match=r"validation X holds inf at row 0, column 0"):
+        fit(MLP(2, [3, 1]), X, np.sign(X[:, 0]) + (X[:, 0] == 0), progress=False, compiled=compiled,
+            validation=(np.full((2, 2), np.inf), [1, -1]))
+
+
+def test_labels_in_a_column_are_read_as_one_label_per_sample():
+    X, y = data.moons(n=20, seed=0)
+    a, b = MLP(2, [4, 1], seed=1), MLP(2, [4, 1], seed=1)
+    assert fit(a, X, y[:, None], epochs=3, progress=False).loss == fit(b, X, y, epochs=3, progress=False).loss
+    assert accuracy(a, X, y[:, None]) == accuracy(a, X, y)
+
+
+def test_numpy_integers_are_accepted_as_counts():
+    X, y = data.xor()
+    h = fit(MLP(2, [3, 1]), X, y, epochs=np.int64(3), batch_size=np.int32(2), progress=False)
+    assert h.epochs == 3
+
+
+@pytest.mark.parametrize("options, pattern", [
+    ({"l2_alpha": -1e-4}, "l2_alpha must be a finite number >= 0"),
+    ({"l2_alpha": float("nan")}, "l2_alpha"),
+    ({"patience": -1, "validation": "ok"}, "patience must be a positive int"),
+    ({"patience": 1.5, "validation": "ok"}, "patience must be a positive int"),
+    ({"min_delta": -0.1}, "min_delta"),
+    ({"target_accuracy": 95}, r"target_accuracy is a fraction in \[0, 1\]"),
+    ({"clip_grad_norm": 0.0}, "clip_grad_norm must be > 0"),
+    ({"epochs": 2.0}, "epochs must be a positive int"),
+    ({"validation": "short"}, "validation X has 4 rows but validation y has 3 labels"),
+    ({"validation": "narrow"}, "validation data must be shaped like the training data"),
+])
+def test_bad_fit_arguments_are_refused_before_any_training(options, pattern):
+    X, y = data.xor()
+    choices = {"ok": (X, y), "short": (X, y[:3]), "narrow": (X[:, :1], y)}
+    if "validation" in options:
+        options = {**options, "validation": choices[options["validation"]]}
+    model = MLP(2, [3, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=pattern):
+        fit(model, X, y, optimizer=opt, progress=False, **options)
+    assert opt.steps == 0
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", [
+    ({"optimizer": None}, TypeError, "named by a string"),
+    ({"callback": "print"}, TypeError, "callback must be a function"),
+    ({"scheduler": 3}, TypeError, "scheduler must be a scheduler"),
+])
+def test_arguments_of_the_wrong_kind_are_clear_errors(kwargs, error, pattern):
+    X, y = data.xor()
+    with pytest.raises(error, match=pattern):
+        fit(MLP(2, [3, 1]), X, y, progress=False, **kwargs)
+
+
+def test_an_optimizer_or_scheduler_made_for_another_model_is_refused():
+    X, y = data.xor()
+    model, other = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    with pytest.raises(ValueError, match="none of this model's parameters"):
+        fit(model, X, y, optimizer=SGD(other.parameters(), lr=0.1), progress=False)
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="another optimizer's lr"):
+        fit(model, X, y, optimizer=opt, scheduler=LinearLR(SGD(other.parameters(), lr=0.1)), progress=False)
+
+
+def test_fit_without_a_model_says_what_a_model_is():
+    with pytest.raises(TypeError, match="fit trains a model"):
+        fit(None, *data.xor(), progress=False)
+
+
+def test_x_with_the_wrong_number_of_columns_is_refused_before_training():
+    with pytest.raises(ValueError, match="X has 3 columns but the model takes 2 inputs"):
+        fit(MLP(2, [1]), np.zeros((4, 3)), [1, -1, 1, -1], progress=False)
+
+
+def test_decision_boundary_resolution_must_be_a_whole_number():
+    with pytest.raises(ValueError, match="resolution must be an int >= 2"):
+        decision_boundary(MLP(2, [1]), np.zeros((3, 2)), resolution=2.5)

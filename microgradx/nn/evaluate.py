@@ -132,8 +132,8 @@ def decision_boundary(model: Callable[[Any], Any], X: Any, resolution: int = 60,
     pts = np.asarray(X, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"decision_boundary draws 2-D inputs: X must have shape (n, 2), got {pts.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2 (grid points per side), got {resolution!r}")
     (x0, y0), (x1, y1) = pts.min(axis=0) - margin, pts.max(axis=0) + margin
     xx, yy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     scores = predict(model, np.column_stack([xx.ravel(), yy.ravel()]), compiled=compiled)

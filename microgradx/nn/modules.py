@@ -218,7 +218,10 @@ class Module:
         for k, v in state.items():
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
                 raise ValueError(f"parameter {k!r} must be a number, got {type(v).__name__}: {v!r:.40}")
-            f = float(v)
+            try:
+                f = float(v)
+            except OverflowError:
+                f = math.inf if v > 0 else -math.inf
             if not math.isfinite(f):
                 big = " (too large for a float)" if math.isinf(f) else ""
                 raise ValueError(f"parameter {k!r} is {f}{big}: a model's parameters must be finite numbers")

@@ -123,6 +123,9 @@ def _check_options(l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any, t
 
 def _data(model: Any, X: Any, y: Any, validation: Any) -> tuple[np.ndarray, np.ndarray, Any]:
     """Training and validation arrays, checked before any training: shapes, lengths, finite numbers."""
+    if not callable(model) or not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"fit trains a model: a Module such as MLP(2, [16, 1]), or a callable with a parameters() "
+                        f"method; got {type(model).__name__}")
     Xs = features(X)
     ys = labels(y, len(Xs))
     if not len(Xs):
@@ -142,8 +145,18 @@ def _data(model: Any, X: Any, y: Any, validation: Any) -> tuple[np.ndarray, np.n
     return Xs, ys, (Xv, yv)
 
 
-def _optimizer(optimizer: Any, model: Any, lr: float, scheduler: Any) -> tuple[Optimizer, LRScheduler | None]:
+def _optimizer(optimizer: Any, model: Any, lr: float, scheduler: Any, callback: Any
+               ) -> tuple[Optimizer, LRScheduler | None]:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, history), got {type(callback).__name__}")
+    if isinstance(optimizer, Optimizer):
+        mine = set(map(id, model.parameters()))
+        if not any(id(p) in mine for p in optimizer.params):
+            raise ValueError("the optimizer holds none of this model's parameters (was it made for another model?): "
+                             "build it with the model's own, e.g. SGD(model.parameters(), lr=0.1)")
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, model.parameters(), lr)
+    if scheduler is not None and not isinstance(scheduler, LRScheduler) and not callable(scheduler):
+        raise TypeError(f"scheduler must be a scheduler or a function of the optimizer, got {type(scheduler).__name__}")
     sched = scheduler(opt) if scheduler is not None and not isinstance(scheduler, LRScheduler) else scheduler
     if sched is not None and (not isinstance(sched, LRScheduler) or sched.optimizer is not opt):
         raise ValueError("scheduler must be a scheduler of the optimizer fit uses (or a function of it making one, "
@@ -244,7 +257,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     Xs, ys, val = _data(model, X, y, validation)
     epochs, batch_size = _count("epochs", epochs), _count("batch_size", batch_size, none_ok=True)
     _check_options(l2_alpha, min_delta, clip_grad_norm, target_loss, target_accuracy, patience, validation)
-    opt, sched = _optimizer(optimizer, model, lr, scheduler)
+    opt, sched = _optimizer(optimizer, model, lr, scheduler, callback)
     rules = StopRules(target_loss, target_accuracy, patience, min_delta, callback)
     history, rng, n = History(), np.random.default_rng(seed), len(Xs)
     size = n if batch_size is None else min(batch_size, n)
