@@ -51,13 +51,14 @@ class Value:
     """
 
     # Inputs live in two slots rather than a tuple: one object per node instead of two.
-    # ``_mark`` is the graph walk's visited mark; ``__dict__`` holds attributes users add.
-    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
+    # ``_mark`` is the graph walk's visited mark; ``__dict__`` (made only when first used) holds a
+    # label once set, and any attribute a user adds: most interior nodes never have one.
+    __slots__ = ("data", "grad", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
+    label: str = ""
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
     data: float
     grad: Any  # float, or a Value after backward(create_graph=True)
-    label: str
     _op: Op | None
     _x: Value | None
     _y: Value | None
@@ -65,7 +66,8 @@ class Value:
     def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
         self.data = number(data, "Value(data)")
         self.grad = 0.0
-        self.label = label_text(label)
+        if label:
+            self.label = label_text(label)
         self._mark = None
         children = tuple(_children)
         if not children:
@@ -157,7 +159,7 @@ class Value:
             return self._apply(ADD, other)
         out = _new(Value)  # _node(data, ADD, self, other), written out: this is the hottest line of a step
         out.data = data
-        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, ADD, self, other
+        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, ADD, self, other
         return out
 
     def __mul__(self, other: Operand) -> Value:
@@ -168,7 +170,7 @@ class Value:
             return self._apply(MUL, other)
         out = _new(Value)  # _node(data, MUL, self, other), written out: this is the hottest line of a step
         out.data = data
-        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, MUL, self, other
+        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, MUL, self, other
         return out
 
     def __radd__(self, other: Operand) -> Value:
@@ -385,7 +387,7 @@ def _probe_closure(node: Value) -> tuple[float, ...]:
 def _node(data: float, op: Op, x: Value, y: Value | None) -> Value:
     """A new interior node (no checks: the caller computed ``data`` and checked it)."""
     out = _new(Value)
-    out.data, out.grad, out.label, out._mark = data, 0.0, "", None
+    out.data, out.grad, out._mark = data, 0.0, None
     out._op, out._x, out._y = op, x, y
     return out
 
@@ -417,7 +419,7 @@ def _lift(x: Operand) -> Value:
         return x
     c = _new(Value)
     c.data = x if type(x) is float and -math.inf < x < math.inf else number(x, "operand")
-    c.grad, c.label, c._mark = 0.0, "", None
+    c.grad, c._mark = 0.0, None
     c._op = c._x = c._y = None
     if modes.unusual and STATE.tracer is not None:
         STATE.tracer.constant(c)

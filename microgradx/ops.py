@@ -403,3 +403,9 @@ def gradient_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None,
     return (f"the gradient through {_describe(op, datas, labels)} is not a finite number: the local derivative "
             f"{local!r} times the upstream gradient {upstream!r}. Every leaf's grad is as it was before backward(). "
             "Rescale the inputs, or keep them away from where the derivative is infinite (log or 1/x near 0, say).")
+
+
+#: The prefix rows by the name of their ``Value`` method (``exp``, ``tanh``, ``leaky_relu``, ...): the
+#: functions an expression may call, and ``mx.sin`` & co.
+FUNCTIONS: dict[str, Op] = {op.method: op for op in OPS.values()
+                            if op.form == "prefix" and op.method.isidentifier() and not op.method.startswith("_")}
