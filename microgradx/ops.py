@@ -320,8 +320,8 @@ POW = _op(name="pow", symbol="**{p}", arity=1, form="postfix", method="__pow__",
           forward=lambda m, x, p: x ** p,
           local=lambda m, out, x, p: (p * x ** (p - 1.0) if p != 0 else 0.0 * x,),
           local_text=("{p}·{x}^{pm1}",), doc="x ** p for a constant p: d/dx = p·x^(p-1)",
-          domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 1) & (p != 0)),
-          domain_text="x >= 0 for a fractional power, and x != 0 for a power below 1")
+          domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 0)),
+          domain_text="x >= 0 for a fractional power, and x != 0 for a negative power")
 EXP = _op(name="exp", symbol="exp", arity=1, method="exp",
           forward=lambda m, x: m.exp(x),
           local=lambda m, out, x: (out,),
