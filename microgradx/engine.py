@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from operator import attrgetter
 from typing import Any, Union
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
 Number = Union[int, float, np.number]
 Operand = Union["Value", int, float, np.number]
 _new = object.__new__
+_GRAD = attrgetter("grad")
 
 
 class Value:
@@ -100,16 +102,17 @@ class Value:
         leaf's ``grad`` is left as it was before the call.
         """
         with gc_paused():
-            interior, leaves = backward_order(self)  # interior grads set to 0
-            before = [leaf.grad for leaf in leaves]
-            for leaf in leaves:
-                leaf.grad = 0.0
+            interior, leaves = backward_order(self)  # interior grads set to 0; leaves keep theirs
+            before = [leaf.grad for leaf in leaves]  # to put back if the pass fails
             try:
-                self.grad = _lift(1.0) if create_graph else 1.0
+                if self._x is None:
+                    self.grad = self.grad + (_lift(1.0) if create_graph else 1.0)
+                else:
+                    self.grad = _lift(1.0) if create_graph else 1.0
                 _chain_rule(interior, create_graph)
-                _accumulate_leaves(leaves, before)
+                _check_finite(leaves)
             except BaseException as e:
-                for leaf, g in zip(leaves, before):
+                for leaf, g in zip(reversed(leaves), reversed(before)):
                     leaf.grad = g
                 if isinstance(e, (ArithmeticError, ValueError)) and not isinstance(e, DomainError):
                     raise gradient_error(self, interior, e) from None
@@ -345,20 +348,19 @@ def _chain_rule(interior: list[Any], create_graph: bool) -> None:  # interior no
             y.grad += g * dy
 
 
-def _accumulate_leaves(leaves: list[Value], before: list[Any]) -> None:
-    """Leaves hold this pass's gradient: check it is finite, then add it to what they held before."""
-    total = 0.0
-    for leaf in leaves:
-        g = leaf.grad
-        total += g if type(g) is float else g.data
-    if total - total != 0.0:  # inf or nan somewhere (or a sum too large for a float: then look closer)
+def _check_finite(leaves: list[Value]) -> None:
+    """Raise if a leaf's gradient is not a finite number (every wrong gradient reaches some leaf)."""
+    try:
+        total = math.fsum(map(_GRAD, leaves))
+    except TypeError:  # create_graph: the gradients are Values
+        total = math.fsum(g.data if isinstance(g, Value) else g for g in map(_GRAD, leaves))
+    except (OverflowError, ValueError):
+        total = math.inf
+    if total - total != 0.0:
         for leaf in leaves:
-            g = leaf.grad if type(leaf.grad) is float else leaf.grad.data
+            g = leaf.grad.data if isinstance(leaf.grad, Value) else leaf.grad
             if g - g != 0.0:
                 raise ArithmeticError(f"a gradient became {g}")
-    for leaf, old in zip(leaves, before):
-        if not (type(old) is float and old == 0.0):
-            leaf.grad = old + leaf.grad
 
 
 def _probe_closure(node: Value) -> tuple[float, ...]:

@@ -214,19 +214,19 @@ class Op(str):
         values = {"p": format_param(self.param), "pm1": format_param((self.param or 0.0) - 1.0)}
         return self.local_text[i].format(**values, **names)
 
-    def evaluate(self, *xs: float, labels: tuple[str | None, ...] = ()) -> float:
+    def evaluate(self, *xs: float) -> float:
         """The op on plain floats, checked: a :class:`DomainError` outside its domain or on overflow."""
-        names = labels or (None,) * len(xs)
-        if self.domain is not None and self.domain(*xs):
-            raise DomainError(domain_message(self, xs, names), self, xs, "domain")
+        domain = self.domain
+        if domain is not None and domain(*xs):
+            raise DomainError(domain_message(self, xs, (None,) * len(xs)), self, xs, "domain")
         try:
             out = self.forward(FLOAT, *xs)
         except (ArithmeticError, ValueError) as e:
             kind = "overflow" if isinstance(e, OverflowError) else "domain"
             message = overflow_message if kind == "overflow" else domain_message
-            raise DomainError(message(self, xs, names), self, xs, kind) from None
-        if not -math.inf < out < math.inf:
-            raise DomainError(overflow_message(self, xs, names), self, xs, "overflow")
+            raise DomainError(message(self, xs, (None,) * len(xs)), self, xs, kind) from None
+        if out - out != 0.0:  # inf or nan: overflowed
+            raise DomainError(overflow_message(self, xs, (None,) * len(xs)), self, xs, "overflow")
         return out
 
     def __str__(self) -> str:
