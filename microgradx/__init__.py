@@ -16,7 +16,7 @@ from .compiled import Jitted, compile_loss, jit
 from .compiled.trace import Trace
 from .draw import GraphTooLargeError, GraphvizNotFoundError, animate_backward, backward_steps, draw_dot, explain, trace
 from .engine import Value
-from .functional import grad, gradients, value_and_grad
+from .functional import FUNCTION_FORMS, grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .modes import TracingError, enable_grad, no_grad
 from .nn import MLP, Layer, Module, Neuron, data, losses, optim, train
@@ -37,5 +37,6 @@ __all__ = [
     "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
     "GraphTooLargeError", "GraphvizNotFoundError",
     "Module", "Neuron", "Layer", "MLP", "fit", "data", "losses", "optim", "train",
-    "jit", "Jitted", "Trace", "compile_loss",
+    "jit", "Jitted", "Trace", "compile_loss", *FUNCTION_FORMS,
 ]
+globals().update(FUNCTION_FORMS)  # mx.sin, mx.exp, ...: the op table's prefix rows as functions
