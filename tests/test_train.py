@@ -8,7 +8,7 @@ import pytest
 from microgradx import data
 from microgradx.engine import Value, no_grad
 from microgradx.nn import MLP
-from microgradx.nn.optim import SGD, LinearLR
+from microgradx.nn.optim import SGD, Adam, AdamW, LinearLR, RMSProp, StepLR
 from microgradx.nn.train import (
     History,
     NonFiniteLossError,
@@ -462,3 +462,143 @@ def test_x_with_the_wrong_number_of_columns_is_refused_before_training():
 def test_decision_boundary_resolution_must_be_a_whole_number():
     with pytest.raises(ValueError, match="resolution must be an int >= 2"):
         decision_boundary(MLP(2, [1]), np.zeros((3, 2)), resolution=2.5)
+
+
+# ---------------------------------------------------------------- compiled training: parameters in one vector
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    lambda ps: SGD(ps, lr=0.1, momentum=0.5, dampening=0.1),
+    lambda ps: AdamW(ps, lr=0.02, weight_decay=0.05),
+    lambda ps: RMSProp(ps, lr=0.01, momentum=0.3, weight_decay=1e-3),
+], ids=["nesterov+wd", "momentum+dampening", "adamw", "rmsprop"])
+def test_compiled_fit_takes_the_same_steps_as_eager_fit_with_every_optimizer_schedule_and_clipping(optimizer):
+    X, y = data.moons(40, noise=0.1, seed=3)
+    runs = []
+    for compiled in (False, True):
+        model = MLP(2, [6, 6, 1], seed=5)
+        opt = optimizer(model.parameters())
+        h = fit(model, X, y, optimizer=opt, epochs=6, batch_size=16, l2_alpha=1e-3, clip_grad_norm=0.5,
+                scheduler=lambda o: StepLR(o, step_size=2, gamma=0.5), progress=False, compiled=compiled,
+                record_grad_norms=True)
+        runs.append((h, model, opt))
+    (h_e, eager, opt_e), (h_c, comp, opt_c) = runs
+    assert h_c.loss == pytest.approx(h_e.loss, rel=1e-9) and h_c.accuracy == h_e.accuracy and h_c.lr == h_e.lr
+    assert [v for d in h_c.grad_norms for v in d.values()] == pytest.approx(
+        [v for d in h_e.grad_norms for v in d.values()], rel=1e-9)
+    assert [p.data for p in comp.parameters()] == pytest.approx([p.data for p in eager.parameters()], rel=1e-9)
+    assert [p.grad for p in comp.parameters()] == pytest.approx([p.grad for p in eager.parameters()], rel=1e-7,
+                                                                abs=1e-12)
+    assert opt_c.steps == opt_e.steps == 6 * 3
+
+
+def test_clipping_in_fit_bounds_every_step_norm():
+    X, y = data.moons(30, seed=0)
+    seen = []
+
+    class Watch(SGD):
+        def _update(self, p, g):
+            seen.append(float(np.linalg.norm(g)))
+            super()._update(p, g)
+
+    for compiled in (False, True):
+        model = MLP(2, [8, 1], seed=0)
+        fit(model, X, y, loss="mse", optimizer=Watch(model.parameters(), lr=0.01), epochs=3, progress=False,
+            clip_grad_norm=0.1, compiled=compiled)
+    assert len(seen) == 6 and max(seen) <= 0.1 + 1e-9
+
+
+def test_parameter_values_hold_the_trained_numbers_in_callbacks_at_the_end_and_after_an_error():
+    X, y = data.moons(30, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    reference = MLP(2, [8, 1], seed=0)
+    at_callback = []
+
+    def callback(epoch, history):
+        at_callback.append(model.state_dict())
+        fit(reference, X, y, optimizer=ref_opt, epochs=1, progress=False)  # the same steps, eagerly
+        assert model.state_dict() == pytest.approx(reference.state_dict(), rel=1e-9)
+
+    ref_opt = SGD(reference.parameters(), lr=0.2, momentum=0.9)
+    fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.2, momentum=0.9), epochs=3, progress=False,
+        compiled=True, callback=callback)
+    assert len(at_callback) == 3 and at_callback[0] != at_callback[1]
+    assert model.state_dict() == at_callback[-1]
+
+    def boom(epoch, history):
+        raise KeyboardInterrupt
+
+    before = model.state_dict()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, X, y, lr=0.1, epochs=5, progress=False, compiled=True, callback=boom)
+    assert model.state_dict() != before  # the epoch that ran before the interruption is in the Values
+
+
+def test_changes_a_callback_makes_to_the_parameters_are_kept_by_compiled_training():
+    X, y = data.moons(30, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+
+    def zero_the_weights(epoch, history):
+        if epoch == 1:
+            for p in model.parameters():
+                p.data = 0.0
+
+    fit(model, X, y, lr=0.0, epochs=2, progress=False, compiled=True, callback=zero_the_weights)
+    assert all(p.data == 0.0 for p in model.parameters())
+
+
+def test_an_optimizer_that_only_defines_step_works_compiled_too():
+    class Halving(SGD):
+        def step(self):
+            for p in self.params:
+                p.data -= 0.5 * self.lr * p.grad
+            self.steps += 1
+
+    X, y = data.moons(20, seed=0)
+    models = []
+    for compiled in (False, True):
+        model = MLP(2, [4, 1], seed=0)
+        fit(model, X, y, optimizer=Halving(model.parameters(), lr=0.2), epochs=3, progress=False, compiled=compiled)
+        models.append(model)
+    assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-9)
+
+
+def test_an_optimizer_over_part_of_the_model_trains_only_that_part_compiled_as_eager():
+    X, y = data.moons(20, seed=0)
+    models = []
+    for compiled in (False, True):
+        model = MLP(2, [4, 1], seed=0)
+        frozen = model.layers[0].state_dict()
+        fit(model, X, y, optimizer=Adam(model.layers[1].parameters(), lr=0.05), epochs=4, progress=False,
+            compiled=compiled)
+        assert model.layers[0].state_dict() == frozen
+        models.append(model)
+    assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-9)
+
+
+def test_logits_of_800_train_compiled_without_overflow_and_as_eager():
+    X, y = data.spirals(30, n_classes=3, seed=0)
+    X = X * 1000.0  # first-layer sums, and so the logits, in the hundreds and beyond
+    runs = []
+    for compiled in (False, True):
+        model = MLP(2, [4, 3], seed=1)
+        h = fit(model, X, y, loss="softmax_cross_entropy", optimizer="sgd", lr=1e-5, epochs=3, progress=False,
+                compiled=compiled)
+        runs.append((h, model))
+    assert max(abs(s) for s in predict(runs[1][1], X).ravel()) > 709
+    assert runs[1][0].loss == pytest.approx(runs[0][0].loss, rel=1e-9)
+    assert all(np.isfinite(runs[1][0].loss))
+
+
+def test_predict_accuracy_and_decision_boundary_run_compiled_when_asked():
+    X, y = data.spirals(40, n_classes=3, seed=0)
+    model = MLP(2, [8, 3], seed=0, dropout=0.3)
+    assert np.allclose(predict(model, X, compiled=True), predict(model, X), rtol=1e-12, atol=1e-15)
+    assert accuracy(model, X, y, compiled=True) == accuracy(model, X, y)
+    grid_e = decision_boundary(model, X, resolution=9)
+    grid_c = decision_boundary(model, X, resolution=9, compiled=True)
+    assert all(np.allclose(a, b, rtol=1e-12, atol=1e-15) for a, b in zip(grid_e, grid_c, strict=True))
+    assert model.training  # the caller's mode
+    model.layers[0].neurons[0].w[0] = Value(5.0)  # a new parameter Value: traced afresh
+    assert np.allclose(predict(model, X, compiled=True), predict(model, X), rtol=1e-12, atol=1e-15)

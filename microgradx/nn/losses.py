@@ -153,9 +153,10 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
         loss = ln Σⱼ e^(sⱼ - m) - Σⱼ tⱼ·(sⱼ - m)      ∂loss/∂sⱼ = softmax(s)ⱼ - tⱼ
 
     (for an index, t is one-hot at y and the last sum is just s_y - m). While
-    ``jit`` traces, the scores hold no numbers to take the max of; m is then
-    built from ops, m ← m + relu(sⱼ - m) over the row, which equals max s. The loss
-    does not depend on m (as Σ tⱼ = 1), so the gradients it adds cancel exactly.
+    ``jit`` traces, the scores hold no numbers to take the max of; m is then built
+    from ops, max(a, b) = b + relu(a - b), pairwise down the row (depth log₂ k), and
+    equals max s. The loss does not depend on m (as Σ tⱼ = 1), so the gradients
+    flowing through m cancel: the compiled loss takes logits of any size, as eager.
     """
     rows = _as_list(scores, "scores")
     ys = _as_list(labels, "labels")
@@ -181,13 +182,14 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
 
 
 def _row_max(row: list[Value]) -> Any:
-    """max s as a number; while tracing, as ops: m ← m + relu(s - m), exact and differentiable."""
+    """max s: a number; while tracing, ops: max(a, b) = b + relu(a - b), pairwise (exact, differentiable)."""
     if current_tracer() is None:
         return max(s.data for s in row)
-    m = row[0]
-    for s in row[1:]:
-        m = m + (s - m).relu()
-    return m
+    level: list[Value] = row
+    while len(level) > 1:
+        pairs = [b + (a - b).relu() for a, b in zip(level[0::2], level[1::2], strict=False)]
+        level = pairs + level[len(pairs) * 2:]
+    return level[0]
 
 
 def _class_index(y: Any, k: int, i: int) -> int:

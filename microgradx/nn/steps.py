@@ -165,8 +165,9 @@ class CompiledStep:
         self._base: np.ndarray = self.jitted.param_vector(X[:1], self.Y[:1])  # the trace's vector
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        # The loss checks its targets (±1 for hinge, [0, 1] for bce, ...) on plain numbers: once, here.
-        self.loss_fn([[0.5] * self.k if self.k > 1 else 0.5 for _ in range(len(y))], y.tolist())
+        # The loss checks its targets (±1 for hinge, [0, 1] for bce, ...) on plain numbers: each distinct one once.
+        distinct = np.unique(y, axis=0)
+        self.loss_fn([[0.5] * self.k if self.k > 1 else 0.5 for _ in range(len(distinct))], distinct.tolist())
         if self.k > 1 and y.ndim == 1:  # class indices -> one-hot rows
             return np.eye(self.k)[y.astype(int)]
         return y
