@@ -623,3 +623,30 @@ def test_saving_non_finite_parameters_is_refused_and_the_good_file_stays(saved):
     with pytest.raises(ValueError, match=r"parameter 'layers.1.neurons.0.b' is nan.*was not written"):
         m.save(saved)
     assert saved.read_text() == good
+
+
+# ---------------------------------------------------------------- how models show themselves (issue 13)
+
+
+def test_mlp_summary_has_one_row_per_layer_with_its_parameter_count():
+    model = MLP(3, [4, 2], activation="tanh", seed=0)
+    rows = model.summary()
+    assert [(r["layer"], r["nin"], r["nout"], r["activation"], r["parameters"]) for r in rows] == [
+        ("layers.0", 3, 4, "tanh", 16), ("layers.1", 4, 2, "linear", 10)]
+    w = [p.data for p in model.layers[0].parameters() if p.label.split(".")[-2] == "w"]
+    assert rows[0]["weights"] == (min(w), max(w))
+
+
+def test_mlp_shows_a_parameter_table_in_jupyter():
+    page = MLP(2, [16, 16, 1], seed=0)._repr_html_()
+    assert page.count("<tr>") == 1 + 3  # the header and one row per layer
+    assert "MLP(2, [16, 16, 1]): 337 parameters" in page and "2 → 16" in page
+
+
+def test_every_nn_submodule_lists_its_public_names():
+    import importlib
+
+    for name in ("modules", "losses", "optim", "data", "train", "steps", "evaluate", "history", "arrays",
+                 "recipes", "modelfile"):
+        module = importlib.import_module(f"microgradx.nn.{name}")
+        assert module.__all__ and all(hasattr(module, n) for n in module.__all__), name

@@ -602,3 +602,24 @@ def test_predict_accuracy_and_decision_boundary_run_compiled_when_asked():
     assert model.training  # the caller's mode
     model.layers[0].neurons[0].w[0] = Value(5.0)  # a new parameter Value: traced afresh
     assert np.allclose(predict(model, X, compiled=True), predict(model, X), rtol=1e-12, atol=1e-15)
+
+
+# ---------------------------------------------------------------- how a History shows itself (issue 13)
+
+
+def test_history_repr_is_one_line_with_the_first_and_last_loss():
+    h = fit(MLP(2, [4, 1], seed=0), *data.xor(), epochs=5, progress=False, target_accuracy=2 / 4)
+    text = repr(h)
+    assert "\n" not in text and text.startswith(f"History({h.epochs} epoch")
+    assert f"loss {h.loss[0]:.4g} → {h.loss[-1]:.4g}" in text and f"accuracy {h.accuracy[-1]:.3f}" in text
+    assert repr(History()) == "History(0 epochs)"
+
+
+def test_history_shows_a_loss_sparkline_in_jupyter_with_validation_dashed():
+    X, y = data.moons(n=20, seed=0)
+    h = fit(MLP(2, [4, 1], seed=0), X, y, epochs=6, progress=False, validation=(X, y))
+    page = h._repr_html_()
+    assert page.count("<polyline") == 2 and 'stroke-dasharray="4 2"' in page
+    first = page.split('points="')[1].split('"')[0].split()
+    assert len(first) == 6
+    assert History()._repr_html_().count("<svg") == 0
