@@ -408,3 +408,10 @@ def test_clip_grad_vector_matches_torch_and_the_value_path():
         assert clip_grad_norm(ps, 2.0) == pytest.approx(total_t.item(), rel=1e-12)
         assert vec.tolist() == pytest.approx(t.grad.tolist(), rel=1e-12)
         assert [p.grad for p in ps] == pytest.approx(t.grad.tolist(), rel=1e-12)
+
+
+def test_clip_grad_norm_of_a_model_says_to_pass_its_parameters():
+    from microgradx.nn import MLP
+
+    with pytest.raises(TypeError, match=r"pass model.parameters\(\)"):
+        clip_grad_norm(MLP(2, [1]), 1.0)

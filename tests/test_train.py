@@ -623,3 +623,9 @@ def test_history_shows_a_loss_sparkline_in_jupyter_with_validation_dashed():
     first = page.split('points="')[1].split('"')[0].split()
     assert len(first) == 6
     assert History()._repr_html_().count("<svg") == 0
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_loss_function_that_returns_a_number_is_a_clear_error(compiled):
+    with pytest.raises(TypeError, match="the loss function must return a Value"):
+        fit(MLP(2, [1]), *data.xor(), loss=lambda scores, targets: 1.0, epochs=1, progress=False, compiled=compiled)

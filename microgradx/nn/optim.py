@@ -304,6 +304,9 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     Returns the norm before clipping (see :func:`clip_grad_vector`, which this
     applies to the parameters' gradients).
     """
+    if hasattr(params, "parameters"):
+        raise TypeError(f"clip_grad_norm takes the parameters, not the {type(params).__name__}: "
+                        "pass model.parameters()")
     ps = list(params)
     g = grad_vector(ps)
     total = clip_grad_vector(g, max_norm)

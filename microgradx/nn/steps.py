@@ -76,6 +76,13 @@ def n_outputs(model: Any, X: np.ndarray) -> int:
     return 1 if isinstance(out, Value) else len(out)
 
 
+def _checked(loss: Any) -> Value:
+    if not isinstance(loss, Value):
+        raise TypeError(f"the loss function must return a Value built from the scores it is given, got "
+                        f"{type(loss).__name__}: {loss!r:.40}")
+    return loss
+
+
 def _scores(outs: list[Any]) -> np.ndarray:
     return np.asarray([score_data(s) for s in outs], dtype=np.float64)
 
@@ -97,7 +104,7 @@ class EagerStep:
         model, X, Y = self.model, self.rows, self.targets
         with gc_paused():
             outs = [model([Value(v) for v in X[i]]) for i in rows]
-            total = self.loss_fn(outs, [Y[i] for i in rows])
+            total = _checked(self.loss_fn(outs, [Y[i] for i in rows]))
             if self.alpha:
                 total = total + l2(model.parameters(), self.alpha)
             self.opt.zero_grad()
@@ -167,7 +174,7 @@ class CompiledStep:
     def _targets(self, y: np.ndarray) -> np.ndarray:
         # The loss checks its targets (±1 for hinge, [0, 1] for bce, ...) on plain numbers: each distinct one once.
         distinct = np.unique(y, axis=0)
-        self.loss_fn([[0.5] * self.k if self.k > 1 else 0.5 for _ in range(len(distinct))], distinct.tolist())
+        _checked(self.loss_fn([[0.5] * self.k if self.k > 1 else 0.5 for _ in range(len(distinct))], distinct.tolist()))
         if self.k > 1 and y.ndim == 1:  # class indices -> one-hot rows
             return np.eye(self.k)[y.astype(int)]
         return y
