@@ -629,3 +629,17 @@ def test_history_shows_a_loss_sparkline_in_jupyter_with_validation_dashed():
 def test_a_loss_function_that_returns_a_number_is_a_clear_error(compiled):
     with pytest.raises(TypeError, match="the loss function must return a Value"):
         fit(MLP(2, [1]), *data.xor(), loss=lambda scores, targets: 1.0, epochs=1, progress=False, compiled=compiled)
+
+
+def test_compiled_training_that_diverges_stops_where_eager_does_and_keeps_the_last_good_numbers():
+    X, y = data.moons(n=20, seed=0)
+    errors, models = [], []
+    for compiled in (False, True):
+        model = MLP(2, [8, 1], seed=0)
+        with pytest.raises(NonFiniteLossError, match=r"diverged at epoch \d+, step \d+: .*Lower the learning") as e:
+            fit(model, X, y, loss="mse", lr=1e3, epochs=50, progress=False, compiled=compiled)
+        errors.append(str(e.value).split(":")[0])
+        models.append(model)
+    assert errors[0] == errors[1]  # the same epoch and step
+    assert all(np.isfinite(p.data) for p in models[1].parameters())
+    assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-6)

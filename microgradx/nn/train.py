@@ -70,10 +70,10 @@ class StopRules:
 
     def reason(self, epoch: int, history: History) -> str:
         """Why to stop after this epoch ("" to go on). Call once per epoch: it runs the callback."""
-        if history.val_loss:
-            v_loss = history.val_loss[-1]
-            self.best, self.since_best = (v_loss, 0) if v_loss < self.best - self.min_delta else \
-                (self.best, self.since_best + 1)
+        if history.val_loss and history.val_loss[-1] < self.best - self.min_delta:
+            self.best, self.since_best = history.val_loss[-1], 0
+        elif history.val_loss:
+            self.since_best += 1
         if self.callback is not None and self.callback(epoch, history) is True:
             return f"callback stopped training at epoch {epoch}"
         loss, acc = history.loss[-1], history.accuracy[-1]
@@ -111,10 +111,10 @@ def _check_options(l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any, t
                    patience: Any, validation: Any) -> None:
     _amount("l2_alpha", l2_alpha, none_ok=False)
     _amount("min_delta", min_delta, none_ok=False)
-    if clip is not None and not (_amount("clip_grad_norm", clip) or 0.0) > 0.0:
+    if _amount("clip_grad_norm", clip) == 0.0:
         raise ValueError("clip_grad_norm must be > 0 (the largest gradient norm a step may take), or None")
     _amount("target_loss", target_loss, low=-math.inf)
-    if target_accuracy is not None and not 0.0 <= (_amount("target_accuracy", target_accuracy) or 0.0) <= 1.0:
+    if (_amount("target_accuracy", target_accuracy) or 0.0) > 1.0:
         raise ValueError(f"target_accuracy is a fraction in [0, 1], got {target_accuracy!r}")
     _count("patience", patience, none_ok=True)
     if patience is not None and validation is None:
@@ -171,9 +171,9 @@ def _threshold_for(loss: Any) -> float:
     return 0.5 if getattr(loss, "__name__", "") == "bce" else 0.0
 
 
-def _diverged(what: str, epoch: int, k: int, lr: float) -> NonFiniteLossError:
-    return NonFiniteLossError(f"{what} at epoch {epoch}, step {k}. Lower the learning rate (now {lr:g}) "
-                              "or clip gradients (fit(..., clip_grad_norm=1.0)).")
+def _diverged(why: str, epoch: int, k: int, lr: float) -> NonFiniteLossError:
+    return NonFiniteLossError(f"training diverged at epoch {epoch}, step {k}: {why.rstrip('.')}. Lower the learning "
+                              f"rate (now {lr:g}) or clip gradients (fit(..., clip_grad_norm=1.0)).")
 
 
 def _train_epoch(step: Step, y: np.ndarray, rows_per_batch: list[np.ndarray], opt: Optimizer, clip: float | None,
@@ -185,7 +185,7 @@ def _train_epoch(step: Step, y: np.ndarray, rows_per_batch: list[np.ndarray], op
         try:
             loss, batch_scores = step(rows)
         except ArithmeticError as e:
-            raise _diverged(f"training diverged: {str(e).rstrip('.')}", epoch, k, opt.lr) from e
+            raise _diverged(str(e), epoch, k, opt.lr) from e
         g = step.gradient()
         if not math.isfinite(loss):
             raise _diverged(f"the loss became {loss}", epoch, k, opt.lr)
@@ -269,10 +269,11 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
         try:
             for epoch in bar:
                 lr_now = opt.lr
-                results = _train_epoch(step, ys, batches(n, size, shuffle, rng), opt, clip_grad_norm, groups,
-                                       labels_like, epoch)
+                loss_e, acc, norms = _train_epoch(step, ys, batches(n, size, shuffle, rng), opt, clip_grad_norm,
+                                                  groups, labels_like, epoch)
                 step.sync()
-                history.record(*results[:2], lr_now, results[2], val and _validate(model, step, val, labels_like))
+                measured = _validate(model, step, val, labels_like) if val is not None else None
+                history.record(loss_e, acc, lr_now, norms, measured)
                 if progress:
                     bar.set_postfix(_postfix(history), refresh=False)
                 if sched is not None:
