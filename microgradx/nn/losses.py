@@ -70,7 +70,13 @@ def _lift(p: Any, i: int = 0, j: int | None = None) -> Value:
 
 
 def _mean(terms: list[Value]) -> Value:
-    # micrograd's form: sum(losses) * (1.0 / len(losses))
+    """micrograd's form, ``sum(losses) * (1.0 / len(losses))``.
+
+    While ``jit`` traces a per-sample loss (a batch of one), the one term is its own
+    mean: the compiled step then skips the ``0 + term`` and ``× 1.0`` it would add.
+    """
+    if len(terms) == 1 and current_tracer() is not None:
+        return terms[0]
     return sum(terms) * (1.0 / len(terms))  # type: ignore[return-value]
 
 
@@ -152,11 +158,13 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
 
         loss = ln Σⱼ e^(sⱼ - m) - Σⱼ tⱼ·(sⱼ - m)      ∂loss/∂sⱼ = softmax(s)ⱼ - tⱼ
 
-    (for an index, t is one-hot at y and the last sum is just s_y - m). While
-    ``jit`` traces, the scores hold no numbers to take the max of; m is then built
-    from ops, max(a, b) = b + relu(a - b), pairwise down the row (depth log₂ k), and
-    equals max s. The loss does not depend on m (as Σ tⱼ = 1), so the gradients
-    flowing through m cancel: the compiled loss takes logits of any size, as eager.
+    (for an index, t is one-hot at y and the last sum is just s_y - m).
+
+    While ``jit`` traces, the scores hold no numbers to take the max of. The
+    log-sum-exp is then built pairwise from ops that cannot overflow,
+    ln(eᵃ + eᵇ) = b + softplus(a - b), down the row (depth log₂ k), and the loss is
+    ``ln Σⱼ e^(sⱼ) - Σⱼ tⱼ·sⱼ`` (Σ t = 1): the same value and gradient, for logits of
+    any size, as eager.
     """
     rows = _as_list(scores, "scores")
     ys = _as_list(labels, "labels")
@@ -170,24 +178,24 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
             raise ValueError(f"sample {i}: softmax_cross_entropy needs a list of class scores per sample "
                              "(a model with one output per class), got a single score")
         row = [_lift(s, i, j) for j, s in enumerate(row)]
-        m = _row_max(row)
+        t = _probabilities(y, len(row), i) if hasattr(y, "__len__") else None  # else: a class index
+        index = _class_index(y, len(row), i) if t is None else 0
+        if current_tracer() is not None:
+            target = row[index] if t is None else sum(tj * s for tj, s in zip(t, row, strict=True))
+            terms.append(_traced_log_sum_exp(row) - target)
+            continue
+        m = max(s.data for s in row)
         shifted = [s - m for s in row]
-        log_sum = sum(e.exp() for e in shifted).log()  # type: ignore[union-attr]
-        if hasattr(y, "__len__"):  # a row of class probabilities
-            t = _probabilities(y, len(row), i)
-            terms.append(log_sum - sum(tj * s for tj, s in zip(t, shifted, strict=True)))
-        else:
-            terms.append(log_sum - shifted[_class_index(y, len(row), i)])
+        target = shifted[index] if t is None else sum(tj * s for tj, s in zip(t, shifted, strict=True))
+        terms.append(sum(e.exp() for e in shifted).log() - target)  # type: ignore[union-attr]
     return _mean(terms)
 
 
-def _row_max(row: list[Value]) -> Any:
-    """max s: a number; while tracing, ops: max(a, b) = b + relu(a - b), pairwise (exact, differentiable)."""
-    if current_tracer() is None:
-        return max(s.data for s in row)
-    level: list[Value] = row
+def _traced_log_sum_exp(row: list[Value]) -> Value:
+    """ln Σ e^s from ops that never overflow: ln(eᵃ + eᵇ) = b + softplus(a - b), pairwise down the row."""
+    level = row
     while len(level) > 1:
-        pairs = [b + (a - b).relu() for a, b in zip(level[0::2], level[1::2], strict=False)]
+        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]  # type: ignore
         level = pairs + level[len(pairs) * 2:]
     return level[0]
 
