@@ -391,7 +391,8 @@ def groups(trace: Trace, st: Stages, sm: Sums, dots: dict[int, Dot]) -> Grouping
     keys = (source, param, name, level, stage)
     order = np.lexsort(keys)  # stable: a group's nodes stay in trace order
     ordered = np.stack([np.asarray(key, float)[order] for key in keys])
-    starts = np.flatnonzero(np.r_[True, np.any(ordered[:, 1:] != ordered[:, :-1], axis=0)])
+    changes = np.any(ordered[:, 1:] != ordered[:, :-1], axis=0)
+    starts = np.flatnonzero(np.r_[True, changes]) if len(nodes) else np.zeros(0, np.intp)
     kinds = {names.index("~dot"): "dot", names.index("~sum"): "sum"}
     return Grouping(nodes[order], np.r_[starts, len(nodes)], stage[order][starts], level[order][starts],
                     [kinds.get(int(r), "op") for r in name[order][starts]])

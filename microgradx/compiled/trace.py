@@ -377,9 +377,10 @@ def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholder
             tr.kind[i] = K_CONST
         elif math.isnan(v.data):
             raise TracingError(
-                f"while tracing {tr.fn_name}: a Value made from the inputs lost its history (it was computed "
-                "under no_grad(), or copied as a new leaf), so jit cannot tell how it depends on the "
-                "inputs. Compute it with Value operations outside no_grad().")
+                f"while tracing {tr.fn_name}: a leaf Value holding nan{f' ({v.label})' if v.label else ''}. "
+                "Either it was made from the inputs and lost its history (computed under no_grad(), or copied "
+                "as a new leaf), so jit cannot tell how it depends on the inputs: compute it with Value "
+                "operations outside no_grad(); or it is a parameter whose data is nan: give it a finite value.")
         else:
             tr.param_nodes.append(i)
             tr.params.append(v)
