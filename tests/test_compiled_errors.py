@@ -206,3 +206,33 @@ def test_a_deep_sequential_graph_compiles_and_matches_eager():
     loss, (grad,) = g.value_and_grad(X, write_grad=False)
     np.testing.assert_allclose(loss, np.mean(outs), rtol=1e-12)
     np.testing.assert_allclose(grad, np.mean(grads), rtol=1e-10)
+
+
+def test_errors_inside_a_deep_chain_name_the_step():
+    w = Value(2.0, label="w")
+
+    def f(x):
+        for _ in range(60):
+            x = x * w
+        return (x - 1e10).log()  # log of a negative for small x; x·2^60 overflows for huge x
+
+    g = jit(f)
+    assert "run" in g.program(np.ones(2)).schedule()
+    with pytest.raises(DomainError, match=r"log is undefined for 1 of 2 samples \(first: sample 0\)"):
+        g(np.array([1e-9, 1.0]))
+    with pytest.raises(DomainError, match=r"mul overflowed: .* 1 of 2 samples \(first: sample 1\)"):
+        g(np.array([1.0, 1e300]))
+
+
+def test_a_gradient_that_stops_being_finite_inside_a_deep_chain_names_the_op():
+    w = Value(1.0, label="w")
+
+    def f(x):
+        x = (w * x).log()  # finite for x = 1e-310, but its derivative 1/x is not
+        for _ in range(60):
+            x = x * 0.5 + 1.0
+        return x
+
+    with pytest.raises(DomainError, match=r"gradient through %1 = log %0"):
+        jit(f).value_and_grad(np.array([1.0, 1e-310]))
+    assert w.grad == 0.0

@@ -8,6 +8,7 @@ from microgradx import Value
 from microgradx.compiled.schedule import (
     DotGroup,
     OpGroup,
+    RunGroup,
     SumGroup,
     U,
     V,
@@ -152,6 +153,31 @@ def test_the_schedule_knows_the_output_rows_and_which_node_each_row_holds():
     plan = schedule(tr)
     stage, row = plan.outputs[0]
     assert stage == V and plan.row_nodes[V][row] == tr.outputs[0]
-    assert plan.param_order == [0] and plan.u_template.shape == (plan.n_rows[U], 1)
+    assert plan.param_order.tolist() == [0] and plan.u_template.shape == (plan.n_rows[U], 1)
     assert "V level   2  tanh" in plan.text("f", tr.n_ops)
     np.testing.assert_array_equal(plan.u_template[:, 0], 0.0)  # w's row is filled at each call
+
+
+def test_build_keeps_a_long_chain_of_one_node_levels_as_one_run():
+    w = Value(0.9, label="w")
+
+    def f(x):
+        for _ in range(40):
+            x = (x * w + 0.1).tanh()
+        return x
+
+    tr = trace(f, [None])
+    plan = schedule(tr)
+    (run,) = plan.groups
+    assert isinstance(run, RunGroup) and run.size == 120  # mul, add, tanh per step: 120 levels
+    assert (run.level, run.last_level) == (1, 120)
+    assert sorted(op.name for op in run.ops) == ["add", "mul", "tanh"]
+    first = run.step(0)  # x·w: reads x (an input) and w (uniform, needs a gradient)
+    assert first.op.name == "mul"
+    assert [(r.src, r.start, r.needs_grad) for r in first.args] == [(V, 0, False), (U, 0, True)]
+    assert "run" in plan.text("f", tr.n_ops) and "one node per level to 120" in plan.text("f", tr.n_ops)
+
+
+def test_a_short_chain_stays_one_group_per_level():
+    tr = trace(lambda x: x.tanh().exp().sin(), [None])
+    assert [g.name for g in schedule(tr).groups] == ["tanh", "exp", "sin"]

@@ -6,7 +6,8 @@ rest, one column per sample (``schedule.py`` says which node has which row).
 
 **Forward.** Each group is three numpy steps: read its inputs (a view when the
 rows are contiguous), ``op.forward(ops.NUMPY, *inputs)``, store its rows. A
-matrix-product group is ``W @ X`` plus its other terms.
+matrix-product group is ``W @ X`` plus its other terms. A run (a deep chain of
+one-node levels) is stepped through node by node, one numpy call per node.
 
 **Backward.** The groups in reverse. A group's output gradient ``g`` (rows of
 the gradient buffer) times the op table's local derivatives
@@ -37,7 +38,7 @@ import numpy as np
 
 from .. import ops
 from ..ops import DomainError
-from .schedule import DotGroup, Group, OpGroup, Rows, SumGroup, U, V, schedule
+from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U, V, schedule
 from .trace import Trace
 
 __all__ = ["Program", "InputError"]
@@ -109,8 +110,31 @@ def _sum_forward(g: SumGroup, bufs: list[np.ndarray]) -> None:
         out[...] = np.add.reduceat(t, g.seg_starts, axis=0)
 
 
+_CHUNK = 4096  # a run's steps are read from its arrays this many at a time
+
+
+def _run_steps(g: RunGroup, lo: int, hi: int, reverse: bool = False) -> Any:
+    """Steps lo .. hi - 1 of a run as plain numbers: (row, op code, src0, src1, row0, row1, needs0, needs1)."""
+    sl = slice(lo, hi) if not reverse else slice(hi - 1, lo - 1 if lo else None, -1)
+    rows = range(g.start + lo, g.start + hi) if not reverse else range(g.start + hi - 1, g.start + lo - 1, -1)
+    return zip(rows, g.code[sl].tolist(), *g.src[sl].T.tolist(), *g.rows[sl].T.tolist(), *g.needs[sl].T.tolist())
+
+
+def _run_forward(g: RunGroup, bufs: list[np.ndarray]) -> None:
+    """Step by step: row ``start + k`` = op_k(its argument rows), one numpy call per step."""
+    out, ops = bufs[g.stage], g.ops
+    for lo in range(0, g.size, _CHUNK):
+        for row, code, s0, s1, r0, r1, _, _ in _run_steps(g, lo, min(lo + _CHUNK, g.size)):
+            op = ops[code]
+            xs = (bufs[s0][r0],) if s1 < 0 else (bufs[s0][r0], bufs[s1][r1])
+            if op.domain is not None and np.any(op.domain(*xs)):
+                raise _Undefined(g.step(row - g.start), [x.reshape(1, -1) for x in xs],
+                                 np.reshape(op.domain(*xs), (1, -1)))
+            out[row] = op.forward(_NUMPY, *xs)
+
+
 _FORWARD: dict[type, Callable[[Any, list[np.ndarray]], None]] = {
-    OpGroup: _op_forward, DotGroup: _dot_forward, SumGroup: _sum_forward}
+    OpGroup: _op_forward, DotGroup: _dot_forward, SumGroup: _sum_forward, RunGroup: _run_forward}
 
 
 # -------------------------------------------------------------------- backward steps
@@ -168,17 +192,48 @@ def _sum_backward(g: SumGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) 
 
 def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
     g_out = grads[g.stage][g.start:g.stop]
-    if g.xs.needs_grad or g.weights.needs_grad:
-        w = g.weights.read(bufs).reshape(g.stop - g.start, -1)
-        if g.xs.needs_grad:  # ∂(w·x)/∂x = w
-            g.xs.add(grads, w.T @ g_out)
-        if g.weights.needs_grad:  # ∂(w·x)/∂w = x, summed over the batch
-            g.weights.add(grads, (g_out @ g.xs.read(bufs).T).reshape(-1, 1))
+    # (an inner dimension of 1 -- one row, or the U stage's one column -- is an outer product:
+    # a broadcast multiply, the same numbers, without matmul's overhead)
+    if g.xs.needs_grad:  # ∂(w·x)/∂x = w
+        w_t = g.weights.read(bufs).reshape(g.stop - g.start, -1).T
+        g.xs.add(grads, w_t * g_out if g_out.shape[0] == 1 else w_t @ g_out)
+    if g.weights.needs_grad:  # ∂(w·x)/∂w = x, summed over the batch
+        x_t = g.xs.read(bufs).T
+        g.weights.add(grads, (g_out * x_t if g_out.shape[1] == 1 else g_out @ x_t).reshape(-1, 1))
     _to_terms(g, grads, g_out)
 
 
+def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    """The steps in reverse: each argument row gets g_out × its local derivative."""
+    st, ops, values, g_rows = g.stage, g.ops, bufs[g.stage], grads[g.stage]
+    for hi in range(g.size, 0, -_CHUNK):
+        for row, code, s0, s1, r0, r1, n0, n1 in _run_steps(g, max(hi - _CHUNK, 0), hi, reverse=True):
+            if not (n0 or n1):
+                continue
+            g_out, x = g_rows[row], bufs[s0][r0]
+            if s1 < 0:
+                _step_into(grads, st, s0, r0, g_out, ops[code].local(_NUMPY, values[row], x)[0])
+                continue
+            d0, d1 = ops[code].local(_NUMPY, values[row], x, bufs[s1][r1])
+            if n0:
+                _step_into(grads, st, s0, r0, g_out, d0)
+            if n1:
+                _step_into(grads, st, s1, r1, g_out, d1)
+
+
+def _step_into(grads: list[np.ndarray], stage: int, src: int, r: int, g_out: np.ndarray, d: Any) -> None:
+    """grads[src][r] += g_out · d: per sample in the same stage, summed over the batch into a uniform row."""
+    if src == stage:
+        row = grads[src][r]
+        row += _times(g_out, d)
+    elif type(d) is float:
+        grads[U][r, 0] += g_out.sum() * d
+    else:
+        grads[U][r, 0] += g_out.dot(d) if d.shape == g_out.shape else (g_out * d).sum()
+
+
 _BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray]], None]] = {
-    OpGroup: _op_backward, DotGroup: _dot_backward, SumGroup: _sum_backward}
+    OpGroup: _op_backward, DotGroup: _dot_backward, SumGroup: _sum_backward, RunGroup: _run_backward}
 
 
 # -------------------------------------------------------------------- the program
@@ -190,12 +245,11 @@ class Program:
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.plan = schedule(trace)
-        self.params = [trace.params[k] for k in self.plan.param_order]  # in row order
+        self.params = [trace.params[k] for k in self.plan.param_order.tolist()]  # in row order
         self.n_params = len(self.params)
         self.n_inputs = len(trace.input_nodes)
         self._buffers: dict[str, np.ndarray] = {}
-        # U rows computed by groups start after the parameters and constants
-        self._first_computed = self.n_rows[U] - sum(g.size for g in self.plan.groups if g.stage == U)
+        self._u = self.plan.u_template  # the U buffer: constants in place; parameters written per call
 
     @property
     def groups(self) -> list[Group]:
@@ -260,13 +314,16 @@ class Program:
         return buf
 
     def _uniform_buffer(self, params: np.ndarray | None) -> np.ndarray:
-        u = self.plan.u_template.copy()
+        """The U buffer with the parameters (``params``, or read from the Values) and constants in place."""
+        u = self._u
         if self.n_params:
-            vector = self.param_vector() if params is None else np.asarray(params, dtype=float)
-            if vector.shape != (self.n_params,):
-                self._check_vector(vector)
-            u[: self.n_params, 0] = vector
-            self._check_finite_params(u[: self.n_params, 0])
+            if params is None:
+                u[: self.n_params, 0] = self.param_vector()
+            else:
+                vector = np.asarray(params, dtype=float)
+                if vector.shape != (self.n_params,):
+                    self._check_vector(vector)
+                u[: self.n_params, 0] = vector
         return u
 
     def _forward(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
@@ -274,14 +331,13 @@ class Program:
         bufs = [self._uniform_buffer(params), self._buffer("values", batch)]
         if cols:
             bufs[V][: self.n_inputs] = cols
-            if not np.isfinite(bufs[V][: self.n_inputs]).all():
-                self._bad_input(bufs[V][: self.n_inputs])
         forward = _FORWARD
         try:
             with np.errstate(all="ignore"):
                 for g in self.plan.groups:
                     forward[type(g)](g, bufs)
         except _Undefined as e:
+            self._check_given(bufs)
             raise self._domain_error(e.group, e.xs, e.bad, batch) from None
         self._check_values(bufs, batch)
         return bufs, batch
@@ -308,14 +364,24 @@ class Program:
                          f"{b}: inputs must be finite numbers. Clean or drop that sample.", k, b, float(inputs[k, b]))
 
     def _check_values(self, bufs: list[np.ndarray], batch: int) -> None:
-        """Every computed value is finite, or the group where the first non-finite one appeared is named."""
-        u, v = bufs[U][self._first_computed:], bufs[V][self.n_inputs:]
-        if np.isfinite(u.sum()) and np.isfinite(v.sum()):
-            return  # (a sum too large for a float looks like an overflow: then look closer)
+        """Every value is finite: the parameters and inputs given, then every computed one (else the group
+        where the first non-finite value appeared is named)."""
+        if np.isfinite(bufs[U].sum()) and np.isfinite(bufs[V].sum()):
+            return  # one sum per buffer; a sum too large for a float looks like an overflow: then look closer
+        self._check_given(bufs)
         for g in self.plan.groups:
             rows = bufs[g.stage][g.start:g.stop]
             if not np.isfinite(rows).all():
+                if isinstance(g, RunGroup):  # the step that overflowed
+                    g = g.step(int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0]))
                 raise self._overflow_error(g, bufs, batch)
+
+    def _check_given(self, bufs: list[np.ndarray]) -> None:
+        """The parameters and the inputs are finite (else a ValueError names the first that is not)."""
+        self._check_finite_params(bufs[U][: self.n_params, 0])
+        inputs = bufs[V][: self.n_inputs]
+        if not np.isfinite(inputs).all():
+            self._bad_input(inputs)
 
     # ---------------------------------------------------------------- results
 
@@ -367,8 +433,8 @@ class Program:
                               f"({loss}): every sample's value is finite, their sum is not. Use "
                               "reduction='mean' on smaller batches, or scale the loss down.", kind="overflow")
         grads = self._backward(bufs, batch, seed)
-        param_grads = grads[U][: self.n_params, 0].copy()
-        if not np.isfinite(param_grads).all():
+        param_grads = grads[U][: self.n_params, 0]  # (the U gradients are a fresh array per call)
+        if not np.isfinite(param_grads.sum()) and not np.isfinite(param_grads).all():
             raise self._gradient_error(bufs, batch, seed)
         return bufs, batch, loss, param_grads
 
@@ -394,8 +460,10 @@ class Program:
     def _gradient_error(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float]) -> DomainError:
         """The backward pass again, checked after every group: the first that made a gradient non-finite."""
         grads = self._seeded(batch, seed)
+        steps = [g.step(k) if isinstance(g, RunGroup) else g
+                 for g in self.plan.groups for k in (range(g.size) if isinstance(g, RunGroup) else (0,))]
         with np.errstate(all="ignore"):
-            for g in reversed(self.plan.groups):
+            for g in reversed(steps):
                 if not g.needs_grad:
                     continue
                 _BACKWARD[type(g)](g, bufs, grads)

@@ -29,7 +29,9 @@ results, and reads the op table's rows and traits, never a particular op:
    holds the inputs, then the per-sample groups. A group's rows are contiguous.
 
 :func:`build` then prepares, once, the rows each group reads and adds gradients
-into (a slice where they are contiguous, else an index), and :func:`schedule`
+into (a slice where they are contiguous, else an index). A long stretch of
+one-node levels (a deep chain: nothing to vectorise across nodes) becomes one
+:class:`RunGroup` of arrays rather than one object per node. :func:`schedule`
 runs all of it and returns the :class:`Schedule`.
 """
 
@@ -37,18 +39,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
 
 import numpy as np
 
+from ..modes import gc_paused
 from ..ops import Op
 from .trace import K_INPUT, K_OP, K_PARAM, Trace
 
-__all__ = ["Schedule", "Group", "OpGroup", "SumGroup", "DotGroup", "Rows", "Terms", "schedule",
+__all__ = ["Schedule", "Group", "OpGroup", "SumGroup", "DotGroup", "RunGroup", "Rows", "Terms", "schedule",
            "stages", "sums", "matrix_products", "groups", "row_layout", "build", "U", "V"]
 
 U, V = 0, 1  # the two stages / buffers
 _SHORT_SUM = 4  # sums of at most this many terms are added position by position
+_RUN = 32  # at least this many one-node groups in a row (in one stage) become one RunGroup
 
 
 # -------------------------------------------------------------------- what the passes produce
@@ -225,14 +229,43 @@ class DotGroup(Group):
         return "dot"
 
 
+@dataclass(slots=True, eq=False)
+class RunGroup(Group):
+    """Single-node steps, each on the rows the ones before wrote: a deep chain such as y = tanh(w·y + c).
+
+    A level holding one node cannot be vectorised across nodes, so a long stretch of them
+    is kept as arrays, one entry per step, instead of one group object per node: step k
+    writes row ``start + k`` with ``ops[code[k]]`` applied to rows ``rows[k]`` of the
+    buffers ``src[k]`` (``-1``: the op takes one argument). Levels ``level`` .. ``last_level``.
+    """
+
+    last_level: int
+    ops: list[Op]
+    code: np.ndarray   # int per step: index into ops
+    src: np.ndarray    # int8 (steps, 2): U, V, or -1
+    rows: np.ndarray   # int32 (steps, 2)
+    needs: np.ndarray  # bool (steps, 2): that argument needs a gradient
+
+    @property
+    def name(self) -> str:
+        return "run"
+
+    def step(self, k: int) -> OpGroup:
+        """Step ``k`` as a one-node group (what the error messages describe)."""
+        args = tuple(Rows(int(s), [int(r)], bool(n))
+                     for s, r, n in zip(self.src[k], self.rows[k], self.needs[k], strict=True) if s >= 0)
+        return OpGroup(self.stage, self.level, self.start + k, self.start + k + 1, bool(self.needs[k].any()),
+                       self.ops[int(self.code[k])], args)
+
+
 @dataclass(eq=False)
 class Schedule:
     """What ``Program`` executes: the groups in order, and where everything lives in the two buffers."""
 
     groups: list[Group]
     n_rows: tuple[int, int]       # rows of U (uniform) and V (per sample)
-    param_order: list[int]        # U row r < n_params holds trace.params[param_order[r]]
-    u_template: np.ndarray        # (n_rows[U], 1): the constants in place, the rest 0
+    param_order: np.ndarray       # U row r < n_params holds trace.params[param_order[r]]
+    u_template: np.ndarray        # (n_rows[U], 1): the constants in place, the rest 0 (Program runs in it)
     outputs: list[tuple[int, int]]  # (stage, row) of each output
     row_nodes: tuple[np.ndarray, np.ndarray]  # per stage: the trace node of each row (-1: none)
 
@@ -243,6 +276,8 @@ class Schedule:
         for g in self.groups:
             stage = "U" if g.stage == U else "V"
             extra = f", {g.n_terms} terms" if isinstance(g, (SumGroup, DotGroup)) else ""
+            if isinstance(g, RunGroup):
+                extra = f", one node per level to {g.last_level}: {', '.join(sorted({op.name for op in g.ops}))}"
             lines.append(f"  {stage} level {g.level:3d}  {g.name:<16} x{g.size}{extra}")
         return "\n".join(lines)
 
@@ -250,6 +285,7 @@ class Schedule:
 # -------------------------------------------------------------------- the passes
 
 
+@lru_cache(maxsize=1)  # the passes of one schedule() share them; schedule() clears the cache
 def _columns(trace: Trace) -> tuple[list[int], list[int]]:
     """Each node's first and second argument as lists (-1: none; as a list index, -1 reads a sentinel)."""
     return trace.args[:, 0].tolist(), trace.args[:, 1].tolist()
@@ -284,23 +320,27 @@ def stages(trace: Trace) -> Stages:
 
 def sums(trace: Trace, st: Stages) -> Sums:
     """Pass 2: chains of ``sum_like`` ops whose intermediate results are used once become n-ary sums."""
-    sum_like = _trait(trace, "sum_like")
+    sum_like = _trait(trace, "sum_like") & (trace.args[:, 1] >= 0)  # out = x + y: two operands
     absorbed = sum_like & (st.uses == 1) & (st.parent >= 0)
     absorbed[absorbed] = sum_like[st.parent[absorbed]]
     folded = absorbed.tolist() + [False]
     a, b = _columns(trace)
     terms: dict[int, list[int]] = {}
-    for i in np.flatnonzero(sum_like & ~absorbed).tolist():
+    for root in np.flatnonzero(sum_like & ~absorbed).tolist():
         out: list[int] = []
-        stack = [t for t in (b[i], a[i]) if t >= 0]
-        while stack:  # depth first, left to right: the order the chain added them
-            t = stack.pop()
-            if folded[t]:
-                stack.append(b[t])
-                stack.append(a[t])
-            else:
+        pending = [root]
+        while pending:  # depth first, left to right: the order the chain added them
+            t = pending.pop()
+            if t != root and not folded[t]:
                 out.append(t)
-        terms[i] = out
+                continue
+            while True:  # down the left spine (sum(...) builds ((t0 + t1) + t2) + ...), right sides for later
+                pending.append(b[t])
+                t = a[t]
+                if not folded[t]:
+                    break
+            out.append(t)
+        terms[root] = out
     return Sums(absorbed, terms)
 
 
@@ -330,8 +370,9 @@ def matrix_products(trace: Trace, st: Stages, sm: Sums) -> dict[int, Dot]:
                 dot.others.append(t)
         if dot.products:
             candidates[i] = dot
-    if not candidates:
-        return candidates
+    same_xs = Counter(tuple(d.xs) for d in candidates.values())
+    if all(same_xs[tuple(d.xs)] == 1 for d in candidates.values()):  # nothing shared: no levels needed
+        return {i: d for i, d in candidates.items() if len(d.xs) >= 4}
     level = levels(trace, st, sm, candidates)
     shared = Counter((level[i], tuple(d.xs)) for i, d in candidates.items())
     return {i: d for i, d in candidates.items() if shared[(level[i], tuple(d.xs))] >= 2 or len(d.xs) >= 4}
@@ -412,7 +453,7 @@ def row_layout(trace: Trace, st: Stages, grouping: Grouping, dots: dict[int, Dot
         members = grouping.nodes[grouping.bounds[k]:grouping.bounds[k + 1]].tolist()
         placed.extend(dots[i].weights for i in members)
         placed.extend(dots[i].others for i in members)
-    placed.append(trace.param_nodes)
+    placed.append(np.asarray(trace.param_nodes).tolist())
     candidates = np.concatenate([np.asarray(p, np.intp) for p in placed])
     candidates = candidates[trace.kind[candidates] == K_PARAM]
     _, first = np.unique(candidates, return_index=True)
@@ -447,8 +488,10 @@ class _Indexer:
 
     def rows(self, nodes: list[int]) -> Rows:
         """The rows of ``nodes``, which are all in one stage."""
-        row, needs = self.row, self.needs
-        return Rows(self.stage(nodes[0]), [row[i] for i in nodes], any(needs[i] for i in nodes))
+        row, needs, first = self.row, self.needs, nodes[0]
+        if len(nodes) == 1:
+            return Rows(U if self.uniform[first] else V, [row[first]], needs[first])
+        return Rows(U if self.uniform[first] else V, [row[i] for i in nodes], any(needs[i] for i in nodes))
 
     def terms(self, flat: list[tuple[int, int]], n_members: int) -> tuple[Terms, ...]:
         """Terms ``(node, member)`` split by buffer, each with the scatter into its member's row."""
@@ -468,50 +511,118 @@ def build(trace: Trace, st: Stages, sm: Sums, dots: dict[int, Dot], grouping: Gr
           layout: Layout) -> list[Group]:
     """The executable groups: for each, the rows it reads and adds gradients into."""
     ix = _Indexer(trace, st, layout)
+    runs = _runs(trace, st, sm, grouping, layout)
     nodes, bounds = grouping.nodes.tolist(), grouping.bounds.tolist()
     stages_, levels_ = grouping.stage.tolist(), grouping.level.tolist()
     out: list[Group] = []
-    for k, kind in enumerate(grouping.kind):
+    k = 0
+    while k < len(grouping.kind):
+        if k in runs:
+            k, run = runs[k]
+            out.append(run)
+            continue
         members = nodes[bounds[k]:bounds[k + 1]]
         start = ix.row[members[0]]
-        head = {"stage": stages_[k], "level": levels_[k], "start": start, "stop": start + len(members),
-                "needs_grad": any(ix.needs[i] for i in members)}
+        needs = ix.needs[members[0]] if len(members) == 1 else any(ix.needs[i] for i in members)
+        head = (stages_[k], levels_[k], start, start + len(members), needs)
+        kind = grouping.kind[k]
         if kind == "op":
             op = trace.ops[ix.op[members[0]]]
-            args = [[ix.first[i] for i in members], [ix.second[i] for i in members]][: op.arity]
-            out.append(OpGroup(**head, op=op, args=tuple(ix.rows(a) for a in args)))
+            args = ([ix.first[i] for i in members], [ix.second[i] for i in members])[: op.arity]
+            out.append(OpGroup(*head, op, tuple(ix.rows(a) for a in args)))
         elif kind == "sum":
             out.append(_sum_group(ix, head, [sm.terms[i] for i in members]))
         else:
             ds = [dots[i] for i in members]
-            weights = ix.rows([w for d in ds for w in d.weights])
+            weights, xs = _dot_columns(ix, ds)
             flat = [(t, j) for j, d in enumerate(ds) for t in d.others]
-            out.append(DotGroup(**head, n_terms=len(weights) + len(flat), weights=weights, xs=ix.rows(ds[0].xs),
-                                terms=ix.terms(flat, len(ds))))
+            out.append(DotGroup(*head, len(weights) + len(flat), weights, xs, ix.terms(flat, len(ds))))
+        k += 1
     return out
 
 
-def _sum_group(ix: _Indexer, head: dict[str, Any], terms: list[list[int]]) -> SumGroup:
+def _runs(trace: Trace, st: Stages, sm: Sums, grouping: Grouping, layout: Layout) -> dict[int, tuple[int, RunGroup]]:
+    """Stretches of at least ``_RUN`` one-node groups of one stage, as RunGroups: first group -> (end, run).
+
+    A one-node group qualifies when it is an op, or a sum of exactly its own two
+    arguments (nothing folded into it: then it is its add op).
+    """
+    if len(grouping.kind) < _RUN:
+        return {}
+    first_node = grouping.nodes[grouping.bounds[:-1]]
+    kind = np.array(grouping.kind)
+    a, b = trace.args[first_node, 0], trace.args[first_node, 1]
+    plain_sum = (kind == "sum") & ~sm.absorbed[a] & ~sm.absorbed[np.where(b >= 0, b, a)]
+    single = (np.diff(grouping.bounds) == 1) & ((kind == "op") | plain_sum)
+    # maximal stretches of consecutive qualifying groups in one stage
+    key = np.where(single, grouping.stage, -1)
+    edges = np.flatnonzero(np.r_[True, key[1:] != key[:-1], True])
+    runs = {}
+    for k0, k1 in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        if key[k0] >= 0 and k1 - k0 >= _RUN:
+            runs[k0] = (k1, _run_group(trace, st, grouping, layout, k0, k1))
+    return runs
+
+
+def _run_group(trace: Trace, st: Stages, grouping: Grouping, layout: Layout, k0: int, k1: int) -> RunGroup:
+    """Groups k0 .. k1 - 1 (one node each, consecutive rows of one stage) as one RunGroup."""
+    nodes = grouping.nodes[grouping.bounds[k0]:grouping.bounds[k1]]
+    used, code = np.unique(trace.op[nodes], return_inverse=True)
+    args = trace.args[nodes]
+    has = args >= 0
+    src = np.where(has, np.where(st.uniform[args], U, V), -1).astype(np.int8)
+    rows = np.where(has, layout.row[args], -1).astype(np.int32)
+    needs = has & st.needs_grad[args]
+    start = int(layout.row[nodes[0]])
+    return RunGroup(int(grouping.stage[k0]), int(grouping.level[k0]), start, start + len(nodes), bool(needs.any()),
+                    int(grouping.level[k1 - 1]), [trace.ops[c] for c in used.tolist()], code.astype(np.int32),
+                    src, rows, needs)
+
+
+def _dot_columns(ix: _Indexer, ds: list[Dot]) -> tuple[Rows, Rows]:
+    """The weight and x rows of a matrix product, columns in trace order -- or sorted by x row, when
+    that makes both contiguous (an L2 penalty Σ p·p over every parameter: read as views, not gathered).
+
+    A matrix product sums its columns in BLAS's order anyway, so their order is free."""
+    weights, xs = ix.rows([w for d in ds for w in d.weights]), ix.rows(ds[0].xs)
+    if weights.idx is None and xs.idx is None:
+        return weights, xs
+    x_rows = [ix.row[x] for x in ds[0].xs]
+    order = sorted(range(len(x_rows)), key=x_rows.__getitem__)
+    sorted_weights = ix.rows([d.weights[k] for d in ds for k in order])
+    sorted_xs = ix.rows([ds[0].xs[k] for k in order])
+    if sorted_weights.idx is None and sorted_xs.idx is None:
+        return sorted_weights, sorted_xs
+    return weights, xs
+
+
+def _sum_group(ix: _Indexer, head: tuple[int, int, int, int, bool], terms: list[list[int]]) -> SumGroup:
     """Short sums of equal width from one buffer per position: added position by position; else stacked."""
     counts = [len(ts) for ts in terms]
-    width = counts[0] if len(set(counts)) == 1 else 0
+    width = counts[0] if counts.count(counts[0]) == len(counts) else 0
+    n_terms = sum(counts)
+    if 0 < width <= _SHORT_SUM:
+        columns = [[ts[j] for ts in terms] for j in range(width)]
+        if all(len({ix.uniform[c] for c in col}) == 1 for col in columns):
+            return SumGroup(*head, n_terms, tuple(ix.rows(col) for col in columns), (), width)
     flat = [(t, j) for j, ts in enumerate(terms) for t in ts]
     seg_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-    columns = [[ts[j] for ts in terms] for j in range(width)]
-    if 0 < width <= _SHORT_SUM and all(len({ix.stage(c) for c in col}) == 1 for col in columns):
-        return SumGroup(**head, n_terms=len(flat), columns=tuple(ix.rows(col) for col in columns), width=width,
-                        seg_starts=seg_starts)
-    return SumGroup(**head, n_terms=len(flat), terms=ix.terms(flat, len(terms)), width=width, seg_starts=seg_starts)
+    return SumGroup(*head, n_terms, (), ix.terms(flat, len(terms)), width, seg_starts)
 
 
 def schedule(trace: Trace) -> Schedule:
     """Run the passes on ``trace``: the schedule ``Program`` executes."""
-    st = stages(trace)
-    sm = sums(trace, st)
-    dots = matrix_products(trace, st, sm)
-    grouping = groups(trace, st, sm, dots)
-    layout = row_layout(trace, st, grouping, dots)
-    executable = build(trace, st, sm, dots, grouping, layout)
+    # The GC is paused: the passes make many small objects and no cycles, so its scans would be waste.
+    with gc_paused():
+        try:
+            st = stages(trace)
+            sm = sums(trace, st)
+            dots = matrix_products(trace, st, sm)
+            grouping = groups(trace, st, sm, dots)
+            layout = row_layout(trace, st, grouping, dots)
+            executable = build(trace, st, sm, dots, grouping, layout)
+        finally:
+            _columns.cache_clear()
     row = layout.row
     u_template = np.zeros((layout.n_rows[U], 1))
     consts, values = trace.constants()
@@ -521,7 +632,6 @@ def schedule(trace: Trace) -> Schedule:
     uniform = st.uniform[placed]
     row_nodes[U][row[placed[uniform]]] = placed[uniform]
     row_nodes[V][row[placed[~uniform]]] = placed[~uniform]
-    position = {node: k for k, node in enumerate(trace.param_nodes)}
     outputs = [(U if st.uniform[o] else V, int(row[o])) for o in trace.outputs]
-    return Schedule(executable, layout.n_rows, [position[i] for i in layout.param_order.tolist()], u_template,
-                    outputs, row_nodes)
+    param_order = np.searchsorted(trace.param_nodes, layout.param_order)  # (param_nodes is ascending)
+    return Schedule(executable, layout.n_rows, param_order, u_template, outputs, row_nodes)

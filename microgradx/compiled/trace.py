@@ -64,7 +64,7 @@ class Trace:
     Node ``i`` has kind ``KINDS[kind[i]]``; an op node applies ``ops[op[i]]`` to the
     nodes ``args[i]`` (``-1`` where the op takes one argument), which are all below
     ``i``. ``params`` holds the parameter ``Value`` objects themselves (read at call
-    time); ``param_nodes[k]`` is the node index of ``params[k]``.
+    time); ``param_nodes[k]`` is the node index of ``params[k]`` (ascending).
     """
 
     kind: np.ndarray                  # int8 per node
@@ -72,14 +72,13 @@ class Trace:
     args: np.ndarray                  # int32 (n, 2)
     ops: list[Op]
     input_nodes: list[int]
-    param_nodes: list[int]
+    param_nodes: np.ndarray           # int per parameter
     params: list[Value]
     outputs: list[int]
     output_kind: str                  # "value", "tuple" or "list"
     structure: tuple[Any, ...]        # per argument: None (scalar) or the list length
     fn_name: str = "fn"
     input_labels: list[str] | None = None  # per input node (the placeholder's name)
-    param_labels: list[str] | None = None  # per parameter, its label when traced
     op_labels: dict[int, str] | None = None  # op nodes with a label (nn: a neuron's output)
     const_nodes: np.ndarray | None = None   # the constant nodes, ascending
     const_values: np.ndarray | None = None  # and their numbers
@@ -102,9 +101,10 @@ class Trace:
 
     def _leaf_names(self) -> dict[int, str]:
         """Input and parameter names: their labels, made unique (``w``, ``w#1``) in node order."""
+        param_nodes = np.asarray(self.param_nodes).tolist()
         labels = dict(zip(self.input_nodes, self.input_labels or (), strict=False))
-        labels.update(zip(self.param_nodes, self.param_labels or (), strict=False))
-        param_pos = {i: k for k, i in enumerate(self.param_nodes)}
+        labels.update(zip(param_nodes, (p.label for p in self.params), strict=True))
+        param_pos = {i: k for k, i in enumerate(param_nodes)}
         used: dict[str, int] = {}
         names = {}
         for i in sorted(labels):
@@ -151,9 +151,11 @@ class Trace:
         if kind == CONST:
             nodes, values = self.constants()
             return Node(CONST, name, value=float(values[int(np.searchsorted(nodes, i))]))
-        labels = self.input_labels if kind == INPUT else self.param_labels
-        position = (self.input_nodes if kind == INPUT else self.param_nodes).index(i)
-        return Node(kind, name, label=(labels[position] or None) if labels else None)
+        if kind == PARAM:
+            label = self.params[int(np.searchsorted(self.param_nodes, i))].label
+        else:
+            label = (self.input_labels or [""] * len(self.input_nodes))[self.input_nodes.index(i)]
+        return Node(kind, name, label=label or None)
 
     # ---------------------------------------------------------------- text
 
@@ -174,7 +176,7 @@ class Trace:
     def __str__(self) -> str:
         names = self.names()
         inputs = " ".join(names[i] for i in self.input_nodes)
-        params = " ".join(names[i] for i in self.param_nodes)
+        params = " ".join(names[i] for i in np.asarray(self.param_nodes).tolist())
         consts = " ".join(f"{names[i]}={v!r}" for i, v in zip(*(a.tolist() for a in self.constants()), strict=True))
         head = f"{{ lambda ; {inputs} ."
         if params:
@@ -314,17 +316,23 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     return tr
 
 
-def _record(order: list[Value], outputs: list[Value], placeholders: list[Value], created: list[Value],
+def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], created: list[Value],
             fn_name: str) -> Trace:
-    """The compact IR of the walked graph ``order`` (children before parents)."""
+    """The compact IR of the walked graph ``order`` (children before parents).
+
+    Each node's index is written into its ``_mark`` slot as it is reached (its inputs,
+    earlier in ``order``, already have theirs): a slot read instead of a dict lookup per
+    edge. Graph walks start from fresh mark objects, so an index left there reads as
+    "not visited" to them.
+    """
     n = len(order)
-    index = {id(v): i for i, v in enumerate(order)}
     codes: dict[int, int] = {}  # id(op) -> its index in ops
     ops: list[Op] = []
     op_of, first, second = [-1] * n, [-1] * n, [-1] * n
     op_labels: dict[int, str] = {}
     leaves: list[int] = []
     for i, v in enumerate(order):
+        v._mark = i
         x = v._x
         if x is None:
             leaves.append(i)
@@ -333,18 +341,20 @@ def _record(order: list[Value], outputs: list[Value], placeholders: list[Value],
         code = codes.get(id(op))
         if code is None:
             code = codes[id(op)] = len(ops)
-            ops.append(op)  # type: ignore[arg-type]
+            ops.append(op)
         op_of[i] = code
-        first[i] = index[id(x)]
+        first[i] = x._mark
         y = v._y
         if y is not None:
-            second[i] = index[id(y)]
+            second[i] = y._mark
         if v.label:
             op_labels[i] = v.label
     _refuse_user_defined(ops, fn_name)
-    kind = np.full(n, K_OP, np.int8)
-    tr = Trace(kind, np.array(op_of, np.int32), np.array([first, second], np.int32).T.copy(), ops,
-               [], [], [], [index[id(o)] for o in outputs], "value", (), fn_name, op_labels=op_labels)
+    args = np.empty((n, 2), np.int32)
+    args[:, 0], args[:, 1] = first, second
+    op_type = np.int16 if len(ops) < 2**15 else np.int32
+    tr = Trace(np.full(n, K_OP, np.int8), np.array(op_of, op_type), args, ops, [], np.zeros(0, np.int32), [],
+               [o._mark for o in outputs], "value", (), fn_name, op_labels=op_labels)
     _record_leaves(tr, order, leaves, placeholders, created)
     return tr
 
@@ -361,30 +371,31 @@ def _refuse_user_defined(ops: list[Op], fn_name: str) -> None:
 
 def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholders: list[Value],
                    created: list[Value]) -> None:
-    """Sort the leaves into inputs, constants and parameters."""
-    placeholder_ids = {id(v): k for k, v in enumerate(placeholders)}
-    constant_ids = {id(v) for v in created}
-    input_nodes: list[int | None] = [None] * len(placeholders)
-    consts: list[int] = []
-    for i in leaves:
-        v = order[i]
-        k = placeholder_ids.get(id(v))
-        if k is not None:
-            input_nodes[k] = i
-            tr.kind[i] = K_INPUT
-        elif id(v) in constant_ids:
-            consts.append(i)
-            tr.kind[i] = K_CONST
-        elif math.isnan(v.data):
-            raise TracingError(
-                f"while tracing {tr.fn_name}: a leaf Value holding nan{f' ({v.label})' if v.label else ''}. "
-                "Either it was made from the inputs and lost its history (computed under no_grad(), or copied "
-                "as a new leaf), so jit cannot tell how it depends on the inputs: compute it with Value "
-                "operations outside no_grad(); or it is a parameter whose data is nan: give it a finite value.")
-        else:
-            tr.param_nodes.append(i)
-            tr.params.append(v)
-            tr.kind[i] = K_PARAM
+    """Sort the leaves into inputs (the placeholders), constants (made while tracing) and parameters (the rest)."""
+    def walked(v: Value) -> int | None:
+        return v._mark if type(v._mark) is int else None
+
+    input_nodes = [walked(v) for v in placeholders]
+    consts = sorted({i for i in map(walked, created) if i is not None})
+    leaf = np.zeros(len(order), bool)
+    leaf[leaves] = True
+    leaf[[i for i in input_nodes if i is not None]] = False
+    leaf[consts] = False
+    param_nodes = np.flatnonzero(leaf).astype(np.int32)
+    params = [order[i] for i in param_nodes.tolist()]
+    for v in params:
+        v._mark = None  # the parameters outlive the trace: leave no index behind
+    lost = [v for v in params if math.isnan(v.data)]
+    if lost:
+        label = f" ({lost[0].label})" if lost[0].label else ""
+        raise TracingError(
+            f"while tracing {tr.fn_name}: a leaf Value holding nan{label}. "
+            "Either it was made from the inputs and lost its history (computed under no_grad(), or copied "
+            "as a new leaf), so jit cannot tell how it depends on the inputs: compute it with Value "
+            "operations outside no_grad(); or it is a parameter whose data is nan: give it a finite value.")
+    tr.kind[[i for i in input_nodes if i is not None]] = K_INPUT
+    tr.kind[consts] = K_CONST
+    tr.kind[param_nodes] = K_PARAM
     # An input fn never used is not in the graph; keep a node for it so arrays line up.
     missing = [k for k, i in enumerate(input_nodes) if i is None]
     if missing:
@@ -395,7 +406,7 @@ def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholder
         for j, k in enumerate(missing):
             input_nodes[k] = n + j
     tr.input_nodes = [int(i) for i in input_nodes if i is not None]
+    tr.param_nodes, tr.params = param_nodes, params
     tr.input_labels = [v.label for v in placeholders]
-    tr.param_labels = [v.label for v in tr.params]
     tr.const_nodes = np.array(consts, np.intp)
     tr.const_values = np.array([order[i].data for i in consts], float)
