@@ -154,7 +154,9 @@ def draw_command(args: argparse.Namespace) -> int:
         if args.steps:
             written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
                                             rankdir=args.rankdir, max_nodes=args.max_nodes))
-    except (ExpressionError, DomainError, GraphTooLargeError, ValueError) as e:
+    except GraphTooLargeError as e:
+        return _fail(f"{e} (here: --max-nodes N)")
+    except (ExpressionError, DomainError, ValueError) as e:
         return _fail(str(e), status=2 if isinstance(e, ExpressionError) else 1)
     except GraphvizNotFoundError as e:
         return _fail(str(e))

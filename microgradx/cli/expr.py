@@ -130,56 +130,72 @@ def parse(text: str) -> Expression:
     return Expression(source, tree, names)
 
 
+ALLOWED = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS)
+
+
 def _check(node: ast.AST, text: str) -> None:
-    allowed = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS)
+    """Raise :class:`ExpressionError` naming ``node`` unless it is one of the allowed forms."""
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINARY or isinstance(node, (ast.USub, ast.UAdd)):
         return
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            raise ExpressionError(f"operator {type(node.op).__name__} in {_where(text, node)} is not allowed; "
-                                  f"allowed: {allowed}")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise ExpressionError(f"{_where(text, node)} is not allowed; allowed: {allowed}")
-        return
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"the constant {_where(text, node)} is not a real number")
-        try:
-            finite = math.isfinite(float(node.value))
-        except OverflowError:
-            finite = False
-        if not finite:
-            raise ExpressionError(f"the constant {_where(text, node)} is not finite")
-        return
-    if isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise ExpressionError(f"the name {_where(text, node)} is not allowed (names may not start with _)")
-        if len(node.id) > MAX_NAME_LENGTH:
-            raise ExpressionError(f"the name {_where(text, node)} is {len(node.id)} characters long; "
-                                  f"names may have at most {MAX_NAME_LENGTH}")
-        return
-    if isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, ast.Name):
-            raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
-                                  f"one of {', '.join(FUNCTIONS)}")
-        if node.keywords:
-            raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
-        if func.id not in CALLABLE:
-            raise ExpressionError(f"unknown function {func.id!r} in {_where(text, node)}; "
-                                  f"available: {', '.join(FUNCTIONS)}")
-        op = CALLABLE[func.id]
-        most = 2 if op.has_param else 1
-        least = 1 if not op.has_param or op.default is not None else 2
-        if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
-            count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
-            raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
-        if len(node.args) == 2 and _constant(node.args[1]) is None:
-            raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
-        return
-    raise ExpressionError(f"{_where(text, node)} is not allowed in an expression; allowed: {allowed}")
+    check = _CHECKS.get(type(node))
+    if check is None:
+        raise ExpressionError(f"{_where(text, node)} is not allowed in an expression; allowed: {ALLOWED}")
+    check(node, text)
+
+
+def _check_binary(node: Any, text: str) -> None:
+    if type(node.op) not in _BINARY:
+        raise ExpressionError(f"operator {type(node.op).__name__} in {_where(text, node)} is not allowed; "
+                              f"allowed: {ALLOWED}")
+
+
+def _check_unary(node: Any, text: str) -> None:
+    if not isinstance(node.op, (ast.USub, ast.UAdd)):
+        raise ExpressionError(f"{_where(text, node)} is not allowed; allowed: {ALLOWED}")
+
+
+def _check_constant(node: Any, text: str) -> None:
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        raise ExpressionError(f"the constant {_where(text, node)} is not a real number")
+    try:
+        finite = math.isfinite(float(node.value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ExpressionError(f"the constant {_where(text, node)} is not finite")
+
+
+def _check_name(node: Any, text: str) -> None:
+    if node.id.startswith("_"):
+        raise ExpressionError(f"the name {_where(text, node)} is not allowed (names may not start with _)")
+    if len(node.id) > MAX_NAME_LENGTH:
+        raise ExpressionError(f"the name {_where(text, node)} is {len(node.id)} characters long; "
+                              f"names may have at most {MAX_NAME_LENGTH}")
+
+
+def _check_call(node: Any, text: str) -> None:
+    func = node.func
+    if not isinstance(func, ast.Name):
+        raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
+                              f"one of {', '.join(FUNCTIONS)}")
+    if node.keywords:
+        raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
+    if func.id not in CALLABLE:
+        raise ExpressionError(f"unknown function {quote(func.id)} in {_where(text, node)}; "
+                              f"available: {', '.join(FUNCTIONS)}")
+    op = CALLABLE[func.id]
+    most = 2 if op.has_param else 1
+    least = 1 if not op.has_param or op.default is not None else 2
+    if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
+        count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
+        raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
+    if len(node.args) == 2 and _constant(node.args[1]) is None:
+        raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
+
+
+_CHECKS: dict[type, Callable[[Any, str], None]] = {
+    ast.BinOp: _check_binary, ast.UnaryOp: _check_unary, ast.Constant: _check_constant, ast.Name: _check_name,
+    ast.Call: _check_call}
 
 
 def _constant(node: ast.AST) -> float | None:

@@ -135,9 +135,11 @@ def _class_regions(ax: Axes, xx: np.ndarray, yy: np.ndarray, scores: np.ndarray)
 
 def training_figure(model: Any, X: Any, y: Any, history: History, *, title: str | None = None,
                     threshold: float = 0.0) -> Figure:
-    """Loss curve and decision boundary side by side, as a matplotlib ``Figure`` (no pyplot: safe in scripts).
+    """Loss curve and decision boundary side by side, as a matplotlib ``Figure`` made without pyplot.
 
-    Save it with ``fig.savefig(...)``, or show it in Jupyter by leaving it as a cell's value.
+    For files and scripts (``fig.savefig("run.png")``; ``microgradx train --plot`` uses it):
+    no window opens and no pyplot state changes. In a notebook, draw the two plots on
+    ``plt.subplots(1, 2)`` instead, which Jupyter shows inline.
     """
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
