@@ -13,6 +13,7 @@ missing, or a regular file      written atomically; a new file gets the permissi
                                 keeps its own (and its owner and group, where allowed)
 a symbolic link                 followed: the file it points to is replaced atomically, the
                                 link stays a link
+a file with other hard links    replaced too: its other names keep the old content
 a device or FIFO                written directly, never replaced (``/dev/null`` stays
                                 ``/dev/null``; a FIFO waits for its reader)
 an open descriptor's name       written directly (``-o /dev/stdout`` writes to standard output,
@@ -105,7 +106,7 @@ def _replace(name: str, target: Path, raw: bytes, old: os.stat_result | None) ->
     except OSError as e:
         hint = ""
         if isinstance(e, FileNotFoundError):
-            hint = f"the folder {folder} does not exist"
+            hint = f"does the folder {folder} exist? create it first"
         elif isinstance(e, PermissionError) or e.errno == errno.EROFS:
             hint = f"a file is replaced by way of a new file beside it, so the folder {folder} must be writable"
         raise _error(e, name, hint) from None
@@ -127,7 +128,7 @@ def _replace(name: str, target: Path, raw: bytes, old: os.stat_result | None) ->
 
 def _keep_owner_and_mode(tmp: Path, old: os.stat_result) -> None:
     """Give the new file the old one's permissions, and its owner and group when we may (as root, say)."""
-    if (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()) and hasattr(os, "chown"):
+    if hasattr(os, "chown") and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
         try:
             os.chown(tmp, old.st_uid, old.st_gid)
         except OSError:

@@ -99,7 +99,7 @@ def test_a_missing_folder_is_named_and_the_temporary_file_is_not(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         write_atomic(tmp_path / "no" / "f.svg", "x")
     assert f"cannot write {tmp_path / 'no' / 'f.svg'}" in str(e.value)
-    assert f"the folder {tmp_path / 'no'} does not exist" in str(e.value)
+    assert f"does the folder {tmp_path / 'no'} exist? create it first" in str(e.value)
     assert ".tmp" not in str(e.value)
 
 
@@ -154,6 +154,15 @@ def test_dev_null_stays_a_device_even_for_root():
     after = os.stat("/dev/null")
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
     assert not [n for n in os.listdir("/dev") if n.startswith(".null.")]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_link_to_a_device_writes_to_the_device_and_stays_a_link(tmp_path):
+    link = tmp_path / "out.svg"
+    link.symlink_to("/dev/null")
+    write_atomic(link, "discarded")
+    assert link.is_symlink() and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.svg"]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="needs /dev/stdout")
