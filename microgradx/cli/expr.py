@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import ops
 from ..engine import Value
-from ..ops import OPS, Op
+from ..ops import Op
 
 MAX_LENGTH = 10_000  # characters in an expression
 MAX_NAME_LENGTH = 100  # characters in a variable's name (a drawing repeats it in several labels)
@@ -32,8 +33,7 @@ MAX_NAME_LENGTH = 100  # characters in a variable's name (a drawing repeats it i
 _PARSE_RECURSION_LIMIT = 3 * MAX_LENGTH
 
 #: The functions an expression may call: the op table's prefix rows, by the name of their Value method.
-CALLABLE: dict[str, Op] = {op.method: op for op in OPS.values() if op.form == "prefix" and op.method.isidentifier()
-                           and not op.method.startswith("_")}
+CALLABLE: dict[str, Op] = ops.FUNCTIONS
 FUNCTIONS: tuple[str, ...] = tuple(sorted(CALLABLE))
 # Python's operators, applied to Values (which pick the op table's row: ``x ** 2`` is pow, ``x ** y`` vpow).
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub,
