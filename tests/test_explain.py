@@ -190,4 +190,4 @@ def test_explain_writes_constants_by_value_and_signs_as_operators():
     b.label = "b"
     b.backward()
     assert explain(a, b) == ("a.grad = -2.0 = 1.0 (b = v2+a: ∂b/∂a = 1.0, upstream 1.0) "
-                             "− 3.0 (v2 = a*(-3): ∂v2/∂a = (-3) = -3.0, upstream 1.0)")
+                             "− 3.0 (v2 = a*(-3): ∂v2/∂a = -3.0, upstream 1.0)")

@@ -86,24 +86,32 @@ def group_schedule(flow: Flow, unit_of: dict[Any, Any]) -> list[Any] | None:
     return schedule
 
 
-def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[Any, float], set[Any]]]:
-    """The replayed pass as frames, with the gradients and processed nodes after each (live: read at once).
+def runs(flow: Flow, unit_of: dict[Any, Any]) -> list[list[Delta]]:
+    """The replayed pass cut into frames: one step each; collapsed, a group's consecutive steps together."""
+    log = flow.replay(group_schedule(flow, unit_of) if unit_of else None)
+    out: list[list[Delta]] = [[log[0]]]
+    for delta in log[1:]:
+        unit = unit_of.get(delta.current)
+        if unit is not None and len(out) > 1 and unit_of.get(out[-1][0].current) == unit:
+            out[-1].append(delta)
+        else:
+            out.append([delta])
+    return out
 
-    Collapsed (``unit_of`` maps nodes to their group), consecutive steps inside one group
-    are one frame: the group passes its gradient back through all its ops at once.
+
+def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[Any, float], set[Any], int]]:
+    """The frames with the gradients and processed nodes after each (live objects: read them at once),
+    and how many frames there are.
+
+    Collapsed (``unit_of`` maps nodes to their group), a group passes its gradient back
+    through all its ops in one frame.
     """
     grads: dict[Any, float] = {}
     processed: set[Any] = set()
-    log = flow.replay(group_schedule(flow, unit_of) if unit_of else None)
-    i, k = 0, 0
-    while k < len(log):
-        first = log[k]
-        unit = unit_of.get(first.current) if k else None
-        run = [first]
-        k += 1
-        while unit is not None and k < len(log) and unit_of.get(log[k].current) == unit:
-            run.append(log[k])
-            k += 1
+    frames = runs(flow, unit_of)
+    for i, run in enumerate(frames):
+        first = run[0]
+        unit = unit_of.get(first.current) if i else None
         stage = Stage(i, first.current, run, grads.get(first.current, 1.0))
         for delta in run:
             grads.update(delta.updates)
@@ -111,8 +119,7 @@ def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[An
                 processed.add(delta.current)
             if unit is not None:
                 stage.receivers.extend(c for c, _ in delta.updates if unit_of.get(c) != unit)
-        yield stage, grads, processed
-        i += 1
+        yield stage, grads, processed, len(frames)
 
 
 def _prepare(root: Any, rankdir: str, max_nodes: int, collapse: Any, fontsize: float, theme: str) -> Drawer:
@@ -123,19 +130,6 @@ def _prepare(root: Any, rankdir: str, max_nodes: int, collapse: Any, fontsize: f
                     theme=theme_of(theme), tooltips=False)
     drawer.check_size(max_nodes)
     return drawer
-
-
-def _count(flow: Flow, unit_of: dict[Any, Any]) -> int:
-    interior = [n for n in flow.order if n._prev]
-    if not unit_of:
-        return 1 + len(interior)
-    runs, last = 1, object()
-    for n in reversed(interior):
-        u = unit_of.get(n, n)
-        if u != last:
-            runs += 1
-        last = u
-    return runs
 
 
 def backward_steps(root: Any, rankdir: str = "auto", *, max_nodes: int = DEFAULT_MAX_NODES,
@@ -152,8 +146,7 @@ def backward_steps(root: Any, rankdir: str = "auto", *, max_nodes: int = DEFAULT
     flow = drawer.flow
     if rankdir == "auto":
         rankdir = drawer.final_rankdir()
-    total = _count(flow, drawer.cplan.unit_of)
-    for stage, grads, processed in stages(flow, drawer.cplan.unit_of):
+    for stage, grads, processed, total in stages(flow, drawer.cplan.unit_of):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
         d = Drawer(flow, frame, collapse, fontsize=drawer.fontsize, theme=drawer.theme)
         caption = step_caption(flow, stage, total, _unit_name(drawer, stage.current) if stage.index else None)
@@ -229,11 +222,8 @@ class Timeline:
         drawer.slots = True
         self.longest: dict[str, str] = {}
         self.frames: list[dict[str, Any]] = []
-        self.initial = self._texts(self._all_slots())
+        self.initial = self._texts(drawer.slot_sources())
         self._record()
-
-    def _all_slots(self) -> list[tuple[str, Any]]:
-        return [(slot, what) for slot, what in self.drawer.slot_sources()]
 
     def _texts(self, slots: list[tuple[str, Any]]) -> list[list[str]]:
         out = []
@@ -246,8 +236,7 @@ class Timeline:
 
     def _record(self) -> None:
         drawer = self.drawer
-        total = _count(self.flow, drawer.cplan.unit_of)
-        for stage, grads, processed in stages(self.flow, drawer.cplan.unit_of):
+        for stage, grads, processed, total in stages(self.flow, drawer.cplan.unit_of):
             drawer.frame.grads, drawer.frame.processed = grads, processed
             drawer.frame.current = stage.current
             changed = drawer.slots_changed_by(stage.deltas)
@@ -264,8 +253,7 @@ class Timeline:
         drawer = self.drawer
         drawer.frame.current = None
         drawer.layout = self.longest
-        return drawer.draw(format="svg", rankdir=rankdir if rankdir != "auto" else drawer.final_rankdir(),
-                           max_nodes=10**9)
+        return drawer.draw(format="svg", rankdir=rankdir, max_nodes=10**9)  # (the size was checked first)
 
     def data(self) -> dict[str, Any]:
         return {"initial": self.initial, "frames": self.frames}

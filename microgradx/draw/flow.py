@@ -103,12 +103,6 @@ class Names:
             self._position = {n: i for i, n in enumerate(self.order)}
         return f"v{self._position[node]}"
 
-    def get(self, node: Any, default: str = "") -> str:
-        try:
-            return self[node]
-        except KeyError:
-            return default
-
 
 def term(name: str) -> str:
     """``name`` safe inside a formula: labels such as ``x1w1+x2w2`` (or ``-3``) get parentheses."""
