@@ -58,20 +58,25 @@ class CollapsedPlan:
 
 
 def _natural(name: str) -> list[Any]:
-    """A sort key that puts ``x.2`` before ``x.10``."""
+    """A sort key that puts ``t2`` before ``t10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def row_name(unit: Group, collapse: Any) -> str:
-    """A neuron's row names it within its layer's table (``neurons.2``); a layer's box in full."""
-    parts = unit.name.split(".")
-    if collapse == "neuron" and unit.kind != "layer" and len(parts) >= 2:
-        return ".".join(parts[-2:])
+    """A neuron's row names it within its layer's table (``neurons.2``, its scope below the layer's); a layer's box
+    in full."""
+    parent = unit.scope.parent
+    if collapse == "neuron" and unit.kind != "layer" and parent is not None and parent.kind == "layer" \
+            and unit.name.startswith(parent.name + "."):
+        return unit.name[len(parent.name) + 1:]
     return unit.title()
 
 
-def plan(structure: Any, collapse: str, names: Any) -> CollapsedPlan:
-    """Tables of rows per layer (and sample), shared parameters, and the model's inputs."""
+def plan(structure: Any, collapse: str, written: dict[Any, int]) -> CollapsedPlan:
+    """Tables of rows per layer (and sample), shared parameters, and the model's inputs.
+
+    ``written`` numbers the nodes in the order the code wrote them: the inputs keep that order.
+    """
     p = CollapsedPlan()
     paths = sorted({layer.scope.path for layer in structure.layers})
     column = {path: float(i) for i, path in enumerate(paths)}
@@ -99,7 +104,7 @@ def plan(structure: Any, collapse: str, names: Any) -> CollapsedPlan:
             for c in n._prev:
                 if not c._prev and c not in grouped and not is_constant(c):
                     by_sample.setdefault(grp.sample, []).append(c)
-    p.inputs = [sorted(dict.fromkeys(leaves), key=lambda n: _natural(names[n]))
+    p.inputs = [sorted(dict.fromkeys(leaves), key=written.__getitem__)
                 for _, leaves in sorted(by_sample.items(), key=lambda kv: kv[0] or 0)]
     return p
 

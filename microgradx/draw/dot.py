@@ -36,7 +36,7 @@ from .cells import Frame, Texts
 from .collapse import Collapsed, CollapsedPlan, Pair, plan
 from .explain import explain_in
 from .flow import Flow, count_nodes, fmt, is_constant
-from .groups import model_structure
+from .groups import model_structure, written_order
 from .markup import Cell, attr_text, box_label, html_label
 from .slots import Slots
 from .style import RANKDIRS, Sketch, Theme, choose_rankdir, text_height, text_width, theme_of
@@ -163,14 +163,13 @@ def flow_within(root: Any, max_nodes: int, collapse: Any) -> Flow:
     limit = max_nodes if collapse is None else max(COLLAPSE_WALK_LIMIT, max_nodes)
     seen = count_nodes(root, limit)
     if len(seen) > limit:
-        if collapse is None and any(scope_of(n) is not None for n in seen):
-            hint = "Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
-        else:
-            hint = "Draw a smaller part of it (for example one sample's output, or one neuron's)"
-        raise GraphTooLargeError(
-            f"this graph has more than {limit} nodes, more than {'max_nodes=' if collapse is None else ''}"
-            f"{limit} to {'draw' if collapse is None else 'group and draw'}: Graphviz would take minutes to lay it "
-            f"out. {hint}{', or raise max_nodes= if you really want it all' if collapse is None else ''}.")
+        if collapse is not None:
+            raise GraphTooLargeError(f"this graph has more than {limit} nodes: too many to group and draw, even "
+                                     "collapsed. Draw a smaller part of it (for example one sample's output).")
+        hint = ("Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
+                if any(scope_of(n) is not None for n in seen) else "Draw a smaller part of it")
+        raise GraphTooLargeError(f"this graph has more than max_nodes={limit} nodes to draw: Graphviz would take "
+                                 f"minutes to lay it out. {hint}, or raise max_nodes= if you really want it all.")
     return Flow.of(root)
 
 
@@ -213,7 +212,7 @@ class Drawer(Collapsed, Slots):
         self.ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
         self.layout: dict[str, str] = {}   # slot -> the text the layout is made for (the animation's longest)
         self.rankdir = "LR"
-        self.cplan = plan(self.structure, collapse, flow.names) if collapse is not None else CollapsedPlan()
+        self.cplan = CollapsedPlan() if collapse is None else plan(self.structure, collapse, written_order(flow.root))
         self._pairs: list[Pair] | None = None
         self._slots: dict[str, tuple[str, Any]] | None = None
         self._index: Any = None

@@ -80,8 +80,12 @@ def is_constant(node: Any) -> bool:
 
 
 def constant_text(x: float) -> str:
-    """A constant as it is written in an expression: ``1``, ``0.5``, ``-3``."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e6 else fmt(x)
+    """A constant as it is written in an expression: ``1``, ``0.5``, ``-3``, ``1.0001`` (rounded past 10 characters)."""
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    text = repr(x)
+    return text if len(text) <= 10 else fmt(x)
 
 
 class Names:
@@ -188,16 +192,13 @@ class Flow:
         self.names = Names(order)
         self.out_of: dict[Any, list[LocalDerivative]] = _Lazy(lambda p: local_derivatives(p, self.names))
         self._into: dict[Any, list[LocalDerivative]] | None = None
-        self._members: set[Any] | None = None
 
     @classmethod
     def of(cls, root: Any) -> Flow:
         return cls(root, topological_order(root))
 
     def __contains__(self, node: Any) -> bool:
-        if self._members is None:
-            self._members = set(self.order)
-        return node in self._members
+        return node in self.order  # one question: a scan costs less than indexing a million nodes
 
     @property
     def into(self) -> dict[Any, list[LocalDerivative]]:

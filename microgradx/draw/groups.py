@@ -54,6 +54,11 @@ class Structure:
     samples: int                 # how many times the model was called (1 for a single output)
 
 
+def written_order(root: Any) -> dict[Any, int]:
+    """Each node's position in the order the expression was written (first argument first)."""
+    return {n: i for i, n in enumerate(topological_order(root, first_argument_first=True))}
+
+
 def _layer_scope(scope: Scope) -> Scope | None:
     parent = scope.parent
     return parent if parent is not None and parent.kind == "layer" else None
@@ -92,7 +97,7 @@ def model_structure(order: list[Any], root: Any) -> Structure:
     outputs, params = _by_scope(order)
     samples = max((len(v) for v in outputs.values()), default=1)
     if samples > 1:  # the k-th call of the model is sample k: number outputs in the order the code wrote them
-        written = {n: i for i, n in enumerate(topological_order(root, first_argument_first=True))}
+        written = written_order(root)
         for outs in outputs.values():
             outs.sort(key=written.__getitem__)
     is_output = {n for outs in outputs.values() for n in outs}
