@@ -409,11 +409,6 @@ def test_backward_view_counts_edge_labels_against_the_limit():
 # ---------------------------------------------------------------- names and op shapes
 
 
-ENGINE_MARKS_CONSTANTS = hasattr(Value, "_constant")
-
-
-@pytest.mark.xfail(not ENGINE_MARKS_CONSTANTS, strict=True,
-                   reason="needs the engine to mark the constants it lifts from numbers (Value._constant)")
 def test_an_unlabelled_leaf_is_drawn_as_an_input_not_as_a_constant():
     a = Value(2.0)  # the user's value, unnamed
     out = a + 1

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine import Constant
 from ..graph import scope_of, topological_order
 
 MINUS = "\u2212"  # the minus sign of printed mathematics: "0.5 − 1.5", never "0.5 + -1.5"
@@ -70,13 +71,10 @@ def backward_done(root: Any) -> bool:
 def is_constant(node: Any) -> bool:
     """Is ``node`` a number written into an expression (the ``1`` of ``a + 1``), not a value the user made?
 
-    The engine marks the leaves it lifts from plain numbers (``_constant``); where a
-    Value carries no mark at all, an unlabelled leaf outside any nn module counts as one.
+    The engine lifts plain numbers into ``engine.Constant`` leaves; a user's ``Value(2.0)`` is an input,
+    named or not.
     """
-    if node._prev or node.label or scope_of(node) is not None:
-        return False
-    marked = getattr(node, "_constant", None)
-    return True if marked is None else bool(marked)
+    return isinstance(node, Constant) and not node.label and scope_of(node) is None
 
 
 def constant_text(x: float) -> str:
