@@ -282,9 +282,11 @@ class _Builder:
     def stressor(self, guard: str) -> str | None:
         """How to push an operand with this guard out of the domain (None: leave it be). An operand any
         value suits can still be made tiny or huge: then gradients overflow where values do not."""
+        if self.mode == "steep":  # operands near where derivatives are infinite (1/x, log, sqrt near 0)
+            return self.draw(st.sampled_from([None, "tiny"])) if guard == "positive" else None
         if guard == "any":
             return self.draw(st.sampled_from([None, None, None, "tiny", "huge"]))
-        return self.draw(st.sampled_from([None, "tiny", *STRESSORS]))
+        return self.draw(st.sampled_from([None, *STRESSORS]))
 
     def op_step(self, name: str, stress: bool = False) -> None:
         row, case = OPS[name], ORACLE[name]
@@ -301,8 +303,8 @@ class _Builder:
         self.emit(name, tuple(args), p, self.draw(st.sampled_from(["method", "apply"])))
 
     def dense_step(self) -> None:
-        xs = tuple(self.node() for _ in range(self.draw(st.integers(1, 4))))
-        n_out = self.draw(st.integers(1, 3))
+        xs = tuple(self.node() for _ in range(self.draw(st.integers(2, 4))))
+        n_out = self.draw(st.integers(2, 3))  # a layer: several neurons reading the same inputs
         first = len(self.params)
         self.params += [self.draw(st.floats(-1.0, 1.0, allow_nan=False)) for _ in range(n_out * (len(xs) + 1))]
         names = [f"w{j}" for j in range(first, len(self.params))]
@@ -327,7 +329,8 @@ def programs(draw: Callable[..., Any], mode: str = "domain", max_steps: int = 8,
     """A random program over every row of the op table.
 
     ``mode``: ``"domain"`` keeps every operand inside its op's domain (the oracle's guards);
-    ``"stress"`` pushes some operands out of it (and always the last step's);
+    ``"stress"`` pushes some operands out of it (at least one); ``"steep"`` makes some positive operands tiny,
+    where derivatives like 1/x overflow (and may end with a huge gain), to make backward() fail;
     ``"edge"`` keeps them on the domain's edge.
     """
     b = _Builder(draw, mode, [draw(_leaf(mode)) for _ in range(draw(st.integers(1, max_inputs)))])
@@ -337,13 +340,22 @@ def programs(draw: Callable[..., Any], mode: str = "domain", max_steps: int = 8,
         if dense and draw(st.integers(0, 5)) == 0:
             b.dense_step()
         else:
-            b.op_step(draw(st.sampled_from(names)), stress=mode == "stress")
-    if mode == "stress" and not b.stressed:  # one more step, with a guarded operand pushed out of its domain
-        b.op_step(draw(st.sampled_from([n for n in names if set(ORACLE[n].guard) != {"any"}])), stress=True)
+            b.op_step(draw(st.sampled_from(names)), stress=mode in ("stress", "steep"))
+    stress = mode in ("stress", "steep")
+    if stress and not b.stressed:  # one more step, with a guarded operand pushed out of its domain
+        b.op_step(draw(st.sampled_from([n for n in names if _pushable(n, mode)])), stress=True)
+    if stress and draw(st.booleans()):  # a huge gain at the end: gradients overflow before values do
+        b.emit("mul", (b.steps[-1].outs[-1], draw(st.sampled_from([1e100, 1e250]))))
     nodes = [o for s in b.steps for o in s.outs]
     extra = draw(st.lists(st.sampled_from(nodes), max_size=3, unique=True))
     outputs = tuple(dict.fromkeys([nodes[-1], *extra]))
     return Program(tuple(b.inputs), tuple(b.params), _pruned(b.steps, outputs), outputs)
+
+
+def _pushable(name: str, mode: str) -> bool:
+    """Has the row an operand that the stressors of ``mode`` push somewhere (see ``_Builder.stressor``)?"""
+    guard = ORACLE[name].guard
+    return "positive" in guard if mode == "steep" else set(guard) != {"any"}
 
 
 def _pruned(steps: list[Step], outputs: tuple[str, ...]) -> tuple[Step, ...]:

@@ -34,17 +34,21 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, event, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import microgradx as mx
 from microgradx import DomainError, Value
 from tests.programs import (
     Program,
+    Reference,
     batches,
     bounded,
     hessian_rows,
@@ -62,6 +66,7 @@ DEEP = os.environ.get("MICROGRADX_FUZZ", "").lower() == "deep"
 # How far past its rounding-error bound a number may be: the bound is first order and libm and torch
 # disagree by an ulp or two per elementary function; a real bug is off by far more.
 SLACK = 64.0
+HESSIAN_RTOL = 1e-12   # (times SLACK)
 
 
 # Bugs this fuzzer found that are not fixed yet. A property that meets one (recognised by a narrow
@@ -72,7 +77,8 @@ COMPILED_INTERIOR_OVERFLOW = ("the compiled path ignores an overflow inside the 
                               "(issue 11)")
 CREATE_GRAPH_POW_AT_ZERO = ("backward(create_graph=True) of x ** p (p > 1) at x = 0 raises about pow(x, p-1), "
                             "where backward() works (issue 11)")
-KNOWN = (COMPILED_INTERIOR_OVERFLOW, CREATE_GRAPH_POW_AT_ZERO)
+COMPILED_NONFINITE_GRADIENT = ("the compiled value_and_grad returns (and adds to .grad) inf or nan gradients "
+                               "where eager backward() raises DomainError (issue 11)")
 
 
 def known(bug: str) -> bool:
@@ -89,14 +95,14 @@ def fuzz(quick: int) -> settings:
                                            HealthCheck.data_too_large])
 
 
-def close(got: float, want: float, err: float, what: str) -> None:
-    """``got`` within SLACK times the error bound ``err`` of ``want``."""
+def close(got: float, want: float, err: float, what: str, witness: str = "torch") -> None:
+    """``got`` within SLACK times the error bound ``err`` of ``want`` (which ``witness`` computed)."""
     tol = SLACK * err + 1e-300
-    assert abs(got - want) <= tol, (f"{what}: microgradx gives {got!r}, torch {want!r}; they differ by "
+    assert abs(got - want) <= tol, (f"{what}: microgradx gives {got!r}, {witness} {want!r}; they differ by "
                                     f"{abs(got - want):.3g}, more than the {tol:.3g} rounding allows")
 
 
-def in_domain(prog: Program, ref, limit: float = 1e6) -> bool:  # noqa: ANN001
+def in_domain(prog: Program, ref: Reference, limit: float = 1e6) -> bool:
     """Finite and moderate everywhere in torch, and no kinked op near its kink."""
     return ref.finite and bounded(ref.value.values(), limit) and bounded(ref.grad.values(), limit) \
         and near_kink(prog, ref.value) is None
@@ -105,7 +111,7 @@ def in_domain(prog: Program, ref, limit: float = 1e6) -> bool:  # noqa: ANN001
 # ------------------------------------------------------------------ eager engine vs torch
 
 
-@fuzz(40)
+@fuzz(100)
 @given(programs())
 def test_values_and_leaf_and_interior_gradients_match_pytorch(prog):
     ref = reference(prog)
@@ -118,12 +124,13 @@ def test_values_and_leaf_and_interior_gradients_match_pytorch(prog):
         close(v.grad, ref.grad[name], ref.gerr[name], f"∂result/∂{name}")
 
 
-def _hessian_scale(row: dict[str, float], ref, r: str) -> float:  # noqa: ANN001
-    """What the second derivatives in one row may be off by: relative to every term in sight."""
-    return 1e-9 * (sum(abs(h) for h in row.values()) + abs(ref.grad[r]) + 1.0) + SLACK * ref.gerr[r]
+def _hessian_err(row: dict[str, float], ref: Reference, r: str) -> float:
+    """What the second derivatives ∂²result/∂r∂· may be off by: a first-order bound for them would need third
+    derivatives, so relative to every term in sight (the row, and ∂result/∂r with its own bound)."""
+    return HESSIAN_RTOL * (sum(abs(h) for h in row.values()) + abs(ref.grad[r])) + ref.gerr[r]
 
 
-@fuzz(25)
+@fuzz(50)
 @given(programs(max_steps=6), st.data())
 def test_second_derivatives_through_create_graph_match_pytorch(prog, data):
     ref = reference(prog)
@@ -141,10 +148,10 @@ def test_second_derivatives_through_create_graph_match_pytorch(prog, data):
             continue
         close(firsts[r].data, ref.grad[r], ref.gerr[r], f"∂result/∂{r} with create_graph=True")
         for c, h in zip(names, mx.gradients(firsts[r], leaves), strict=True):
-            close(float(h), hess[r][c], _hessian_scale(hess[r], ref, r) / SLACK, f"∂²result/∂{r}∂{c}")
+            close(float(h), hess[r][c], _hessian_err(hess[r], ref, r), f"∂²result/∂{r}∂{c}")
 
 
-@fuzz(15)
+@fuzz(30)
 @given(programs(max_steps=5), st.data())
 def test_nested_grad_gives_the_second_derivatives_of_pytorch(prog, data):
     ref = reference(prog)
@@ -158,7 +165,7 @@ def test_nested_grad_gives_the_second_derivatives_of_pytorch(prog, data):
         return result(prog, run(prog, {k: a if isinstance(a, Value) else Value(a) for k, a in zip(names, args)}))
 
     got = mx.grad(mx.grad(f, argnums=i), argnums=j)(*prog.leaves.values())
-    close(float(got), want[names[j]], _hessian_scale(want, ref, names[i]) / SLACK, f"∂²result/∂{names[i]}∂{names[j]}")
+    close(float(got), want[names[j]], _hessian_err(want, ref, names[i]), f"∂²result/∂{names[i]}∂{names[j]}")
 
 
 # ------------------------------------------------------------------ the compiled path vs the eager engine
@@ -187,7 +194,7 @@ def _eager_samples(prog: Program, cols: list[list[float]]) -> list[tuple[dict, V
     return out
 
 
-@fuzz(25)
+@fuzz(50)
 @given(st.data())
 def test_compiled_batch_matches_the_eager_engine_in_values_and_gradients(data):
     prog = data.draw(programs(), label="program")
@@ -200,16 +207,17 @@ def test_compiled_batch_matches_the_eager_engine_in_values_and_gradients(data):
     X = [np.array(c) for c in cols]
     got = f(*X)
     for b, ((env, res), ref) in enumerate(zip(eager, refs)):
-        close(float(got[0][b]), res.data, ref.result_err, f"the compiled result of sample {b} (vs eager)")
+        close(float(got[0][b]), res.data, ref.result_err, f"the compiled result of sample {b}", "eager")
         for k, n in enumerate(prog.nodes):
-            close(float(got[1 + k][b]), env[n].data, ref.err[n], f"the compiled {n} of sample {b} (vs eager)")
+            close(float(got[1 + k][b]), env[n].data, ref.err[n], f"the compiled {n} of sample {b}", "eager")
     before = data.draw(st.lists(st.floats(-1, 1), min_size=len(params), max_size=len(params)),
                        label="parameter grads before")
     for p, g in zip(params, before):
         p.grad = g
     loss, grads = f.value_and_grad(*X)
     batch = len(eager)
-    close(loss, sum(res.data for _, res in eager) / batch, sum(r.result_err for r in refs) / batch, "the mean loss")
+    close(loss, sum(res.data for _, res in eager) / batch, sum(r.result_err for r in refs) / batch,
+          "the compiled mean loss", "eager")
     order = f.params(*X)
     for k, name in enumerate(prog.param_names):
         p = params[k]
@@ -218,19 +226,22 @@ def test_compiled_batch_matches_the_eager_engine_in_values_and_gradients(data):
         g = grads[order.index(p)]
         want = sum(env[name].grad for env, _ in eager) / batch
         err = sum(r.gerr[name] for r in refs) / batch + 1e-16 * sum(abs(env[name].grad) for env, _ in eager)
-        close(float(g), want, err, f"the compiled mean gradient of {name} (vs eager)")
+        close(float(g), want, err, f"the compiled mean gradient of {name}", "eager")
         assert p.grad == before[k] + g, f"value_and_grad must add its gradient to {name}.grad"
 
 
 # ------------------------------------------------------------------ error contracts (out of the domain)
 
 
-def _torch_forward_finite(ref) -> bool:  # noqa: ANN001
+def _torch_forward_finite(ref: Reference) -> bool:
     return all(math.isfinite(v) for v in ref.value.values())
 
 
-@fuzz(60)
-@given(programs(mode="stress"), st.data())
+STRESSED = st.one_of(programs(mode="stress"), programs(mode="steep"))
+
+
+@fuzz(150)
+@given(STRESSED, st.data())
 def test_out_of_domain_eager_raises_domain_error_and_backward_keeps_every_grad(prog, data):
     with np.errstate(all="ignore"):
         ref = reference(prog)
@@ -278,7 +289,7 @@ def _eager_outcome(prog: Program, cols: list[list[float]]) -> tuple[str, DomainE
     return "ok", None
 
 
-def _compiled_raises(call, error: DomainError | None) -> bool:  # noqa: ANN001
+def _compiled_raises(call: Callable[[], object], error: DomainError | None) -> bool:
     """Does ``call()`` raise a DomainError, where the eager engine raised ``error`` in its forward pass?"""
     try:
         call()
@@ -289,10 +300,10 @@ def _compiled_raises(call, error: DomainError | None) -> bool:  # noqa: ANN001
     return False
 
 
-@fuzz(40)
+@fuzz(80)
 @given(st.data())
 def test_out_of_domain_compiled_path_raises_domain_error_as_eager_does(data):
-    prog = data.draw(programs(mode="stress"), label="program")
+    prog = data.draw(STRESSED, label="program")
     cols = data.draw(batches(prog), label="input columns (one list per input)")
     every_node = data.draw(st.booleans(), label="jit returns every node")
     eager, error = _eager_outcome(prog, cols)
@@ -316,12 +327,15 @@ def test_out_of_domain_compiled_path_raises_domain_error_as_eager_does(data):
             assert eager == "backward", "the compiled backward raised where the eager one did not"
             event("compiled backward raised DomainError")
         else:
-            assert math.isfinite(loss) and np.all(np.isfinite(grads)), "value_and_grad returned nan or inf"
+            assert math.isfinite(loss), "value_and_grad returned a nan or inf loss"
+            if eager == "backward" and not np.all(np.isfinite(grads)) and known(COMPILED_NONFINITE_GRADIENT):
+                return
+            assert np.all(np.isfinite(grads)), f"value_and_grad returned the gradients {grads}, silently"
             return
     assert all(p.grad == 0.25 for p in params), "a failed value_and_grad changed a parameter's grad"
 
 
-@fuzz(40)
+@fuzz(100)
 @given(programs(mode="edge", max_steps=6))
 def test_create_graph_backward_works_wherever_plain_backward_does(prog):
     try:
@@ -356,7 +370,7 @@ def _grads(prog: Program) -> tuple[float, list[float]]:
     return out.data, [env[k].grad for k in prog.leaves]
 
 
-def _in_mode_until(mode, entered: threading.Event, leave: threading.Event) -> threading.Thread:  # noqa: ANN001
+def _in_mode_until(mode: Callable[[], Any], entered: threading.Event, leave: threading.Event) -> threading.Thread:
     """A thread that enters ``mode`` (a context manager factory), signals, and stays until told to leave."""
     def body() -> None:
         with mode():
@@ -369,7 +383,7 @@ def _in_mode_until(mode, entered: threading.Event, leave: threading.Event) -> th
     return t
 
 
-@fuzz(10)
+@fuzz(15)
 @given(programs(max_steps=6))
 def test_a_thread_inside_no_grad_does_not_change_another_threads_graph(prog):
     with np.errstate(all="ignore"):
@@ -398,6 +412,34 @@ def test_threads_entering_and_leaving_no_grad_interleaved_leave_recording_on():
     y = (x * x).tanh()
     y.backward()
     assert mx.modes.is_recording() and x.grad == pytest.approx(4 * (1 - math.tanh(4.0) ** 2))
+
+
+def test_a_thread_toggling_no_grad_in_a_loop_does_not_change_another_threads_gradients():
+    x0, w0 = Value(0.3), Value(-1.2)
+    want = None
+    stop = threading.Event()
+
+    def toggle() -> None:
+        while not stop.is_set():
+            with mx.no_grad():
+                (Value(1.0) * 2.0).tanh()
+
+    t = threading.Thread(target=toggle)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so that the loops interleave
+    t.start()
+    try:
+        for _ in range(300):
+            x0.grad = w0.grad = 0.0
+            out = ((x0 * w0).tanh() + x0 * x0).sigmoid() * w0
+            out.backward()
+            got = (out.data, x0.grad, w0.grad)
+            want = want or got
+            assert got == want and out._prev, "a graph built while another thread toggled no_grad() differs"
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(interval)
 
 
 def test_a_thread_tracing_for_jit_does_not_change_another_threads_comparisons_or_checks():
@@ -431,7 +473,7 @@ def test_the_generator_draws_every_row_of_the_op_table_dense_blocks_and_constant
     seen: set[str] = set()
     shapes: set[str] = set()
 
-    @settings(max_examples=300, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=150, derandomize=True, database=None, deadline=None)
     @given(programs())
     def collect(prog: Program) -> None:
         seen.update(prog.ops_used())
@@ -473,3 +515,16 @@ def test_create_graph_backward_of_a_power_works_at_zero_where_backward_does():
     y = Value(0.0)
     (y ** 1.5).backward(create_graph=True)   # raises: pow(x, p=0.5) with x = 0.0 is undefined
     assert y.grad.data == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason=COMPILED_NONFINITE_GRADIENT)
+def test_compiled_value_and_grad_raises_on_a_gradient_overflow_and_keeps_grad():
+    # ∂(1/y)/∂y = -1/y² overflows at y = 1e-300; eager raises, the compiled path returned w.grad = -inf.
+    w = Value(1.0)
+    with pytest.raises(DomainError):
+        (1.0 / (w * 1e-300 + Value(0.0))).backward()
+    assert w.grad == 0.0
+    f = mx.jit(lambda x: 1.0 / (w * 1e-300 + x))
+    with pytest.raises(DomainError):
+        f.value_and_grad(np.array([0.0]))
+    assert w.grad == 0.0
