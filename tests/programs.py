@@ -148,6 +148,13 @@ class Program:
         """Every step output, in order."""
         return [o for s in self.steps for o in s.outs]
 
+    def varying(self) -> set[str]:
+        """The nodes that depend on an input (the rest are the same for every sample of a batch)."""
+        out = set(self.input_names)
+        for step in self.steps:
+            out.update(o for o in step.outs if out.intersection(step.operands(o)))
+        return out
+
     def ops_used(self) -> set[str]:
         return {s.op for s in self.steps if isinstance(s, OpStep)}
 
