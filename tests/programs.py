@@ -143,6 +143,10 @@ class Program:
         """Every leaf (inputs, then parameters) with its value."""
         return dict(zip(self.input_names + self.param_names, self.inputs + self.params))
 
+    def with_inputs(self, inputs: Sequence[float]) -> dict[str, float]:
+        """The leaves with other input values (one sample of a batch), the parameters as they are."""
+        return {**dict(zip(self.input_names, inputs)), **dict(zip(self.param_names, self.params))}
+
     @property
     def nodes(self) -> list[str]:
         """Every step output, in order."""

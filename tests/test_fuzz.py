@@ -2,8 +2,8 @@
 
 Run it:
 
-    pytest tests/test_fuzz.py                                    # quick (part of make test): a few dozen
-                                                                 # examples per property, the same every run
+    pytest tests/test_fuzz.py                                    # quick (part of make test): 15-150 examples
+                                                                 # per property, the same on every run
     MICROGRADX_FUZZ=deep pytest tests/test_fuzz.py               # deep: 3000 fresh random examples per property
     MICROGRADX_FUZZ=deep MICROGRADX_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py
 
@@ -26,8 +26,9 @@ What is checked:
 * threads: a thread in ``no_grad()`` or tracing for ``jit`` changes nothing for another thread's graph.
 
 Bugs the fuzzer found that are not fixed yet have a minimal reproducer at the end of this file, marked
-``xfail(strict=True)``: when a fix lands the reproducer passes, the strict xfail fails, and the marker
-(and the matching entry of ``KNOWN``) is removed.
+``xfail(strict=True)``, and a named description below (``COMPILED_...``) that the properties use to step
+over them (recorded as a hypothesis event, so that they keep looking for other bugs). When a fix lands,
+the reproducer passes and its strict xfail fails: remove the marker, the description and its check.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ HESSIAN_RTOL = 1e-12   # (times SLACK)
 # Bugs this fuzzer found that are not fixed yet. A property that meets one (recognised by a narrow
 # signature where it is checked) records it as an event and stops there, so that it keeps looking for
 # other bugs; each has a minimal reproducer at the end of the file, marked xfail(strict=True). When a
-# fix lands, the reproducer passes, the strict xfail fails: remove the marker and the entry here.
+# fix lands, the reproducer passes, the strict xfail fails: remove the marker, the description here
+# and its check.
 COMPILED_INTERIOR_OVERFLOW = ("the compiled path ignores an overflow inside the graph that eager raises on "
                               "(issue 11)")
 CREATE_GRAPH_POW_AT_ZERO = ("backward(create_graph=True) of x ** p (p > 1) at x = 0 raises about pow(x, p-1), "
@@ -193,8 +195,7 @@ def _eager_samples(prog: Program, cols: list[list[float]]) -> list[tuple[dict, V
     """The eager engine on each sample (forward and backward), with fresh leaves."""
     out = []
     for sample in zip(*cols):
-        env, res = run_values(prog, {**dict(zip(prog.input_names, sample)), **dict(zip(prog.param_names,
-                                                                                        prog.params))})
+        env, res = run_values(prog, prog.with_inputs(sample))
         res.backward()
         out.append((env, res))
     return out
@@ -233,8 +234,7 @@ def _check_compiled_gradients(f: mx.Jitted, X: list[np.ndarray], prog: Program, 
 def test_compiled_batch_matches_the_eager_engine_in_values_and_gradients(data):
     prog = data.draw(programs(), label="program")
     cols = data.draw(batches(prog), label="input columns (one list per input)")
-    refs = [reference(prog, {**dict(zip(prog.input_names, s)), **dict(zip(prog.param_names, prog.params))})
-            for s in zip(*cols)]
+    refs = [reference(prog, prog.with_inputs(s)) for s in zip(*cols)]
     assume(all(in_domain(prog, r) for r in refs))
     eager = _eager_samples(prog, cols)
     f, params = _jitted(prog)
@@ -300,9 +300,8 @@ def _eager_outcome(prog: Program, cols: list[list[float]]) -> tuple[str, DomainE
     sample, else ("backward", error) if the backward pass does, else ("ok", None)."""
     results = []
     for sample in zip(*cols):
-        leaves = {**dict(zip(prog.input_names, sample)), **dict(zip(prog.param_names, prog.params))}
         try:
-            results.append(run_values(prog, leaves)[1])
+            results.append(run_values(prog, prog.with_inputs(sample))[1])
         except DomainError as e:
             return "forward", e
     for res in results:
