@@ -78,8 +78,6 @@ HESSIAN_RTOL = 1e-12   # (times SLACK)
 # and its check.
 COMPILED_INTERIOR_OVERFLOW = ("the compiled path ignores an overflow inside the graph that eager raises on "
                               "(issue 11)")
-CREATE_GRAPH_POW_AT_ZERO = ("backward(create_graph=True) of x ** p (p > 1) at x = 0 raises about pow(x, p-1), "
-                            "where backward() works (issue 11)")
 COMPILED_UNIFORM_DOT_ORDER = ("the compiled path computes a long Σ w·x of parameter-only terms (a uniform dot) "
                               "before its x, when x is two or more ops deep: the sum reads 0 (wrong value, silently)")
 COMPILED_ZERO_TIMES_INFINITE_DERIVATIVE = (
@@ -373,12 +371,7 @@ def test_create_graph_backward_works_wherever_plain_backward_does(prog):
         assume(False)
     plain = {k: env[k].grad for k in prog.leaves}
     env2, out2 = run_values(prog)
-    try:
-        out2.backward(create_graph=True)
-    except DomainError as e:
-        if e.op is not None and e.op.name == "pow" and e.operands == (0.0,) and known(CREATE_GRAPH_POW_AT_ZERO):
-            return
-        raise
+    out2.backward(create_graph=True)
     for k, g in plain.items():
         got = env2[k].grad
         if not isinstance(got, Value):  # a leaf the result does not depend on
@@ -534,7 +527,6 @@ def test_compiled_path_raises_on_an_interior_overflow_as_eager_does():
         mx.jit(f)(np.array([0.0]))
 
 
-@pytest.mark.xfail(strict=True, reason=CREATE_GRAPH_POW_AT_ZERO)
 def test_create_graph_backward_of_a_power_works_at_zero_where_backward_does():
     x = Value(0.0)
     (x ** 1.5).backward()
