@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from operator import attrgetter
 from typing import Any, Union
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
 Number = Union[int, float, np.number]
 Operand = Union["Value", int, float, np.number]
 _new = object.__new__
+_GRAD = attrgetter("grad")
 
 
 class Value:
@@ -51,13 +53,14 @@ class Value:
     """
 
     # Inputs live in two slots rather than a tuple: one object per node instead of two.
-    # ``_mark`` is the graph walk's visited mark; ``__dict__`` holds attributes users add.
-    __slots__ = ("data", "grad", "label", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
+    # ``_mark`` is the graph walk's visited mark; ``__dict__`` (made only when first used) holds a
+    # label once set, and any attribute a user adds: most interior nodes never have one.
+    __slots__ = ("data", "grad", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
+    label: str = ""
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
     data: float
     grad: Any  # float, or a Value after backward(create_graph=True)
-    label: str
     _op: Op | None
     _x: Value | None
     _y: Value | None
@@ -65,7 +68,8 @@ class Value:
     def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
         self.data = number(data, "Value(data)")
         self.grad = 0.0
-        self.label = label_text(label)
+        if label:
+            self.label = label_text(label)
         self._mark = None
         children = tuple(_children)
         if not children:
@@ -98,16 +102,17 @@ class Value:
         leaf's ``grad`` is left as it was before the call.
         """
         with gc_paused():
-            interior, leaves = backward_order(self)  # interior grads set to 0
-            before = [leaf.grad for leaf in leaves]
-            for leaf in leaves:
-                leaf.grad = 0.0
+            interior, leaves = backward_order(self)  # interior grads set to 0; leaves keep theirs
+            before = [leaf.grad for leaf in leaves]  # to put back if the pass fails
             try:
-                self.grad = _lift(1.0) if create_graph else 1.0
+                if self._x is None:
+                    self.grad = self.grad + (_lift(1.0) if create_graph else 1.0)
+                else:
+                    self.grad = _lift(1.0) if create_graph else 1.0
                 _chain_rule(interior, create_graph)
-                _accumulate_leaves(leaves, before)
+                _check_finite(leaves)
             except BaseException as e:
-                for leaf, g in zip(leaves, before):
+                for leaf, g in zip(reversed(leaves), reversed(before)):
                     leaf.grad = g
                 if isinstance(e, (ArithmeticError, ValueError)) and not isinstance(e, DomainError):
                     raise gradient_error(self, interior, e) from None
@@ -157,7 +162,7 @@ class Value:
             return self._apply(ADD, other)
         out = _new(Value)  # _node(data, ADD, self, other), written out: this is the hottest line of a step
         out.data = data
-        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, ADD, self, other
+        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, ADD, self, other
         return out
 
     def __mul__(self, other: Operand) -> Value:
@@ -168,7 +173,7 @@ class Value:
             return self._apply(MUL, other)
         out = _new(Value)  # _node(data, MUL, self, other), written out: this is the hottest line of a step
         out.data = data
-        out.grad, out.label, out._mark, out._op, out._x, out._y = 0.0, "", None, MUL, self, other
+        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, MUL, self, other
         return out
 
     def __radd__(self, other: Operand) -> Value:
@@ -343,20 +348,19 @@ def _chain_rule(interior: list[Any], create_graph: bool) -> None:  # interior no
             y.grad += g * dy
 
 
-def _accumulate_leaves(leaves: list[Value], before: list[Any]) -> None:
-    """Leaves hold this pass's gradient: check it is finite, then add it to what they held before."""
-    total = 0.0
-    for leaf in leaves:
-        g = leaf.grad
-        total += g if type(g) is float else g.data
-    if total - total != 0.0:  # inf or nan somewhere (or a sum too large for a float: then look closer)
+def _check_finite(leaves: list[Value]) -> None:
+    """Raise if a leaf's gradient is not a finite number (every wrong gradient reaches some leaf)."""
+    try:
+        total = math.fsum(map(_GRAD, leaves))
+    except TypeError:  # create_graph: the gradients are Values
+        total = math.fsum(g.data if isinstance(g, Value) else g for g in map(_GRAD, leaves))
+    except (OverflowError, ValueError):
+        total = math.inf
+    if total - total != 0.0:
         for leaf in leaves:
-            g = leaf.grad if type(leaf.grad) is float else leaf.grad.data
+            g = leaf.grad.data if isinstance(leaf.grad, Value) else leaf.grad
             if g - g != 0.0:
                 raise ArithmeticError(f"a gradient became {g}")
-    for leaf, old in zip(leaves, before):
-        if not (type(old) is float and old == 0.0):
-            leaf.grad = old + leaf.grad
 
 
 def _probe_closure(node: Value) -> tuple[float, ...]:
@@ -385,7 +389,7 @@ def _probe_closure(node: Value) -> tuple[float, ...]:
 def _node(data: float, op: Op, x: Value, y: Value | None) -> Value:
     """A new interior node (no checks: the caller computed ``data`` and checked it)."""
     out = _new(Value)
-    out.data, out.grad, out.label, out._mark = data, 0.0, "", None
+    out.data, out.grad, out._mark = data, 0.0, None
     out._op, out._x, out._y = op, x, y
     return out
 
@@ -411,13 +415,19 @@ def _named(error: DomainError, x: Value | None, y: Value | None) -> DomainError:
     return error.with_labels(labels)
 
 
+class Constant(Value):
+    """A number an op lifted into the graph (the ``2`` in ``x * 2``): drawn by its value, not as an input."""
+
+    __slots__ = ()
+
+
 def _lift(x: Operand) -> Value:
     """A Value as is; a number as a constant leaf."""
     if isinstance(x, Value):
         return x
-    c = _new(Value)
+    c = _new(Constant)
     c.data = x if type(x) is float and -math.inf < x < math.inf else number(x, "operand")
-    c.grad, c.label, c._mark = 0.0, "", None
+    c.grad, c._mark = 0.0, None
     c._op = c._x = c._y = None
     if modes.unusual and STATE.tracer is not None:
         STATE.tracer.constant(c)

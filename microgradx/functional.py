@@ -1,4 +1,8 @@
-"""Gradients as functions: ``grad(f)``, ``value_and_grad(f)`` and ``gradients(out, inputs)``.
+"""Gradients as functions (``grad(f)``, ``value_and_grad(f)``, ``gradients(out, inputs)``), and ops as functions.
+
+``mx.sin(x)``, ``mx.exp(x)``, ... (every prefix row of the op table, made from it):
+a Value in gives a Value out (the op is recorded); a number in gives a float out,
+with the same domain errors. They are what ``math.sin`` cannot be: differentiable.
 
 ``grad(f)(x)`` is f'(x). Given plain numbers it returns floats; given ``Value``
 arguments it returns ``Value`` graphs, which is what makes ``grad(grad(f))``
@@ -11,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
+from .checks import number
 from .engine import Value, _lift
 from .graph import topological_order
+from .ops import FUNCTIONS, Op
 
 ArgNums = Union[int, Sequence[int]]
 
@@ -97,3 +103,26 @@ def grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     wrapped.__name__ = f"grad({getattr(fn, '__name__', 'f')})"
     return wrapped
+
+
+def _function_form(op: Op) -> Callable[..., Any]:
+    """``op`` as a function: of a Value (recorded in the graph) or of a number (a checked float)."""
+
+    def function(x: Any, *param: float) -> Any:
+        if len(param) > int(op.has_param):
+            raise TypeError(f"{op.method}() takes {1 + int(op.has_param)} argument(s), got {1 + len(param)}")
+        row = op.bound(number(param[0], op.param_name) if param else None)
+        if isinstance(x, Value):
+            return x._apply(row)
+        return row.evaluate(number(x, f"{op.method}(x)"))
+
+    function.__name__ = function.__qualname__ = op.method
+    extra = f", {op.param_name}={op.default:g}" if op.has_param and op.default is not None else ""
+    function.__doc__ = (f"{op.method}(x{extra}): {op.doc}. A Value in gives a Value (recorded in the graph); "
+                        "a number in gives a float.")
+    return function
+
+
+#: ``mx.sin``, ``mx.exp``, ``mx.leaky_relu``, ...: every prefix row of the op table as a function.
+FUNCTION_FORMS: dict[str, Callable[..., Any]] = {name: _function_form(op) for name, op in FUNCTIONS.items()}
+globals().update(FUNCTION_FORMS)

@@ -214,19 +214,19 @@ class Op(str):
         values = {"p": format_param(self.param), "pm1": format_param((self.param or 0.0) - 1.0)}
         return self.local_text[i].format(**values, **names)
 
-    def evaluate(self, *xs: float, labels: tuple[str | None, ...] = ()) -> float:
+    def evaluate(self, *xs: float) -> float:
         """The op on plain floats, checked: a :class:`DomainError` outside its domain or on overflow."""
-        names = labels or (None,) * len(xs)
-        if self.domain is not None and self.domain(*xs):
-            raise DomainError(domain_message(self, xs, names), self, xs, "domain")
+        domain = self.domain
+        if domain is not None and domain(*xs):
+            raise DomainError(domain_message(self, xs, (None,) * len(xs)), self, xs, "domain")
         try:
             out = self.forward(FLOAT, *xs)
         except (ArithmeticError, ValueError) as e:
             kind = "overflow" if isinstance(e, OverflowError) else "domain"
             message = overflow_message if kind == "overflow" else domain_message
-            raise DomainError(message(self, xs, names), self, xs, kind) from None
-        if not -math.inf < out < math.inf:
-            raise DomainError(overflow_message(self, xs, names), self, xs, "overflow")
+            raise DomainError(message(self, xs, (None,) * len(xs)), self, xs, kind) from None
+        if out - out != 0.0:  # inf or nan: overflowed
+            raise DomainError(overflow_message(self, xs, (None,) * len(xs)), self, xs, "overflow")
         return out
 
     def __str__(self) -> str:
@@ -320,8 +320,8 @@ POW = _op(name="pow", symbol="**{p}", arity=1, form="postfix", method="__pow__",
           forward=lambda m, x, p: x ** p,
           local=lambda m, out, x, p: (p * x ** (p - 1.0) if p != 0 else 0.0 * x,),
           local_text=("{p}·{x}^{pm1}",), doc="x ** p for a constant p: d/dx = p·x^(p-1)",
-          domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 1) & (p != 0)),
-          domain_text="x >= 0 for a fractional power, and x != 0 for a power below 1")
+          domain=lambda x, p: ((x < 0) & _is_fraction(p)) | ((x == 0) & (p < 0)),
+          domain_text="x >= 0 for a fractional power, and x != 0 for a negative power")
 EXP = _op(name="exp", symbol="exp", arity=1, method="exp",
           forward=lambda m, x: m.exp(x),
           local=lambda m, out, x: (out,),
@@ -403,3 +403,9 @@ def gradient_message(op: Op, datas: tuple[float, ...], labels: tuple[str | None,
     return (f"the gradient through {_describe(op, datas, labels)} is not a finite number: the local derivative "
             f"{local!r} times the upstream gradient {upstream!r}. Every leaf's grad is as it was before backward(). "
             "Rescale the inputs, or keep them away from where the derivative is infinite (log or 1/x near 0, say).")
+
+
+#: The prefix rows by the name of their ``Value`` method (``exp``, ``tanh``, ``leaky_relu``, ...): the
+#: functions an expression may call, and ``mx.sin`` & co.
+FUNCTIONS: dict[str, Op] = {op.method: op for op in OPS.values()
+                            if op.form == "prefix" and op.method.isidentifier() and not op.method.startswith("_")}
