@@ -81,7 +81,7 @@ def test_a_gradient_that_is_not_finite_names_the_op_and_leaves_every_grad_alone(
     ("log", lambda x: x.relu().log(), lambda x: np.log(x)),
     ("div", lambda x: 1.0 / x.relu(), lambda x: 1.0 / x),
     ("vpow base", lambda x: x.relu() ** Value(1.5), lambda x: x ** 1.5),
-    ("fractional pow", lambda x: x.relu() ** 0.5, lambda x: np.sqrt(x)),
+    ("negative fractional pow", lambda x: x.relu() ** -0.5, lambda x: 1.0 / np.sqrt(x)),
 ])
 def test_tracing_never_trips_a_domain_check_and_the_compiled_program_checks_the_numbers(name, fn, expected):
     f = jit(fn)
@@ -236,3 +236,29 @@ def test_a_gradient_that_stops_being_finite_inside_a_deep_chain_names_the_op():
     with pytest.raises(DomainError, match=r"gradient through %1 = log %0"):
         jit(f).value_and_grad(np.array([1.0, 1e-310]))
     assert w.grad == 0.0
+
+
+# ------------------------------------------------------------------ found by the fuzzer
+
+
+def test_a_uniform_matrix_product_runs_after_the_ops_that_make_its_factors():
+    a = Value(1.0, label="a")
+    w = [Value(0.0), Value(0.0), Value(0.0), Value(1.0)]
+
+    def f(x):
+        h = a.abs().abs()  # uniform, two levels deep: the dot Σ h·w_i must wait for it
+        return sum(h * wi for wi in w) * x
+
+    assert f(Value(2.0)).data == 2.0
+    np.testing.assert_array_equal(jit(f)(np.array([2.0, 3.0])), [2.0, 3.0])
+
+
+def test_no_gradient_flows_through_an_infinite_local_derivative_where_the_gradient_is_zero():
+    w = Value(1.0, label="w")
+    fn = lambda x: ((w * 1e-300 + x) ** -1.0).tanh()  # noqa: E731  tanh'(1e300) = 0 meets -1/y² = -inf
+    fn(Value(0.0)).backward()
+    assert w.grad == 0.0  # eager: nothing flows past the saturated tanh
+    loss, grads = jit(fn).value_and_grad(np.array([0.0, 1.0]))
+    expected = (1.0 - math.tanh(1.0 / (1e-300 + 1.0)) ** 2) * -(1.0 / (1e-300 + 1.0) ** 2) * 1e-300 / 2
+    assert math.isfinite(grads[0]) and math.isclose(grads[0], expected, rel_tol=1e-12, abs_tol=1e-320)
+    assert w.grad == grads[0]

@@ -140,17 +140,21 @@ _FORWARD: dict[type, Callable[[Any, list[np.ndarray]], None]] = {
 # -------------------------------------------------------------------- backward steps
 
 
-def _times(g: np.ndarray, d: Any) -> np.ndarray:
-    """g * d, skipping the multiplication for the constant local derivatives ±1."""
+def _times(g: np.ndarray, d: Any, safe: bool = False) -> np.ndarray:
+    """g * d, skipping the multiplication for the constant local derivatives ±1.
+
+    ``safe``: 0 where g is 0, also where d is infinite -- as eager, which skips a node
+    whose gradient is 0 (the backward pass is rerun so only when the fast one gave inf or nan).
+    """
     if isinstance(d, float):
         if d == 1.0:
             return g
         if d == -1.0:
             return -g
-    return g * d
+    return np.where(g == 0.0, 0.0, g * d) if safe else g * d
 
 
-def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
+def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
     st = g.stage
     g_out = grads[st][g.start:g.stop]
     xs = [r.read(bufs) for r in g.args]
@@ -158,11 +162,11 @@ def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) ->
         if not r.needs_grad:
             continue
         if r.src == st:
-            r.add(grads, _times(g_out, d))
-        elif isinstance(d, float):  # a uniform input's share, summed over the batch
+            r.add(grads, _times(g_out, d, safe))
+        elif isinstance(d, float) and not safe:  # a uniform input's share, summed over the batch
             r.add(grads, g_out.sum(axis=1, keepdims=True) * d)
         else:
-            r.add(grads, np.einsum("ij,ij->i", g_out, np.broadcast_to(d, g_out.shape))[:, None])
+            r.add(grads, _times(g_out, d, safe).sum(axis=1, keepdims=True))
 
 
 def _to_terms(g: SumGroup | DotGroup, grads: list[np.ndarray], g_out: np.ndarray) -> None:
@@ -186,11 +190,11 @@ def _to_terms(g: SumGroup | DotGroup, grads: list[np.ndarray], g_out: np.ndarray
             t.rows.add(grads, share if t.into is None else share[t.member])
 
 
-def _sum_backward(g: SumGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
+def _sum_backward(g: SumGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
     _to_terms(g, grads, grads[g.stage][g.start:g.stop])
 
 
-def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
+def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
     g_out = grads[g.stage][g.start:g.stop]
     # (an inner dimension of 1 -- one row, or the U stage's one column -- is an outer product:
     # a broadcast multiply, the same numbers, without matmul's overhead)
@@ -203,7 +207,7 @@ def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) 
     _to_terms(g, grads, g_out)
 
 
-def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) -> None:
+def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
     """The steps in reverse: each argument row gets g_out × its local derivative."""
     st, ops, values, g_rows = g.stage, g.ops, bufs[g.stage], grads[g.stage]
     for hi in range(g.size, 0, -_CHUNK):
@@ -212,27 +216,36 @@ def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray]) 
                 continue
             g_out, x = g_rows[row], bufs[s0][r0]
             if s1 < 0:
-                _step_into(grads, st, s0, r0, g_out, ops[code].local(_NUMPY, values[row], x)[0])
+                _step_into(grads, st, s0, r0, g_out, ops[code].local(_NUMPY, values[row], x)[0], safe)
                 continue
             d0, d1 = ops[code].local(_NUMPY, values[row], x, bufs[s1][r1])
             if n0:
-                _step_into(grads, st, s0, r0, g_out, d0)
+                _step_into(grads, st, s0, r0, g_out, d0, safe)
             if n1:
-                _step_into(grads, st, s1, r1, g_out, d1)
+                _step_into(grads, st, s1, r1, g_out, d1, safe)
 
 
-def _step_into(grads: list[np.ndarray], stage: int, src: int, r: int, g_out: np.ndarray, d: Any) -> None:
+def _step_into(grads: list[np.ndarray], stage: int, src: int, r: int, g_out: np.ndarray, d: Any,
+               safe: bool) -> None:
     """grads[src][r] += g_out · d: per sample in the same stage, summed over the batch into a uniform row."""
     if src == stage:
         row = grads[src][r]
-        row += _times(g_out, d)
+        row += _times(g_out, d, safe)
+    elif safe:
+        grads[U][r, 0] += _times(g_out, d, safe).sum()
     elif type(d) is float:
         grads[U][r, 0] += g_out.sum() * d
     else:
         grads[U][r, 0] += g_out.dot(d) if d.shape == g_out.shape else (g_out * d).sum()
 
 
-_BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray]], None]] = {
+def _finite(a: np.ndarray) -> bool:
+    """Every entry finite? One sum (a sum too large for a float, though every entry is finite, looks closer)."""
+    with np.errstate(all="ignore"):
+        return bool(np.isfinite(a.sum())) or bool(np.isfinite(a).all())
+
+
+_BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray], bool], None]] = {
     OpGroup: _op_backward, DotGroup: _dot_backward, SumGroup: _sum_backward, RunGroup: _run_backward}
 
 
@@ -366,8 +379,8 @@ class Program:
     def _check_values(self, bufs: list[np.ndarray], batch: int) -> None:
         """Every value is finite: the parameters and inputs given, then every computed one (else the group
         where the first non-finite value appeared is named)."""
-        if np.isfinite(bufs[U].sum()) and np.isfinite(bufs[V].sum()):
-            return  # one sum per buffer; a sum too large for a float looks like an overflow: then look closer
+        if _finite(bufs[U]) and _finite(bufs[V]):
+            return
         self._check_given(bufs)
         for g in self.plan.groups:
             rows = bufs[g.stage][g.start:g.stop]
@@ -432,10 +445,11 @@ class Program:
             raise DomainError(f"the loss of {self.trace.fn_name} summed over the batch of {batch} overflows "
                               f"({loss}): every sample's value is finite, their sum is not. Use "
                               "reduction='mean' on smaller batches, or scale the loss down.", kind="overflow")
-        grads = self._backward(bufs, batch, seed)
-        param_grads = grads[U][: self.n_params, 0]  # (the U gradients are a fresh array per call)
-        if not np.isfinite(param_grads.sum()) and not np.isfinite(param_grads).all():
-            raise self._gradient_error(bufs, batch, seed)
+        param_grads = self._backward(bufs, batch, seed)[U][: self.n_params, 0]  # (a fresh array per call)
+        if not _finite(param_grads):  # again, as eager: where a gradient is 0, nothing flows (no 0·inf)
+            param_grads = self._backward(bufs, batch, seed, safe=True)[U][: self.n_params, 0]
+            if not _finite(param_grads):
+                raise self._gradient_error(bufs, batch, seed)
         return bufs, batch, loss, param_grads
 
     # ---------------------------------------------------------------- backward
@@ -448,13 +462,14 @@ class Program:
         grads[stage][r] += value
         return grads
 
-    def _backward(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float]) -> list[np.ndarray]:
+    def _backward(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float],
+                  safe: bool = False) -> list[np.ndarray]:
         grads = self._seeded(batch, seed)
         backward = _BACKWARD
         with np.errstate(all="ignore"):
             for g in reversed(self.plan.groups):
                 if g.needs_grad:
-                    backward[type(g)](g, bufs, grads)
+                    backward[type(g)](g, bufs, grads, safe)
         return grads
 
     def _gradient_error(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float]) -> DomainError:
@@ -466,7 +481,7 @@ class Program:
             for g in reversed(steps):
                 if not g.needs_grad:
                     continue
-                _BACKWARD[type(g)](g, bufs, grads)
+                _BACKWARD[type(g)](g, bufs, grads, True)
                 if not all(np.isfinite(r.read(grads)).all() for r in _gradient_rows(g)):
                     return self._explain_gradient(g, bufs, grads, batch)
         return DomainError(f"a parameter gradient of {self.trace.fn_name} is not a finite number. Rescale the "
@@ -516,7 +531,7 @@ class Program:
             locals_ = g.op.local(_NUMPY, bufs[g.stage][g.start:g.stop], *self._operands(g, bufs))
             for d in locals_:
                 d = np.broadcast_to(d, g_out.shape)
-                bad = ~np.isfinite(g_out * d)
+                bad = ~np.isfinite(g_out * d) & (g_out != 0.0)
                 if bad.any():
                     r, b, equation, _, who = self._describe(g, bad, batch)
                     return DomainError(

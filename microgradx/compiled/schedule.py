@@ -388,7 +388,7 @@ def levels(trace: Trace, st: Stages, sm: Sums, dots: dict[int, Dot]) -> list[int
     for i in _executed(trace, sm, dots).tolist():  # children before parents
         u = uniform[i]
         dot = dots.get(i)
-        operands = dot.xs + dot.others if dot is not None else terms.get(i)
+        operands = dot.weights + dot.xs + dot.others if dot is not None else terms.get(i)
         if operands is None:  # an op: its one or two arguments
             x, y = a[i], b[i]
             lx = level[x] if uniform[x] == u else 0
