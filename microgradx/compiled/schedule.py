@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -116,17 +117,18 @@ class Rows:
     with a segment sum, prepared here once.
     """
 
-    __slots__ = ("src", "start", "stop", "idx", "repeated", "needs_grad")
+    __slots__ = ("src", "start", "stop", "idx", "repeated", "needs_grad", "at")
 
     def __init__(self, src: int, rows: list[int], needs_grad: bool) -> None:
         self.src, self.needs_grad = src, needs_grad
         first, n = rows[0], len(rows)
         self.start, self.stop = first, first + n
+        self.at: Any = slice(first, first + n)  # what to index the buffer with: this slice, or idx
         self.idx: np.ndarray | None = None
         self.repeated: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if n == 1 or rows == list(range(first, first + n)):
             return
-        self.idx = idx = np.array(rows, np.intp)
+        self.idx = self.at = idx = np.array(rows, np.intp)
         if len(set(rows)) < n:  # sort once; then each row receives the sum of its segment
             order = np.argsort(idx, kind="stable")
             ordered = idx[order]
@@ -138,9 +140,7 @@ class Rows:
 
     def read(self, bufs: list[np.ndarray]) -> np.ndarray:
         """These rows of their buffer: a view when contiguous, else a copy."""
-        if self.idx is None:
-            return bufs[self.src][self.start:self.stop]
-        return bufs[self.src][self.idx]
+        return bufs[self.src][self.at]
 
     def add(self, bufs: list[np.ndarray], contrib: np.ndarray) -> None:
         """bufs[src][rows] += contrib, correct when a row appears several times."""
@@ -148,14 +148,12 @@ class Rows:
 
     def add_into(self, buf: np.ndarray, contrib: np.ndarray) -> None:
         """buf[rows] += contrib, for a buffer given directly."""
-        if self.idx is None:
-            buf[self.start:self.stop] += contrib
-        elif self.repeated is None:
-            buf[self.idx] += contrib
+        if self.repeated is None:
+            buf[self.at] += contrib
         else:
             order, uniq, starts = self.repeated
-            if contrib.shape[0] != len(self.idx):
-                contrib = np.broadcast_to(contrib, (len(self.idx),) + contrib.shape[1:])
+            if contrib.shape[0] != len(order):
+                contrib = np.broadcast_to(contrib, (len(order),) + contrib.shape[1:])
             buf[uniq] += np.add.reduceat(contrib[order], starts, axis=0)
 
 
