@@ -81,8 +81,10 @@ class Jitted:
 
     * ``f(*arrays)`` -- every output for every sample, arrays of shape ``(batch,)``.
       Pass one array of shape ``(batch,)`` per scalar argument, a 2-D array
-      ``(batch, k)`` (or a list of ``k`` such 1-D arrays) for a list argument,
-      or, for a function of ``k`` scalars, one 2-D array whose columns are them.
+      ``(batch, k)`` (or a list of ``k`` numpy arrays of shape ``(batch,)``) for a
+      list argument, or, for a function of ``k`` scalars, one 2-D array whose
+      columns are them. A Python list of numbers is a batch, as ``np.asarray`` reads it.
+      Inputs and parameters must be finite; an empty batch is refused.
     * ``f.value_and_grad(*arrays, reduction="mean")`` -- the loss reduced over the
       batch and the gradients of the shared parameters.
     * ``f.value_grad_and_outputs(*arrays, params=vector)`` -- the loss, the gradients
@@ -179,6 +181,10 @@ class Jitted:
         ``params``: a vector of parameter values (ordered like ``self.params()``) to
         use instead of reading every ``.data``; for large models trained by an
         optimizer that keeps its own numpy copy (write it back with ``set_params``).
+
+        As in eager ``backward()``, an op outside its domain, an overflow anywhere in
+        the graph or a gradient that is not finite raises ``DomainError`` naming the op
+        and the sample, and then no ``.grad`` is touched. ``grads`` is a new array.
         """
         return self._run("value_and_grad", args, reduction=reduction, output=output, write_grad=write_grad,
                          params=params)
