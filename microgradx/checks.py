@@ -17,9 +17,16 @@ from .ops import DomainError, gradient_message
 
 __all__ = ["number", "label_text", "gradient_error"]
 
+_INT_LIMIT = 2 ** 1023  # ints below this in size convert to a finite float
+
 
 def number(data: Any, what: str) -> float:
     """``data`` as a finite float, or a clear error."""
+    kind = type(data)
+    if kind is float and data - data == 0.0:  # the common case first: a finite float
+        return data  # type: ignore[no-any-return]
+    if kind is int and -_INT_LIMIT < data < _INT_LIMIT:
+        return float(data)
     if hasattr(data, "_prev"):
         raise TypeError(f"{what} must be a number, not a Value: use the Value itself, or its .data")
     if not isinstance(data, (numbers.Real, np.bool_)):

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import builtins
 import math
+import os
+import shlex
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from microgradx.cli import main
-from microgradx.cli.expr import FUNCTIONS, ExpressionError, build, parse
+from microgradx.cli.expr import FUNCTIONS, MAX_LENGTH, MAX_NAME_LENGTH, ExpressionError, build, parse
 from microgradx.engine import Value
 from microgradx.ops import OPS, DomainError
+from tests.test_animate import page_data
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -90,6 +96,38 @@ def test_overlong_or_deeply_nested_input_is_rejected_cleanly():
         parse("a+" * 6000 + "a")
     with pytest.raises(ExpressionError):
         parse("(" * 5000 + "a" + ")" * 5000)
+
+
+@pytest.mark.parametrize("terms", [1000, MAX_LENGTH // 2])
+def test_a_long_flat_sum_is_not_nested_too_deeply(terms):
+    a = None
+    out = build("+".join(["a"] * terms), {"a": 1.5})
+    out.backward()
+    (a,) = {id(n): n for n in _all(out) if n.label == "a"}.values()
+    assert out.data == 1.5 * terms and a.grad == terms
+
+
+@pytest.mark.parametrize("text", ["-" * 9990 + "a", "a**" * 3000 + "a", "leaky_relu(a, " + "-" * 9000 + "1)"])
+def test_what_pythons_parser_cannot_nest_is_a_clear_error(text):
+    with pytest.raises(ExpressionError, match="nested too deeply for Python's parser") as info:
+        parse(text)
+    assert len(str(info.value)) < 400  # the expression is quoted by its start and its length, not in full
+    assert f"({len(text)} characters)" in str(info.value)
+
+
+def test_deep_nesting_that_parses_builds_without_recursion():
+    assert build("-" * 4000 + "a", {"a": 2.0}).data == 2.0
+    assert build("leaky_relu(a, " + "-" * 3001 + "0.5)", {"a": -2.0}).data == 1.0  # slope -0.5
+    out = build("a" + "*1" * 3000, {"a": 3.0})
+    out.backward()
+    assert out.data == 3.0
+
+
+def test_a_name_longer_than_the_limit_is_refused_by_its_start():
+    name = "a" * (MAX_NAME_LENGTH + 1)
+    with pytest.raises(ExpressionError, match=f"is {MAX_NAME_LENGTH + 1} characters long; names may have at most"):
+        parse(f"{name} * 2")
+    assert parse("b" * MAX_NAME_LENGTH).names == ("b" * MAX_NAME_LENGTH,)
 
 
 # Random expressions: the text and the same computation written with Values.
@@ -185,14 +223,19 @@ def test_draw_command_backward_view_and_steps(tmp_path):
                   "--steps", str(html)])
     assert status == 0
     assert "∂v2/∂a = b = 3.0" in dot.read_text(encoding="utf-8")
-    assert html.read_text(encoding="utf-8").count('<template class="frame"') == 3
+    assert len(page_data(html.read_text(encoding="utf-8"))["frames"]) == 3
 
 
 @pytest.mark.parametrize("argv, message, status", [
     (["draw", "a.b", "--set", "a=1"], "'a.b' (column 1) is not allowed", 2),
     (["draw", "a*b", "--set", "a=1"], "no value for b", 2),
     (["draw", "log(a)", "--set", "a=-1"], "log needs x > 0", 1),
-    (["draw", "a", "--set", "a=1", "--set", "a=2"], "--set a is given twice", 1),
+    (["draw", "a", "--set", "a=1", "--set", "a=2"], "--set a is given twice", 2),
+    (["draw", "a", "--set", "a=nan"], "--set a=nan: the value must be a finite number", 2),
+    (["draw", "a", "--set", "a=-inf"], "--set a=-inf: the value must be a finite number", 2),
+    (["draw", "a", "--set", "a=1e999"], "--set a=1e999: the value must be a finite number", 2),
+    (["draw", "a", "--set", "a=two"], "--set a='two': not a number", 2),
+    (["draw", "a", "--set", "a" * 200 + "=1"], "the name is 200 characters long; names may have at most 100", 2),
 ])
 def test_draw_command_errors_go_to_stderr_with_a_status(argv, message, status, tmp_path, capsys):
     assert run([*argv, "-o", str(tmp_path / "x.svg")]) == status
@@ -211,3 +254,140 @@ def test_draw_command_without_dot_says_how_to_install(monkeypatch, tmp_path, cap
     assert main(["draw", "a*2", "--set", "a=1", "-o", str(tmp_path / "x.svg")]) == 1
     assert "sudo apt-get install graphviz" in capsys.readouterr().err
 
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def microgradx_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``microgradx ARGS...`` as a user runs it: a new process, its output captured as text."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "microgradx", *args], capture_output=True, text=True, env=env,
+                          timeout=300, cwd=cwd)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The single line a failed command prints (never a traceback)."""
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("microgradx draw: error: ")
+    return line
+
+
+@pytest.mark.parametrize("argv", [
+    ["-a*b", "--set", "a=2", "--set", "b=3"],
+    ["--set", "a=2", "--set", "b=3", "--", "-a*b"],
+    ["--", "-a*b", "--set", "a=2", "--set", "b=3"],
+    ["--set=a=2", "-a*b", "--set", "b=3", "--back"],
+])
+def test_an_expression_may_start_with_a_minus(argv, tmp_path, capsys):
+    assert main(["draw", *argv, "-o", str(tmp_path / "g.dot")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "-a*b = -6.0"
+    assert (tmp_path / "g.dot").exists()
+
+
+def test_an_expression_starting_with_a_minus_from_a_shell(tmp_path):
+    result = microgradx_cli("draw", "-a*b", "--set", "a=2", "--set", "b=3", "-o", "g.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "-a*b = -6.0\nwrote g.dot\n"
+
+
+def test_an_unknown_option_is_still_reported(capsys):
+    with pytest.raises(SystemExit):
+        main(["draw", "a*b", "--set", "a=1", "--set", "b=1", "--bakcward"])
+    assert "unrecognized arguments: --bakcward" in capsys.readouterr().err
+
+
+def test_a_flat_sum_of_a_thousand_terms_is_drawn(tmp_path):
+    text = "a" + "+1" * 999
+    result = microgradx_cli("draw", text, "--set", "a=1", "--max-nodes", "3000", "-o", "sum.dot", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{text[:80]}… ({len(text)} characters) = 1000.0\n")
+    assert (tmp_path / "sum.dot").read_text(encoding="utf-8").count("->") >= 1999
+
+
+@pytest.mark.parametrize("expression, sets, message", [
+    ("leaky_relu(a, " + "-" * 9000 + "1)", ["a=1"], "nested too deeply for Python's parser"),
+    ("a" * 9000 + "*2", ["a=1"], "names may have at most 100"),
+    ("+".join(["a"] * 6000), ["a=1"], "the limit is 10000"),
+])
+def test_hostile_expressions_give_one_line_and_status_2(expression, sets, message, tmp_path):
+    result = microgradx_cli("draw", expression, *[f"--set={s}" for s in sets], "-o", "x.svg", cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert message in line and len(line) < 500
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_dot
+def test_a_drawing_graphviz_cannot_lay_out_is_one_line_never_a_traceback(tmp_path):
+    # a is used 1000 times: its gradient gathers 1000 contributions, which a drawing may spell out.
+    result = microgradx_cli("draw", "+".join(["a"] * 1000), "--set", "a=1", "--max-nodes", "5000",
+                            "-o", "sum.svg", cwd=tmp_path)
+    if result.returncode:
+        assert "Graphviz could not draw the graph" in one_line_error(result)
+    else:
+        assert (tmp_path / "sum.svg").read_text(encoding="utf-8").rstrip().endswith("</svg>")
+
+
+def test_graphviz_failures_are_named_as_graphviz_failures(monkeypatch, tmp_path, capsys):
+    import microgradx.cli.draw as draw
+
+    def dot_fails(graph, path):
+        raise subprocess.CalledProcessError(1, ["dot", "-Tsvg"], stderr=b"Error: syntax error in line 5\nmore")
+
+    def dot_stops_reading(graph, path):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(draw, "save", dot_fails)
+    assert main(["draw", "a", "--set", "a=1", "-o", str(tmp_path / "x.svg")]) == 1
+    assert capsys.readouterr().err == ("microgradx draw: error: Graphviz could not draw the graph: "
+                                       "Error: syntax error in line 5\n")
+    monkeypatch.setattr(draw, "save", dot_stops_reading)
+    assert main(["draw", "a", "--set", "a=1", "-o", str(tmp_path / "x.svg")]) == 1
+    assert "Graphviz could not draw the graph (Broken pipe)" in capsys.readouterr().err
+
+
+@needs_dot
+def test_output_to_dev_stdout_is_the_drawing_alone(tmp_path):
+    result = microgradx_cli("draw", "a*2", "--set", "a=1", "-o", "/dev/stdout", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<?xml") and result.stdout.rstrip().endswith("</svg>")
+    assert result.stderr == "a*2 = 2.0\nwrote /dev/stdout\n"  # the report moves out of the drawing's way
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_output_to_dev_null_leaves_it_a_device(tmp_path):
+    result = microgradx_cli("draw", "a*2", "--set", "a=1", "-o", "/dev/null", "--steps", "/dev/null")
+    assert result.returncode == 0, result.stderr
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@needs_dot
+def test_the_help_example_is_the_neuron_whose_numbers_it_states(tmp_path, capsys):
+    from microgradx.cli.draw import EXAMPLE
+
+    argv = shlex.split(EXAMPLE)
+    assert argv[:2] == ["microgradx", "draw"]
+    argv[argv.index("-o") + 1] = str(tmp_path / "neuron.dot")
+    assert main(argv[1:]) == 0
+    o = float(capsys.readouterr().out.splitlines()[0].rpartition(" = ")[2])
+    assert o == pytest.approx(0.7071, abs=1e-4) and 1 - o**2 == pytest.approx(0.5, abs=1e-4)  # not saturated
+    values = dict(s.split("=") for s in argv[argv.index("--set"):] if "=" in s and not s.startswith("-"))
+    x1 = Value(float(values["x1"]), label="x1")
+    w1 = Value(float(values["w1"]), label="w1")
+    n = x1 * w1 + float(values["x2"]) * float(values["w2"]) + float(values["b"])
+    n.tanh().backward()
+    assert x1.grad == pytest.approx(-1.5, abs=1e-3) and w1.grad == pytest.approx(1.0, abs=1e-3)
+    drawing = (tmp_path / "neuron.dot").read_text(encoding="utf-8")
+    assert "grad -1.5" in drawing and "grad 0.5" in drawing
+
+
+
+def test_the_cli_modules_teach_with_the_same_unsaturated_neuron():
+    import importlib
+
+    for name in ("main", "draw", "expr"):
+        module = importlib.import_module(f"microgradx.cli.{name}")  # cli.main is also the function main
+        assert "tanh(x1*w1 + x2*w2 + b)" in (module.__doc__ or "")
+        assert "c=10" not in (module.__doc__ or "")  # tanh(4) = 0.9993: every gradient shown was 0.0013

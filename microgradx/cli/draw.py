@@ -1,88 +1,198 @@
 """``microgradx draw``: draw an expression's graph from the command line.
 
-    microgradx draw "tanh(a*b + c)" --set a=2 --set b=-3 --set c=10 -o graph.svg [--backward] [--steps out.html]
+    microgradx draw "tanh(x1*w1 + x2*w2 + b)" --set x1=2 --set w1=-3 --set x2=0 --set w2=1 --set b=6.8814 \\
+        -o neuron.svg --backward [--steps neuron.html]
 
-The expression is parsed safely (``microgradx.expr``: never ``eval``), built as a
+That is the neuron of the lecture (and of the gallery): n = x1*w1 + x2*w2 + b = 0.8814,
+o = tanh(n) = 0.7071, so do/dn = 1 - o² = 0.5 and the backward view shows
+do/dx1 = w1 * 0.5 = -1.5, do/dw1 = x1 * 0.5 = 1, do/dw2 = x2 * 0.5 = 0.
+
+The expression is parsed safely (``microgradx.cli.expr``: never ``eval``), built as a
 graph of Values, differentiated with ``backward()``, and drawn. The output format
 comes from the file suffix (``.svg``, ``.png``, ``.pdf``, or ``.dot`` for the DOT
-source). Files are written atomically.
+source); ``-o /dev/stdout`` writes to standard output. Files are written atomically.
+An expression may start with ``-``: ``microgradx draw "-a*b" --set a=1 --set b=2``
+(or, as usual, after ``--``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
+import os
+import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..draw.animate import animate_backward
 from ..draw.dot import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..draw.style import THEMES
 from ..ops import DomainError
-from .expr import FUNCTIONS, ExpressionError, parse, signature
+from .expr import FUNCTIONS, MAX_NAME_LENGTH, ExpressionError, parse, quote, signature
+
+__all__ = ["add_draw_parser", "draw_command", "expression_last"]
+
+EXAMPLE = ("microgradx draw \"tanh(x1*w1 + x2*w2 + b)\" --set x1=2 --set w1=-3 --set x2=0 --set w2=1 "
+           "--set b=6.8814 -o neuron.svg --backward")
 
 
-def _assignment(text: str) -> tuple[str, float]:
-    """``a=2`` -> ("a", 2.0); argparse shows the ArgumentTypeError message."""
+def _assignment(text: str) -> tuple[str, str]:
+    """``a=2`` -> ("a", "2"); the number is checked by :func:`_values`, which can name the variable."""
     name, sep, number = text.partition("=")
     name = name.strip()
     if not sep or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, e.g. --set a=2, got {text!r}")
-    try:
-        value = float(number)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{number.strip()!r} in --set {text} is not a number") from None
-    return name, value
+        raise argparse.ArgumentTypeError(f"expected NAME=NUMBER, e.g. --set a=2, got {quote(text)}")
+    return name, number.strip()
+
+
+def _values(assignments: list[tuple[str, str]]) -> dict[str, float]:
+    """The ``--set`` values by name; ExpressionError naming ``--set NAME`` for a bad one."""
+    values: dict[str, float] = {}
+    for name, number in assignments:
+        given = f"--set {_short(name, 40)}"
+        if len(name) > MAX_NAME_LENGTH:
+            raise ExpressionError(f"{given}: the name is {len(name)} characters long; "
+                                  f"names may have at most {MAX_NAME_LENGTH}")
+        if name in values:
+            raise ExpressionError(f"{given} is given twice")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ExpressionError(f"{given}={quote(number, 40)}: not a number") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"{given}={number}: the value must be a finite number")
+        values[name] = value
+    return values
 
 
 def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``draw`` command to an ``argparse`` subparsers object; its ``run`` is :func:`draw_command`."""
     p = subparsers.add_parser(
         "draw", help="draw the graph of an expression (forward or backward view)",
-        description="Draw the computational graph of an expression, after backward(). Example: "
-                    "microgradx draw \"tanh(a*b + c)\" --set a=2 --set b=-3 --set c=10 -o graph.svg --backward")
-    p.add_argument("expression", help="e.g. \"tanh(a*b + c)\": numbers, names, + - * / **, unary -, and "
-                                      + ", ".join(signature(name) for name in FUNCTIONS))
-    p.add_argument("--set", dest="assignments", metavar="NAME=NUMBER", action="append", default=[],
-                   type=_assignment, help="value of a variable (repeat for each one)")
-    p.add_argument("-o", "--output", default="graph.svg",
-                   help="output file; the suffix picks the format: .svg .png .pdf .dot (default: graph.svg)")
-    p.add_argument("--backward", action="store_true",
-                   help="draw the backward view: edges labelled with local derivatives and upstream × local")
-    p.add_argument("--steps", metavar="HTML", default=None,
-                   help="also write the step-by-step backward pass as one self-contained HTML file")
-    p.add_argument("--rankdir", default="LR", choices=["LR", "RL", "TB", "BT"], help="layout direction")
-    p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES, help="refuse graphs with more drawn nodes")
+        description="Draw the computational graph of an expression, after backward(). Example, the neuron "
+                    f"o = tanh(n) at n = 0.8814, where do/dn = 1 - o² = 0.5: {EXAMPLE}")
+    _add_arguments(p)
     p.set_defaults(run=draw_command)
     return p
 
 
+def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Register draw's arguments on ``p``; returns their actions (read by :func:`expression_last`)."""
+    return [
+        p.add_argument("expression", help="e.g. \"tanh(x1*w1 + x2*w2 + b)\": numbers, names, + - * / **, "
+                                          "unary -, and " + ", ".join(signature(name) for name in FUNCTIONS)),
+        p.add_argument("--set", dest="assignments", metavar="NAME=NUMBER", action="append", default=[],
+                       type=_assignment, help="value of a variable (repeat for each one)"),
+        p.add_argument("-o", "--output", default="graph.svg",
+                       help="output file; the suffix picks the format: .svg .png .pdf .dot (default: graph.svg)"),
+        p.add_argument("--backward", action="store_true",
+                       help="draw the backward view: edges labelled with local derivatives and upstream × local"),
+        p.add_argument("--steps", metavar="HTML", default=None,
+                       help="also write the step-by-step backward pass as one self-contained HTML file"),
+        p.add_argument("--rankdir", default="auto", choices=["auto", "LR", "RL", "TB", "BT"],
+                       help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
+        p.add_argument("--theme", default="light", choices=sorted(THEMES),
+                       help="colours: light, dark, or print (black on white, for handouts)"),
+        p.add_argument("--fontsize", type=float, default=11.0, help="text size in points (default: 11)"),
+        p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES,
+                       help="refuse graphs with more drawn nodes"),
+    ]
+
+
+def expression_last(args: Sequence[str]) -> list[str]:
+    """draw's arguments with the expression moved behind ``--``, so that ``"-a*b"`` is not read as an option.
+
+    Every argument that is neither one of draw's options (``--set``, ``--back`` for
+    ``--backward``, ``-ograph.svg``, ...) nor an option's value is the expression;
+    an argument right after ``--`` is one too, and options may follow it.
+    """
+    takes_value = {name: action.nargs != 0 for action in _add_arguments(argparse.ArgumentParser(add_help=False))
+                   for name in action.option_strings}
+    takes_value.update({"-h": False, "--help": False})
+    options: list[str] = []
+    positionals: list[str] = []
+    pending = iter(args)
+    for arg in pending:
+        name = None if arg == "--" else _option_named(arg, takes_value)
+        if name is None:
+            positionals.extend(_next(pending) if arg == "--" else [arg])
+            continue
+        options.append(arg)
+        if takes_value[name] and not _value_attached(arg):
+            options.extend(_next(pending))
+    return [*options, "--", *positionals] if positionals else options
+
+
+def _next(pending: Iterator[str]) -> list[str]:
+    """The next argument, if there is one."""
+    return list(itertools.islice(pending, 1))
+
+
+def _option_named(arg: str, takes_value: dict[str, bool]) -> str | None:
+    """The option ``arg`` is (argparse's way: ``--out=x``, ``--back``, ``-ox``), or None if it is none of them."""
+    if arg.startswith("--"):
+        key = arg.partition("=")[0]
+        matches = [name for name in takes_value if name.startswith(key) and name.startswith("--")]
+        return key if key in takes_value else (matches[0] if matches else None)
+    if arg.startswith("-") and arg[:2] in takes_value:
+        return arg[:2]
+    return None
+
+
+def _value_attached(arg: str) -> bool:
+    """Whether an option argument carries its value (``--output=g.svg``, ``-og.svg``)."""
+    return "=" in arg if arg.startswith("--") else len(arg) > 2
+
+
 def draw_command(args: argparse.Namespace) -> int:
     """Run ``microgradx draw``; prints the written paths, returns the exit status (errors on stderr)."""
-    values: dict[str, float] = {}
-    for name, value in args.assignments:
-        if name in values:
-            return _fail(f"--set {name} is given twice")
-        values[name] = value
     try:
-        root = parse(args.expression).build(values)
-        if root.label is None:
+        root = parse(args.expression).build(_values(args.assignments))
+        if not root.label:
             root.label = "out"
         root.backward()
-        graph = draw_dot(root, rankdir=args.rankdir, view="backward" if args.backward else "forward",
-                         max_nodes=args.max_nodes)
+        style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
+        graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
         written = [save(graph, args.output)]
         if args.steps:
-            written.append(animate_backward(root, args.steps, title=f"Backward pass of {args.expression}",
-                                            rankdir=args.rankdir, max_nodes=args.max_nodes))
-    except (ExpressionError, DomainError, GraphTooLargeError, ValueError) as e:
+            written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
+                                            **style))
+    except GraphTooLargeError as e:
+        return _fail(f"{e} (here: --max-nodes N)")
+    except (ExpressionError, DomainError, ValueError) as e:
         return _fail(str(e), status=2 if isinstance(e, ExpressionError) else 1)
     except GraphvizNotFoundError as e:
         return _fail(str(e))
-    except OSError as e:
-        return _fail(f"cannot write the output: {e}")
-    print(f"{args.expression} = {root.data!r}")
+    except subprocess.CalledProcessError as e:
+        stderr = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else str(e.stderr or "")
+        reason = stderr.strip().splitlines()
+        return _fail(f"Graphviz could not draw the graph: {reason[0] if reason else e}")
+    except OSError as e:  # the file writer's errors start "cannot write <path>"; others come from Graphviz
+        if str(e).startswith("cannot write"):
+            return _fail(str(e))
+        return _fail(f"Graphviz could not draw the graph ({e.strerror or e}): a label may be longer than "
+                     "the 16384 characters Graphviz accepts")
+    # With -o /dev/stdout the drawing is the output: the report goes to stderr then.
+    report = sys.stderr if any(_is_stdout(path) for path in written) else sys.stdout
+    print(f"{_short(args.expression)} = {root.data!r}", file=report)
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=report)
     return 0
+
+
+def _short(expression: str, limit: int = 80) -> str:
+    """The expression as typed, or its start and its length when it is long."""
+    return expression if len(expression) <= limit else f"{expression[:limit]}… ({len(expression)} characters)"
+
+
+def _is_stdout(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is the file standard output writes to (``/dev/stdout``, ``/dev/fd/1``, ...)."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file, or stdout is not a real file (pytest)
+        return False
 
 
 def _fail(message: str, status: int = 1) -> int:

@@ -1,4 +1,4 @@
-"""Safe expressions for the command line: ``"tanh(a*b + c)"`` parsed into a graph of Values.
+"""Safe expressions for the command line: ``"tanh(x1*w1 + x2*w2 + b)"`` parsed into a graph of Values.
 
 The text is parsed with Python's ``ast`` module and only these forms are accepted:
 numbers, variable names, ``+ - * / **``, unary ``-`` and ``+``, and calls of the op
@@ -6,6 +6,10 @@ table's prefix rows by name (``exp(x)``, ``tanh(x)``, ``leaky_relu(x, 0.1)``: a 
 with a parameter takes it as a number after the operand). Anything else
 (attributes, subscripts, keywords, strings, ...) is rejected with an error naming
 it. Nothing is ever passed to ``eval``.
+
+Building is iterative, so a long flat sum ``a + a + ... + a`` (up to the length
+limit) works; what Python's own parser cannot nest (hundreds of parentheses,
+thousands of signs or powers inside one another) is a clear error.
 """
 
 from __future__ import annotations
@@ -13,18 +17,23 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import ops
 from ..engine import Value
-from ..ops import OPS, Op
+from ..ops import Op
 
-MAX_LENGTH = 10_000
+MAX_LENGTH = 10_000  # characters in an expression
+MAX_NAME_LENGTH = 100  # characters in a variable's name (a drawing repeats it in several labels)
+# Python builds the syntax tree of ``a + a + ... + a`` recursively: a flat sum of MAX_LENGTH / 2 terms needs
+# this recursion limit while parsing (the parser's own stack limit still refuses deeper nesting).
+_PARSE_RECURSION_LIMIT = 3 * MAX_LENGTH
 
 #: The functions an expression may call: the op table's prefix rows, by the name of their Value method.
-CALLABLE: dict[str, Op] = {op.method: op for op in OPS.values() if op.form == "prefix" and op.method.isidentifier()
-                           and not op.method.startswith("_")}
+CALLABLE: dict[str, Op] = ops.FUNCTIONS
 FUNCTIONS: tuple[str, ...] = tuple(sorted(CALLABLE))
 # Python's operators, applied to Values (which pick the op table's row: ``x ** 2`` is pow, ``x ** y`` vpow).
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Sub: operator.sub,
@@ -57,23 +66,51 @@ class Expression:
         """The expression's graph with each variable a leaf ``Value(values[name], label=name)``."""
         missing = [n for n in self.names if n not in values]
         if missing:
-            raise ExpressionError(f"no value for {', '.join(missing)} in {self.text!r}: give one with "
-                                  + " ".join(f"--set {n}=<number>" for n in missing))
+            raise ExpressionError(f"no value for {_listing(missing)} in {quote(self.text)}: give one with "
+                                  + _listing([f"--set {n}=<number>" for n in missing], " "))
         unused = [n for n in values if n not in self.names]
         if unused:
-            raise ExpressionError(f"{', '.join(unused)} set but not used in {self.text!r} "
-                                  f"(its variables are: {', '.join(self.names) or 'none'})")
+            raise ExpressionError(f"{_listing(unused)} set but not used in {quote(self.text)} "
+                                  f"(its variables are: {_listing(list(self.names)) or 'none'})")
         leaves = {n: Value(values[n], label=n) for n in self.names}
-        try:
-            out = _build(self.tree.body, leaves)
-        except RecursionError:
-            raise ExpressionError("the expression is nested too deeply to build") from None
+        out = _build(self.tree.body, leaves)
         return out if isinstance(out, Value) else Value(out)
 
 
+def quote(text: str, limit: int = 60) -> str:
+    """``text`` as ``repr`` shows it, cut to ``limit`` characters (with its length) when longer."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} characters)"
+
+
+def _listing(items: list[str], sep: str = ", ", most: int = 8) -> str:
+    """``items`` joined, the first ``most`` of them and a count of the rest."""
+    shown = sep.join(item if len(item) <= 40 else quote(item, 40) for item in items[:most])
+    return shown + (f"{sep}... ({len(items) - most} more)" if len(items) > most else "")
+
+
 def _where(text: str, node: ast.AST) -> str:
-    part = ast.get_source_segment(text, node) or ast.dump(node)
-    return f"{part!r} (column {getattr(node, 'col_offset', 0) + 1})"
+    part = ast.get_source_segment(text, node) or type(node).__name__
+    return f"{quote(part)} (column {getattr(node, 'col_offset', 0) + 1})"
+
+
+def _parse_tree(source: str) -> ast.Expression:
+    """``ast.parse`` in eval mode, with room for long flat sums; failures become :class:`ExpressionError`."""
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(max(limit, _PARSE_RECURSION_LIMIT))
+        return ast.parse(source, mode="eval")
+    except SyntaxError as e:
+        raise ExpressionError(f"cannot parse {quote(source)}: {e.msg} at column {e.offset}") from None
+    except (RecursionError, MemoryError):  # the parser's stack limit: too much nesting, not too little memory
+        raise ExpressionError(f"{quote(source)} is nested too deeply for Python's parser (too many "
+                              "parentheses, calls, powers or signs inside one another): write it flatter, "
+                              "e.g. a*b*c instead of a*(b*(c))") from None
+    except ValueError as e:  # e.g. a NUL character
+        raise ExpressionError(f"cannot parse {quote(source)}: {e}") from None
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def parse(text: str) -> Expression:
@@ -82,13 +119,8 @@ def parse(text: str) -> Expression:
         raise ExpressionError(f"the expression must be a str, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"the expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {text!r}: {e.msg} at column {e.offset}") from None
-    except (RecursionError, MemoryError, ValueError) as e:
-        raise ExpressionError(f"cannot parse {text!r}: {type(e).__name__}") from None
     source = text.strip()
+    tree = _parse_tree(source)
     for node in ast.walk(tree):  # iterative: no recursion limit here
         _check(node, source)
     callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
@@ -98,85 +130,132 @@ def parse(text: str) -> Expression:
     return Expression(source, tree, names)
 
 
+ALLOWED = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS)
+
+
 def _check(node: ast.AST, text: str) -> None:
-    allowed = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCTIONS)
+    """Raise :class:`ExpressionError` naming ``node`` unless it is one of the allowed forms."""
     if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINARY or isinstance(node, (ast.USub, ast.UAdd)):
         return
-    if isinstance(node, ast.BinOp):
-        if type(node.op) not in _BINARY:
-            raise ExpressionError(f"operator {type(node.op).__name__} in {_where(text, node)} is not allowed; "
-                                  f"allowed: {allowed}")
-        return
-    if isinstance(node, ast.UnaryOp):
-        if not isinstance(node.op, (ast.USub, ast.UAdd)):
-            raise ExpressionError(f"{_where(text, node)} is not allowed; allowed: {allowed}")
-        return
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise ExpressionError(f"the constant {_where(text, node)} is not a real number")
-        try:
-            finite = math.isfinite(float(node.value))
-        except OverflowError:
-            finite = False
-        if not finite:
-            raise ExpressionError(f"the constant {_where(text, node)} is not finite")
-        return
-    if isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise ExpressionError(f"the name {_where(text, node)} is not allowed (names may not start with _)")
-        return
-    if isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, ast.Name):
-            raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
-                                  f"one of {', '.join(FUNCTIONS)}")
-        if node.keywords:
-            raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
-        if func.id not in CALLABLE:
-            raise ExpressionError(f"unknown function {func.id!r} in {_where(text, node)}; "
-                                  f"available: {', '.join(FUNCTIONS)}")
-        op = CALLABLE[func.id]
-        most = 2 if op.has_param else 1
-        least = 1 if not op.has_param or op.default is not None else 2
-        if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
-            count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
-            raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
-        if len(node.args) == 2 and _constant(node.args[1]) is None:
-            raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
-        return
-    raise ExpressionError(f"{_where(text, node)} is not allowed in an expression; allowed: {allowed}")
+    check = _CHECKS.get(type(node))
+    if check is None:
+        raise ExpressionError(f"{_where(text, node)} is not allowed in an expression; allowed: {ALLOWED}")
+    check(node, text)
+
+
+def _check_binary(node: Any, text: str) -> None:
+    if type(node.op) not in _BINARY:
+        raise ExpressionError(f"operator {type(node.op).__name__} in {_where(text, node)} is not allowed; "
+                              f"allowed: {ALLOWED}")
+
+
+def _check_unary(node: Any, text: str) -> None:
+    if not isinstance(node.op, (ast.USub, ast.UAdd)):
+        raise ExpressionError(f"{_where(text, node)} is not allowed; allowed: {ALLOWED}")
+
+
+def _check_constant(node: Any, text: str) -> None:
+    if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+        raise ExpressionError(f"the constant {_where(text, node)} is not a real number")
+    try:
+        finite = math.isfinite(float(node.value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ExpressionError(f"the constant {_where(text, node)} is not finite")
+
+
+def _check_name(node: Any, text: str) -> None:
+    if node.id.startswith("_"):
+        raise ExpressionError(f"the name {_where(text, node)} is not allowed (names may not start with _)")
+    if len(node.id) > MAX_NAME_LENGTH:
+        raise ExpressionError(f"the name {_where(text, node)} is {len(node.id)} characters long; "
+                              f"names may have at most {MAX_NAME_LENGTH}")
+
+
+def _check_call(node: Any, text: str) -> None:
+    func = node.func
+    if not isinstance(func, ast.Name):
+        raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
+                              f"one of {', '.join(FUNCTIONS)}")
+    if node.keywords:
+        raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
+    if func.id not in CALLABLE:
+        raise ExpressionError(f"unknown function {quote(func.id)} in {_where(text, node)}; "
+                              f"available: {', '.join(FUNCTIONS)}")
+    op = CALLABLE[func.id]
+    most = 2 if op.has_param else 1
+    least = 1 if not op.has_param or op.default is not None else 2
+    if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
+        count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
+        raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
+    if len(node.args) == 2 and _constant(node.args[1]) is None:
+        raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
+
+
+_CHECKS: dict[type, Callable[[Any, str], None]] = {
+    ast.BinOp: _check_binary, ast.UnaryOp: _check_unary, ast.Constant: _check_constant, ast.Name: _check_name,
+    ast.Call: _check_call}
 
 
 def _constant(node: ast.AST) -> float | None:
-    """The number ``node`` stands for if it is a literal (optionally negated), else None."""
+    """The number ``node`` stands for if it is a literal under any number of signs (``--1``), else None."""
+    sign = 1.0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _constant(node.operand)
-        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+        return sign * float(node.value)
     return None
 
 
-def _build(node: ast.AST, leaves: dict[str, Value]) -> Any:
-    """Value (or a plain number for a constant part) computed by the checked tree ``node``."""
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The sub-expressions ``node`` is computed from, left to right (a call's parameter is a constant)."""
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.Call):
+        return [node.args[0]]
+    return []
+
+
+def _build(root: ast.AST, leaves: dict[str, Value]) -> Any:
+    """Value (or a plain number for a constant part) computed by the checked tree ``root``.
+
+    Post-order with an explicit stack, left operands first (the order a recursive
+    evaluation, and Python, would create the nodes in): no recursion limit.
+    """
+    results: dict[int, Any] = {}
+    stack: list[tuple[ast.AST, bool]] = [(root, False)]
+    while stack:
+        node, operands_done = stack.pop()
+        operands = _operands(node)
+        if operands and not operands_done:
+            stack.append((node, True))
+            stack.extend((operand, False) for operand in reversed(operands))
+            continue
+        results[id(node)] = _apply(node, [results.pop(id(operand)) for operand in operands], leaves)
+    return results[id(root)]
+
+
+def _apply(node: ast.AST, args: list[Any], leaves: dict[str, Value]) -> Any:
+    """One node of the checked tree applied to its computed operands ``args``."""
     if isinstance(node, ast.Constant):
         assert isinstance(node.value, (int, float))  # _check allows only real numbers
         return float(node.value)
     if isinstance(node, ast.Name):
         return leaves[node.id]
     if isinstance(node, ast.UnaryOp):
-        x = _build(node.operand, leaves)
-        return -x if isinstance(node.op, ast.USub) else x
+        return -args[0] if isinstance(node.op, ast.USub) else args[0]
     if isinstance(node, ast.BinOp):
-        x, y = _build(node.left, leaves), _build(node.right, leaves)
+        x, y = args
         if not isinstance(x, Value) and not isinstance(y, Value):
             x = Value(x)  # keep constant arithmetic in the graph, and in the op table's domain checks
         return _BINARY[type(node.op)](x, y)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
-        x = _build(node.args[0], leaves)
-        if not isinstance(x, Value):
-            x = Value(x)
+        x = args[0] if isinstance(args[0], Value) else Value(args[0])
         op = CALLABLE[node.func.id]
         return x.apply(op.bound(_constant(node.args[1]) if len(node.args) == 2 else None))
     raise ExpressionError(f"unexpected node {type(node).__name__}")  # _check rejects these first
