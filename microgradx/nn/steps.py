@@ -185,14 +185,10 @@ class CompiledStep:
         self._base[self._traced_rows] = self._p[self._opt_rows]
         return self._base
 
-    def _run(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray, Any]:
-        """(batch loss, gradient in the trace's order, every output per sample): the one call of the compiled code."""
-        vector = self._traced_vector()
-        loss, g = self.jitted.value_and_grad(X, Y, write_grad=False, params=vector)
-        return loss, g, self.jitted(X, Y, params=vector)
-
     def __call__(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, g, outs = self._run(self.X[rows], self.Y[rows])
+        # One forward and one backward pass: the loss, its gradient (in the trace's order) and every
+        # output per sample, whose scores give the training accuracy.
+        loss, g, outs = self.jitted.value_grad_and_outputs(self.X[rows], self.Y[rows], params=self._traced_vector())
         if self._same_order:
             self._g = g
         else:
