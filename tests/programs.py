@@ -500,6 +500,22 @@ def near_kink(prog: Program, value: dict[str, float], tol: float = 1e-7) -> str 
     return None
 
 
+def torch_misses_second_order(prog: Program, value: dict[str, float]) -> str | None:
+    """The first ``x ** y`` (Value exponent) whose exponent is exactly 0, or None.
+
+    There torch's second derivatives are wrong: its pow backward returns ``where(y == 0, 0, y·x^(y-1))``
+    for ∂/∂x, a constant 0 that drops the term ∂y/∂· · x^(y-1) of the next derivative. microgradx and
+    finite differences agree with each other there (``tests/test_higher_order.py``), so torch is no
+    witness for those second derivatives.
+    """
+    for step in prog.steps:
+        if isinstance(step, OpStep) and step.op == "vpow":
+            y = step.args[1]
+            if (value[y] if isinstance(y, str) else y) == 0.0:
+                return step.out
+    return None
+
+
 def bounded(values: Iterable[float], limit: float = 1e6) -> bool:
     """Every value finite and below ``limit`` in size."""
     return all(math.isfinite(v) and abs(v) < limit for v in values)

@@ -58,6 +58,7 @@ from tests.programs import (
     result,
     run,
     run_values,
+    torch_misses_second_order,
 )
 
 torch = pytest.importorskip("torch")
@@ -116,7 +117,7 @@ def _hessian_err(row: dict[str, float], ref: Reference, r: str) -> float:
 @given(programs(max_steps=6), st.data())
 def test_second_derivatives_through_create_graph_match_pytorch(prog, data):
     ref = reference(prog)
-    assume(in_domain(prog, ref, limit=1e4))
+    assume(in_domain(prog, ref, limit=1e4) and torch_misses_second_order(prog, ref.value) is None)
     names = list(prog.leaves)
     rows = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True), label="rows")
     hess = hessian_rows(prog, rows)
@@ -137,7 +138,7 @@ def test_second_derivatives_through_create_graph_match_pytorch(prog, data):
 @given(programs(max_steps=5), st.data())
 def test_nested_grad_gives_the_second_derivatives_of_pytorch(prog, data):
     ref = reference(prog)
-    assume(in_domain(prog, ref, limit=1e4))
+    assume(in_domain(prog, ref, limit=1e4) and torch_misses_second_order(prog, ref.value) is None)
     names = list(prog.leaves)
     i = data.draw(st.integers(0, len(names) - 1), label="i")
     j = data.draw(st.integers(0, len(names) - 1), label="j")

@@ -49,6 +49,18 @@ def test_second_derivative_of_division_and_value_power():
         1.5 ** 1.5 * ((math.log(1.5) + 1) ** 2 + 1 / 1.5))
 
 
+def test_second_derivative_of_a_value_power_where_the_exponent_passes_zero():
+    # f = (x + 1.5) ** tanh(x) at 0, where the exponent is exactly 0: f'' = 1/1.5 + ln(1.5)^2 + 1/1.5.
+    # (PyTorch gives 0.831 here: its pow backward is where(y == 0, 0, y·x^(y-1)), a constant that
+    # drops the first term. Finite differences side with the formula.)
+    f = lambda x: (x + 1.5) ** x.tanh()  # noqa: E731
+    want = 2 / 1.5 + math.log(1.5) ** 2
+    assert mx.grad(mx.grad(f))(0.0) == pytest.approx(want, rel=1e-12)
+    g = lambda x: (x + 1.5) ** math.tanh(x)  # noqa: E731
+    h = 1e-4
+    assert (g(h) - 2 * g(0.0) + g(-h)) / h ** 2 == pytest.approx(want, rel=1e-6)
+
+
 def test_newton_step_on_a_one_dimensional_function():
     f = lambda x: (x - 3.0) ** 4 + x ** 2  # noqa: E731
     df, d2f = mx.grad(f), mx.grad(mx.grad(f))
