@@ -1,207 +1,123 @@
-"""How fast is the compiled path? One run prints every figure, with ratios taken in the same run.
+"""The compiled moons step against hand-written numpy, PyTorch and JAX, in one run, as paired ratios.
 
-    PYTHONPATH=. python benchmarks/bench_compiled.py            # about 30-60 s on 2 cores
+    python benchmarks/bench_compiled.py [--quick] [--rounds N] [--out DIR]
 
-1. micrograd's moons step (2-16-16-1 ReLU MLP, 100 points, SVM loss
-   mean((1 - y*score).relu()) + 1e-4 * sum(p*p), forward + backward + SGD update), run by
-   micrograd 0.1.0, the microgradx eager engine, the microgradx compiled path, hand-written
-   numpy and PyTorch (batched, float64, 1 thread). Every contender starts from micrograd's own
-   initial weights (``random.seed(1337)`` then ``MLP(2, [16, 16, 1])``, in both libraries); the
-   first losses are checked equal before anything is timed. The compiled path
-   (``jit.compile_loss(model, hinge + l2)``) runs three ways: SGD on the parameter Values
-   (``p.data -= lr * g``), through ``.grad`` and ``optim.SGD`` as any nn training loop does, and
-   with the parameters held in one numpy vector (``value_and_grad(..., params=vec)``).
-2. Step time of the compiled moons step against batch size and width.
-3. A 5-class spiral (``data.spirals``), MLP(2, [64, 64, 5]) on 1,000 points with softmax
-   cross-entropy, trained by ``fit(..., compiled=True)`` with ``optim.Adam``.
-4. Scikit-learn's 8x8 digits, MLP(64, [32, 10]), the same way; held-out accuracy and wall time.
+One training step of micrograd's moons problem (a 2-w-w-1 ReLU MLP, 100 points, SVM loss
+mean((1 - y·score).relu()) + 1e-4·Σp², forward + backward + SGD with lr 0.05) at w = 16, 64, 256,
+run by six contenders, all in float64 on one pinned core (see harness.py):
 
-Everything comes from the library (``nn.MLP``, ``data``, ``losses``, ``jit``, ``optim``, ``fit``)
-except the baselines: micrograd's demo loop (one function, run by both engines), hand-written
-numpy and PyTorch, which read the MLP's weights as matrices (``weight_matrices``). Timings are
-the best of many short blocks of steps, the contenders' blocks interleaved (the machine is
-shared); BLAS is limited to one thread for everyone. Nothing here is asserted beyond equal
-first losses; see tests/ for correctness. The last thing printed is a markdown block for the README.
+* fit(compiled=True): ``fit(model, X, y, loss="hinge", l2_alpha=1e-4, optimizer=optim.SGD(...),
+  compiled=True)``, with X repeated n times, ``batch_size=100`` and ``shuffle=False``, so that an
+  epoch is n full-batch steps on the same 100 points; the callback's clock times the second epoch
+  (fit's per-epoch work shared by its n steps; the tracing, in the first epoch, not timed).
+* compile_loss, .grad + optim.SGD: the loop ``compile_loss``'s docstring shows -- ``opt.zero_grad()``,
+  ``value_and_grad(X, y)`` (adds into every ``.grad``), ``opt.step()``.
+* compile_loss, parameter vector: the same loss with the parameters held in one numpy vector
+  (``value_and_grad(..., params=vec, write_grad=False)``, then ``vec -= lr·g``).
+* hand-written numpy: the forward and backward written out with matrices; the baseline.
+* PyTorch: ``nn.Linear`` layers, autograd, ``torch.optim.SGD``; one thread.
+* JAX: the numpy code's loss under ``jax.value_and_grad``, the update included, in one ``jax.jit``.
+
+Every contender starts from the same weights (``MLP(2, [w, w, 1], seed=0)``), and all take the
+same steps: the first losses must agree to 1e-9, and the last ones are compared too. Each round
+runs a block per contender: n untimed steps (fit traces in them: it traces afresh in every call),
+then n timed steps (n chosen so that numpy's n steps take about 20 ms).
 """
 
 from __future__ import annotations
 
-import math
-import os
-import random
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-# One BLAS thread for every contender: on a small, shared machine a second BLAS thread spins
-# and waits instead of helping (set before numpy is imported; override from the shell).
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import harness
+import numpy as np
+from harness import Goal, Spread, ratios, seconds
 
-import numpy as np  # noqa: E402
-
-import microgradx  # noqa: E402
-from microgradx import MLP, Value, fit  # noqa: E402
-from microgradx.compiled.jit import Jitted, compile_loss, jit  # noqa: E402
-from microgradx.nn.data import moons, spirals  # noqa: E402
-from microgradx.nn.losses import hinge, l2, softmax_cross_entropy  # noqa: E402
-from microgradx.nn.optim import SGD, Adam  # noqa: E402
+from microgradx import MLP, fit
+from microgradx.compiled import compile_loss
+from microgradx.nn.data import moons
+from microgradx.nn.losses import hinge, l2
+from microgradx.nn.optim import SGD
 
 ALPHA, LR = 1e-4, 0.05
-SEED = 1337  # micrograd's demo notebook: random.seed(1337) before MLP(2, [16, 16, 1])
-MOONS = {"noise": 0.1, "seed": 1, "labels": "signed"}
-
-MICROGRAD = "micrograd 0.1.0 (its demo loop)"
-EAGER = "microgradx eager (nn.MLP, the same loop)"
-COMPILED = "microgradx compiled"
-VECTOR = "microgradx compiled, parameter vector"
-VIA_GRAD = "microgradx compiled, .grad + optim.SGD"
+FIT = "fit(compiled=True)"
+LOOP = "compile_loss, .grad + optim.SGD"
+VECTOR = "compile_loss, parameter vector"
 NUMPY = "hand-written numpy"
-TORCH = "PyTorch batched (float64, 1 thread)"
+TORCH = "PyTorch (nn.Linear, optim.SGD)"
+JAX = "JAX jit"
 
-Step = Callable[[], float]
-
-
-# ------------------------------------------------------------------ timing
+Step = Callable[[], float]  # one training step; returns the loss before the update
 
 
-def best_time(step: Callable[[], object], n: int, repeats: int = 5) -> float:
-    """Seconds per call: the best over ``repeats`` blocks of ``n`` calls."""
-    return best_times({"": step}, n, repeats)[""]
+@dataclass
+class Contender:
+    """``one()``: one training step, returning its loss; ``block(n)``: n untimed steps, then n timed ones,
+    returning seconds per timed step (fit's first epoch of n steps traces; everyone takes as many, to keep step)."""
+
+    one: Step
+    block: Callable[[int], float]
+
+    @classmethod
+    def stepping(cls, step: Step | None) -> Contender | None:
+        return None if step is None else cls(step, lambda n: harness.per_call(step, n, untimed=n)())
 
 
-def best_times(steps: dict[str, Callable[[], object]], n: int, repeats: int) -> dict[str, float]:
-    """Like best_time for several contenders, their blocks interleaved so that they share the load."""
-    best = dict.fromkeys(steps, math.inf)
-    for _ in range(repeats):
-        for name, step in steps.items():
-            t = time.perf_counter()
-            for _ in range(n):
-                step()
-            best[name] = min(best[name], (time.perf_counter() - t) / n)
-    return best
-
-
-def fmt(t: float) -> str:
-    return f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.2f} s"
-
-
-def ratio(r: float) -> str:
-    return f"{r:,.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
-
-
-# ------------------------------------------------------------------ models
-
-
-def micrograd_model(nin: int, nouts: list[int]) -> MLP:
-    """An nn.MLP with micrograd's initial weights: drawn from the global ``random`` after its demo's seed."""
-    random.seed(SEED)
-    return MLP(nin, nouts)
-
-
-def weight_matrices(model: MLP) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(W of shape (n_in, n_out), b) per layer: the model's weights for the numpy and torch baselines."""
-    out = []
-    for layer in model.layers:
-        W = np.array([[w.data for w in n.w] for n in layer.neurons]).T
-        b = np.array([n.b.data if n.b is not None else 0.0 for n in layer.neurons])
-        out.append((W, b))
-    return out
-
-
-def svm_loss(model: MLP) -> Jitted:
-    """micrograd's moons loss, per sample: hinge + L2 (the L2 term counts once in the batch mean)."""
+def svm_loss(model: MLP) -> Any:
+    """micrograd's moons loss per sample, jitted: hinge + L2 (the L2 term counts once in the batch mean)."""
     params = model.parameters()
     return compile_loss(model, lambda score, y: hinge([score], [y]) + l2(params, ALPHA))
 
 
-# ------------------------------------------------------------------ the moons steps
+def fit_contender(model: MLP, X: np.ndarray, y: np.ndarray) -> Contender:
+    """fit itself, on the batch repeated n times with batch_size=len(X) and no shuffling: an epoch is n
+    steps, each the full-batch step on X. Two epochs a block; the callback's clock times the second."""
+
+    def run(Xs: np.ndarray, ys: np.ndarray, epochs: int, marks: list[float] | None = None) -> Any:
+        cb = None if marks is None else (lambda epoch, history: marks.append(time.perf_counter()))
+        return fit(model, Xs, ys, loss="hinge", optimizer=SGD(model.parameters(), lr=LR), epochs=epochs,
+                   batch_size=len(X), shuffle=False, l2_alpha=ALPHA, callback=cb, compiled=True, progress=False)
+
+    def block(n: int) -> float:
+        marks: list[float] = []
+        run(np.tile(X, (n, 1)), np.tile(y, n), 2, marks)  # the first epoch traces (fit traces in every call)
+        return (marks[1] - marks[0]) / n
+
+    return Contender(lambda: float(run(X, y, 1).loss[0]), block)
 
 
-def demo_step(value: Callable[[float], Any], model: Any, X: list[list[float]], y: list[float]) -> Step:
-    """One step of micrograd's demo loop as its notebook writes it (minus the accuracy line).
-
-    The same code runs micrograd's Value and MLP and microgradx's: only ``value`` and ``model`` differ.
-    """
-
-    def step() -> float:
-        inputs = [list(map(value, xrow)) for xrow in X]
-        scores = list(map(model, inputs))
-        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores, strict=True)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        reg_loss = ALPHA * sum(p * p for p in model.parameters())
-        total_loss = data_loss + reg_loss
-        model.zero_grad()
-        total_loss.backward()
-        for p in model.parameters():
-            p.data -= LR * p.grad
-        return total_loss.data
-
-    return step
-
-
-def micrograd_step(X: np.ndarray, y: np.ndarray) -> Step | None:
-    try:
-        from micrograd.engine import Value as MValue
-        from micrograd.nn import MLP as MMLP
-    except ImportError:
-        return None
-    random.seed(SEED)
-    mm = MMLP(2, [16, 16, 1])
-    mine = [p.data for p in micrograd_model(2, [16, 16, 1]).parameters()]
-    assert [p.data for p in mm.parameters()] == mine, "nn.MLP must draw micrograd's initial weights"
-    return demo_step(MValue, mm, X.tolist(), y.tolist())
-
-
-def eager_step(X: np.ndarray, y: np.ndarray) -> Step:
-    return demo_step(Value, micrograd_model(2, [16, 16, 1]), X.tolist(), y.tolist())
-
-
-def compiled_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
-    """Gradients as a vector (write_grad=False), SGD applied to the parameter Values directly."""
-    f = svm_loss(model)
-    params = f.params(X, y)
-
-    def step() -> float:
-        loss, grads = f.value_and_grad(X, y, write_grad=False)
-        for p, g in zip(params, grads.tolist(), strict=True):
-            p.data -= LR * g
-        return loss
-
-    return step
-
-
-def compiled_vector_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
-    """The parameters as one numpy vector (SGD in numpy); f.set_params writes them back when done."""
-    f = svm_loss(model)
-    vec = f.param_vector(X, y)
-
-    def step() -> float:
-        loss, grads = f.value_and_grad(X, y, write_grad=False, params=vec)
-        vec[:] -= LR * grads
-        return loss
-
-    return step
-
-
-def compiled_step_via_grad(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
-    """As any nn training loop: gradients added into .grad, then the library's optimizer steps."""
-    f = svm_loss(model)
-    opt = SGD(model.parameters(), lr=LR)
+def loop_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
+    f, opt = svm_loss(model), SGD(model.parameters(), lr=LR)
 
     def step() -> float:
         opt.zero_grad()
         loss, _ = f.value_and_grad(X, y)
         opt.step()
-        return loss
+        return float(loss)
+
+    return step
+
+
+def vector_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
+    f = svm_loss(model)
+    vec: np.ndarray | None = None
+
+    def step() -> float:
+        nonlocal vec
+        if vec is None:  # the first call traces; the vector is ordered like the traced parameters
+            vec = f.param_vector(X, y)
+        loss, grads = f.value_and_grad(X, y, write_grad=False, params=vec)
+        vec -= LR * grads
+        return float(loss)
 
     return step
 
 
 def numpy_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
-    """Hand-written forward, backward and SGD for a 2-w-w-1 ReLU MLP (its own copy of the weights)."""
-    (W1, b1), (W2, b2), (W3, b3) = weight_matrices(model)
+    """Forward, backward and SGD for the 2-w-w-1 ReLU MLP, written out (its own copy of the weights)."""
+    (W1, b1), (W2, b2), (W3, b3) = harness.weight_matrices(model)
     P = [W1, b1, W2, b2, W3, b3]
     n = len(y)
 
@@ -221,23 +137,24 @@ def numpy_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step:
         dW1, db1 = X.T @ da1, da1.sum(axis=0)
         for p, g in zip(P, (dW1, db1, dW2, db2, dW3, db3), strict=True):
             p -= LR * (g + 2 * ALPHA * p)
-        return loss
+        return float(loss)
 
     return step
 
 
 def torch_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step | None:
-    try:
-        import torch
-    except ImportError:
+    torch = harness.import_torch()
+    if torch is None:
         return None
-    torch.set_num_threads(1)
-    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
-                              torch.nn.Linear(16, 1)).double()
-    with torch.no_grad():
-        for lin, (W, b) in zip([net[0], net[2], net[4]], weight_matrices(model), strict=True):
+    layers = harness.weight_matrices(model)
+    mods: list[Any] = []
+    for i, (W, b) in enumerate(layers):
+        lin = torch.nn.Linear(*W.shape).double()
+        with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(W.T))
             lin.bias.copy_(torch.from_numpy(b))
+        mods += [lin, torch.nn.ReLU()] if i < len(layers) - 1 else [lin]
+    net = torch.nn.Sequential(*mods)
     opt = torch.optim.SGD(net.parameters(), lr=LR)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
@@ -246,159 +163,148 @@ def torch_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step | None:
         loss = (1 - yt * net(Xt)[:, 0]).relu().mean() + ALPHA * sum((p * p).sum() for p in net.parameters())
         loss.backward()
         opt.step()
-        return loss.item()
+        return float(loss.item())
 
     return step
 
 
-def moons_table() -> list[str]:
-    X, y = moons(100, **MOONS)
-    batched = [(COMPILED, compiled_step), (VECTOR, compiled_vector_step), (VIA_GRAD, compiled_step_via_grad),
-               (NUMPY, numpy_step), (TORCH, torch_step)]
-    made: dict[str, Step | None] = {MICROGRAD: micrograd_step(X, y), EAGER: eager_step(X, y)}
-    for name, make in batched:  # each its own model with micrograd's initial weights
-        made[name] = make(micrograd_model(2, [16, 16, 1]), X, y)
-    steps = {name: s for name, s in made.items() if s is not None}
-    first = {name: s() for name, s in steps.items()}  # also warms up (and traces the compiled ones)
-    ref = first[EAGER]
-    for name, loss in first.items():
-        assert abs(loss - ref) <= 1e-9 * abs(ref), f"{name} computes a different loss: {loss} vs {ref}"
-    check = f"first-step loss {ref:.12f}, equal (to 1e-9) in all {len(first)} implementations"
-    print(f"moons: {check}", flush=True)
+def jax_step(model: MLP, X: np.ndarray, y: np.ndarray) -> Step | None:
+    jax = harness.import_jax()
+    if jax is None:
+        return None
+    jnp = jax.numpy
 
-    slow = {MICROGRAD: (1, 2), EAGER: (2, 3)}
-    times = {name: best_time(steps[name], *blocks) for name, blocks in slow.items() if name in steps}
-    # Short blocks, many of them, interleaved: the best block is the one least disturbed by other work.
-    # PyTorch goes last and alone: its worker threads keep spinning after each call and slow down
-    # whatever runs next (measured here: numpy 68 -> 105 us/step when interleaved with it).
-    fast = {name: s for name, s in steps.items() if name not in slow and name != TORCH}
-    times.update(best_times(fast, 20, 60))
-    if TORCH in steps:
-        times[TORCH] = best_time(steps[TORCH], 20, 30)
-    np_t, comp_t = times[NUMPY], times[COMPILED]
+    def loss_fn(params: list[tuple[Any, Any]], X: Any, y: Any) -> Any:
+        h = X
+        for W, b in params[:-1]:
+            h = jnp.maximum(h @ W + b, 0.0)
+        W, b = params[-1]
+        s = (h @ W + b)[:, 0]
+        penalty = sum(jnp.sum(W * W) + jnp.sum(b * b) for W, b in params)
+        return jnp.mean(jnp.maximum(1.0 - y * s, 0.0)) + ALPHA * penalty
 
-    lines = ["### moons step: 2-16-16-1 ReLU MLP, 100 points, SVM loss + L2, forward + backward + SGD", "",
-             "| implementation | time / step | vs compiled | vs numpy |", "|---|---:|---:|---:|"]
-    for name in made:  # the order of the table above, missing contenders as rows that say so
-        if name in times:
-            t = times[name]
-            lines.append(f"| {name} | {fmt(t)} | {ratio(t / comp_t)} | {ratio(t / np_t)} |")
-        else:
-            lines.append(f"| {name} | not installed | | |")
-    targets = [f"compiled / numpy: {comp_t / np_t:.2f}x (target <= 2x)",
-               f"parameter vector / numpy: {times[VECTOR] / np_t:.2f}x"]
-    if MICROGRAD in times:
-        targets.append(f"micrograd / compiled: {times[MICROGRAD] / comp_t:,.0f}x (target >= 1000x)")
-    if TORCH in times:
-        targets.append(f"PyTorch / compiled: {times[TORCH] / comp_t:.2f}x (target > 1x)")
-    lines += ["", f"All start from micrograd's initial weights; {check}.", "",
-              "Targets: " + "; ".join(targets) + "."]
-    print("moons: " + "; ".join(targets), flush=True)
-    return lines
+    @jax.jit
+    def update(params: list[tuple[Any, Any]], X: Any, y: Any) -> tuple[list[tuple[Any, Any]], Any]:
+        loss, grads = jax.value_and_grad(loss_fn)(params, X, y)
+        return jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads), loss
+
+    state = {"params": [(jnp.asarray(W), jnp.asarray(b)) for W, b in harness.weight_matrices(model)]}
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    def step() -> float:
+        state["params"], loss = update(state["params"], Xj, yj)
+        return float(loss)  # waits for the result, as every other contender's float does
+
+    return step
 
 
-# ------------------------------------------------------------------ scaling
+MAKERS: dict[str, Callable[[MLP, np.ndarray, np.ndarray], Contender | None]] = {
+    FIT: fit_contender,
+    LOOP: lambda *a: Contender.stepping(loop_step(*a)),
+    VECTOR: lambda *a: Contender.stepping(vector_step(*a)),
+    NUMPY: lambda *a: Contender.stepping(numpy_step(*a)),
+    TORCH: lambda *a: Contender.stepping(torch_step(*a)),
+    JAX: lambda *a: Contender.stepping(jax_step(*a))}
 
 
-def scaling_table() -> list[str]:
-    lines = ["### compiled moons step vs batch size (2-16-16-1) and width (2-w-w-1, batch 100)", "",
-             "| model | batch | params | trace + schedule | compiled step | compiled, parameter vector | numpy step "
-             "| compiled / numpy | vector / numpy |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for width, batch in [(16, 100), (16, 1000), (16, 10000), (64, 100), (256, 100)]:
-        X, y = moons(batch, **MOONS)
-        model = MLP(2, [width, width, 1], seed=0)
+def block_size(X: np.ndarray, y: np.ndarray, width: int, target: float = 0.02) -> int:
+    """Steps per block: numpy's block (on a spare copy of the model) takes about ``target`` seconds."""
+    spare = numpy_step(MLP(2, [width, width, 1], seed=0), X, y)
+    spare()
+    t = harness.per_call(spare, 5)()
+    return int(min(200, max(2, round(target / t))))
+
+
+def one_size(width: int, rounds: int) -> dict[str, Any]:
+    """Every contender at 2-width-width-1, batch 100: first-call times, per-round step times."""
+    X, y = moons(100, noise=0.1, seed=1, labels="signed")
+    found: dict[str, Contender] = {}
+    first_call: dict[str, float] = {}
+    first_loss: dict[str, float] = {}
+    for name, make in MAKERS.items():
+        c = make(MLP(2, [width, width, 1], seed=0), X, y)
+        if c is None:
+            print(f"  {name}: not installed, skipped", flush=True)
+            continue
         t = time.perf_counter()
-        step = compiled_step(model, X, y)
-        step()
-        t_trace = time.perf_counter() - t
-        n = max(2, int(0.01 / max(best_time(step, 1, 1), 1e-6)))
-        vector = compiled_vector_step(MLP(2, [width, width, 1], seed=0), X, y)
-        numpy_ = numpy_step(MLP(2, [width, width, 1], seed=0), X, y)
-        vector()  # traces its own copy of the loss
-        best = best_times({"compiled": step, "vector": vector, "numpy": numpy_}, n, 12)
-        tc, tv, tn = best["compiled"], best["vector"], best["numpy"]
-        lines.append(f"| 2-{width}-{width}-1 | {batch} | {len(model.parameters())} | {fmt(t_trace)} | {fmt(tc)} | "
-                     f"{fmt(tv)} | {fmt(tn)} | {ratio(tc / tn)} | {ratio(tv / tn)} |")
-        print(f"scaling: 2-{width}-{width}-1, batch {batch}: compiled {fmt(tc)}, numpy {fmt(tn)}", flush=True)
-    return lines
+        first_loss[name] = c.one()  # traces / compiles
+        first_call[name] = time.perf_counter() - t
+        found[name] = c
+    harness.check_same(first_loss, f"2-{width}-{width}-1: first-step loss")
+    n = block_size(X, y, width)
+    blocks = {name: (lambda c=c: c.block(n)) for name, c in found.items()}
+    times = harness.paired_rounds(blocks, rounds, f"2-{width}-{width}-1, blocks of {n} + {n} steps")
+    last = {name: c.one() for name, c in found.items()}  # the step after 1 + rounds·2n steps each
+    spread = max(abs(v - last[NUMPY]) / abs(last[NUMPY]) for v in last.values())
+    return {"width": width, "params": 2 * width + width * width + 3 * width + 1, "n": n, "times": times,
+            "first_call": first_call, "first_loss": first_loss[NUMPY], "last_spread": spread,
+            "steps": 2 + rounds * 2 * n}
 
 
-# ------------------------------------------------------------------ classification: fit(compiled=True)
+def tables(results: list[dict[str, Any]]) -> tuple[list[str], list[Goal]]:
+    names = [n for n in MAKERS if n != NUMPY]
+    head = ["contender", *[f"2-{r['width']}-{r['width']}-1 ({r['params']:,} params)" for r in results]]
+    rows = [[f"{NUMPY}: time / step", *[seconds(Spread.of(r["times"][NUMPY]).median) for r in results]]]
+    goals = []
+    for name in names:
+        cells = []
+        for r in results:
+            if name not in r["times"]:
+                cells.append("not installed")
+                continue
+            q = ratios(r["times"][name], r["times"][NUMPY])
+            cells.append(f"{q.text()} ({seconds(Spread.of(r['times'][name]).median)})")
+            if name in (FIT, LOOP):
+                goals.append(Goal(f"{name}, 2-{r['width']}-{r['width']}-1, vs numpy", q, 1.5, "lower"))
+        rows.append([f"{name} / numpy", *cells])
+    first = [[name, *[seconds(r["first_call"][name]) if name in r["first_call"] else "not installed"
+                      for r in results]] for name in (FIT, LOOP, JAX)]
+    checks = "; ".join(f"2-{r['width']}-{r['width']}-1: first loss {r['first_loss']:.12f} equal in all, "
+                       f"{r['steps']} steps each (blocks of {r['n']} untimed + {r['n']} timed), "
+                       f"last losses within {r['last_spread']:.1e}"
+                       for r in results)
+    lines = ["#### Compiled moons step vs numpy, PyTorch and JAX (`benchmarks/bench_compiled.py`)", "",
+             "Batch 100, float64, one core. Ratios are time / numpy's time: median (min-max) of per-round "
+             "ratios; the time per step in brackets.", "",
+             *harness.markdown_table(head, rows), "",
+             "First call: trace and schedule (microgradx) or trace and compile (JAX), plus one step:", "",
+             *harness.markdown_table(["first call", *head[1:]], first), "",
+             f"Checks: {checks}.", "", "![ratio grid](bench_compiled.png)"]
+    return lines, goals
 
 
-def predict_classes(model: MLP, X: np.ndarray) -> np.ndarray:
-    """argmax of the model's scores for every row, through the compiled path."""
-    return np.argmax(np.stack(jit(model)(X), axis=1), axis=1)
-
-
-def train(model: MLP, X: np.ndarray, y: np.ndarray, lr: float, epochs: int, alpha: float,
-          batch_size: int | None = None, target_accuracy: float | None = None) -> tuple[float, int, float]:
-    """fit(..., compiled=True) with optim.Adam; returns (wall seconds, optimizer steps, last epoch's loss)."""
-    opt = Adam(model.parameters(), lr=lr)
-    t = time.perf_counter()
-    history = fit(model, X, y, loss=softmax_cross_entropy, optimizer=opt, epochs=epochs, batch_size=batch_size,
-                  l2_alpha=alpha, target_accuracy=target_accuracy, compiled=True, progress=False, seed=0)
-    return time.perf_counter() - t, opt.steps, history.loss[-1]
-
-
-def spiral_run() -> list[str]:
-    X, y = spirals(1000, n_classes=5, seed=0)
-    model = MLP(2, [64, 64, 5], seed=0)
-    target, alpha = 0.99, 1e-5
-    wall, steps, loss = train(model, X, y, lr=0.01, epochs=1000, alpha=alpha, target_accuracy=target)
-    acc = float((predict_classes(model, X) == y).mean())
-    # How much of fit's step is the compiled forward + backward: the same per-sample loss fit traces.
-    params = model.parameters()
-    f = compile_loss(model, lambda s, t: softmax_cross_entropy([s], [t]) + l2(params, alpha))
-    Y = np.eye(5)[y]
-    f.value_and_grad(X, Y, write_grad=False)  # traces
-    t_vg = best_time(lambda: f.value_and_grad(X, Y, write_grad=False), 5, 5)
-    line = (f"`fit(compiled=True)` with `optim.Adam` (lr 0.01, full batch, L2 1e-5) reached {acc:.1%} training "
-            f"accuracy (target {target:.0%}) in {steps} steps, {wall:.2f} s including tracing "
-            f"({fmt(wall / steps)} / step); final loss {loss:.4f}. The compiled forward + backward "
-            f"(`value_and_grad`) of one step takes {fmt(t_vg)}; the rest of fit's step is Python work per "
-            f"parameter Value ({len(params):,} of them: Adam's update, finite checks).")
-    print(f"spiral: {line}", flush=True)
-    return ["### 5-class spiral (`data.spirals`), MLP(2, [64, 64, 5]), 1,000 points, softmax cross-entropy", "",
-            line]
-
-
-def digits_run() -> list[str]:
-    head = "### digits (scikit-learn's 8x8 images), MLP(64, [32, 10]), softmax cross-entropy"
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError:
-        print("digits: scikit-learn is not installed (pip install microgradx[bench])")
-        return [head, "", "scikit-learn is not installed (pip install microgradx[bench])."]
-    d = load_digits()
-    Xtr, Xte, ytr, yte = train_test_split(d.data / 16.0, d.target, test_size=0.25, random_state=0,
-                                          stratify=d.target)
-    model = MLP(64, [32, 10], seed=0)
-    epochs = 50
-    wall, steps, loss = train(model, Xtr, ytr, lr=0.01, epochs=epochs, alpha=1e-4, batch_size=128)
-    acc = float((predict_classes(model, Xte) == yte).mean())
-    line = (f"`fit(compiled=True)` with `optim.Adam` (lr 0.01, batches of 128, L2 1e-4), {epochs} epochs = "
-            f"{steps} steps: held-out accuracy {acc:.1%} on {len(yte)} images ({len(ytr)} for training; "
-            f"target >= 95%); wall time {wall:.2f} s including tracing ({fmt(wall / steps)} / step); "
-            f"last epoch's loss {loss:.4f}.")
-    print(f"digits: {line}", flush=True)
-    return [head, "", line]
+def figure(results: list[dict[str, Any]]) -> Any:
+    """Grouped bars: per model size, each contender's time / numpy's (median, whiskers min-max)."""
+    plt = harness.pyplot()
+    names = [n for n in MAKERS if n != NUMPY and n in results[0]["times"]]
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(names)
+    for j, name in enumerate(names):
+        qs = [ratios(r["times"][name], r["times"][NUMPY]) for r in results]
+        xs = [i + (j - (len(names) - 1) / 2) * width for i in range(len(results))]
+        meds = [q.median for q in qs]
+        ax.bar(xs, meds, width * 0.95, label=name)
+        ax.errorbar(xs, meds, yerr=[[q.median - q.lo for q in qs], [q.hi - q.median for q in qs]], fmt="none",
+                    color="black", capsize=2, lw=1)
+    ax.axhline(1.0, color="black", lw=1, label="hand-written numpy (= 1)")
+    ax.axhline(1.5, color="tab:red", ls="--", lw=1, label="goal for the compiled path: 1.5x numpy")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(results)), [f"2-{r['width']}-{r['width']}-1\n{r['params']:,} params"
+                                         for r in results])
+    ax.set_ylabel("time per step / hand-written numpy's")
+    ax.set_title("moons training step, batch 100, float64, one core")
+    ax.legend(fontsize=8)
+    return fig
 
 
 def main() -> None:
+    args = harness.arguments(__doc__, rounds=10, quick_rounds=2)
+    print(harness.machine(), flush=True)
     t = time.perf_counter()
-    env = (f"microgradx {microgradx.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}, "
-           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, {os.cpu_count()} cores")
-    print(env, flush=True)
-    sections = [moons_table(), scaling_table(), spiral_run(), digits_run()]
-    total = time.perf_counter() - t
-    print(f"whole benchmark: {total:.0f} s")
-    print("\n<!-- README block: paste in place of BENCH_COMPILED -->\n")
-    print(f"Compiled path (`python benchmarks/bench_compiled.py`; {env}; whole run {total:.0f} s):\n")
-    print("\n\n".join("\n".join(s) for s in sections))
-    print("\n<!-- end of README block -->")
+    results = [one_size(w, args.rounds) for w in (16, 64, 256)]
+    lines, goals = tables(results)
+    lines.append(f"\nWhole run {time.perf_counter() - t:.0f} s.")
+    harness.publish(args, "bench_compiled", lines, goals, lambda: figure(results))
 
 
 if __name__ == "__main__":
