@@ -68,6 +68,8 @@ bench: dot
 	$(call install,bench)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_compiled.py
+	$(BIN)/python benchmarks/bench_digits.py
+	$(BIN)/python benchmarks/bench_trace.py
 
 lint: setup
 	$(call install,$(EXTRAS)$(comma)dev)
