@@ -73,11 +73,13 @@ class _Claims:
 
     Rows that nothing has written yet (contiguous ones) can take their first contribution
     straight from the numpy call that makes it (``out=``), not as a temporary added to zeros:
-    the same numbers, one call fewer. The outputs' rows are taken from the start (the seed).
+    the same numbers, one call fewer, and those rows need no zeroing before a pass. The
+    outputs' rows are taken from the start (the seed).
     """
 
     def __init__(self, grads: list[np.ndarray], outputs: Sequence[tuple[int, int]]) -> None:
         self.written = [np.zeros(len(g), bool) for g in grads]
+        self.stored = [np.zeros(len(g), bool) for g in grads]
         for stage, row in outputs:
             self.written[stage][row] = True
 
@@ -86,7 +88,21 @@ class _Claims:
         written = self.written[r.src]
         fresh = r.idx is None and not written[r.start:r.stop].any()
         written[r.at] = True
+        self.stored[r.src][r.at] |= fresh
         return fresh
+
+    def clear(self, grads: list[np.ndarray]) -> Step:
+        """Zero the rows of ``grads`` that are not stored into (the rest are, before anything reads them)."""
+        views = []
+        for g, stored in zip(grads, self.stored, strict=True):
+            edges = np.flatnonzero(np.diff(np.r_[0, ~stored, 0].astype(np.int8))).tolist()
+            views += [g[a:b] for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+        def clear() -> None:
+            for view in views:
+                view.fill(0.0)
+
+        return clear
 
 
 class _Into:
@@ -388,11 +404,13 @@ _BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray], bool, _
 
 
 def bind_backward(groups: Sequence[Group], bufs: list[np.ndarray], grads: list[np.ndarray],
-                  outputs: Sequence[tuple[int, int]], safe: bool = False) -> list[Step]:
-    """The backward steps of the groups that need a gradient, last group first, bound to values and gradients.
+                  outputs: Sequence[tuple[int, int]], safe: bool = False) -> tuple[Step, list[Step]]:
+    """``(clear, steps)``: the backward steps of the groups that need a gradient, last group first,
+    bound to the value and gradient buffers, and the step that zeroes the gradients they read.
 
-    The steps run in that order, on gradient buffers that are zero but for the seed at an output
-    (``outputs``: (stage, row) of each); a step stores into rows no step before it has written.
+    A pass is ``clear()``, the seed added at an output (``outputs``: (stage, row) of each), then
+    the steps in order; a step stores into rows no step before it has written.
     """
     claims = _Claims(grads, outputs)
-    return [_BACKWARD[type(g)](g, bufs, grads, safe, claims) for g in reversed(groups) if g.needs_grad]
+    steps = [_BACKWARD[type(g)](g, bufs, grads, safe, claims) for g in reversed(groups) if g.needs_grad]
+    return claims.clear(grads), steps

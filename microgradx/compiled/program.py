@@ -53,16 +53,11 @@ class InputError(ValueError):
 _KEEP_BATCH_SIZES = 4  # a training loop's batch, its last short batch, a validation set, ...
 
 
-def _seeded(bufs: list[np.ndarray], seed: tuple[int, int, float],
-            grads: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """Gradient buffers shaped like the value buffers ``bufs`` (or ``grads``, zeroed), ∂loss/∂output = ``seed``."""
-    if grads is None:
-        grads = [np.zeros_like(b) for b in bufs]
-    else:
-        for g in grads:
-            g.fill(0.0)
+def _seeded(bufs: list[np.ndarray], seed: tuple[int, int, float]) -> list[np.ndarray]:
+    """Zero gradient buffers shaped like the value buffers ``bufs``, with ∂loss/∂output = ``seed``."""
+    grads = [np.zeros_like(b) for b in bufs]
     stage, r, value = seed
-    grads[stage][r] += value
+    grads[stage][r] = value
     return grads
 
 
@@ -77,19 +72,22 @@ class _Bound:
         self.plan = plan
         self.values = [u, np.empty((plan.n_rows[V], batch))]
         self.forward = bind_forward(plan.groups, self.values)
-        self.grads: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []  # the gradient buffers and backward steps, bound on first use
+        self.clear: Step = lambda: None
         self.steps_back: list[Step] = []
 
     def backward(self, seed: tuple[int, int, float]) -> list[np.ndarray]:
         """∂loss/∂row for every row of both stages, from ∂loss/∂output = ``seed`` = (stage, row, value)."""
-        if not self.grads:
-            self.grads = _seeded(self.values, seed)
-            self.steps_back = bind_backward(self.plan.groups, self.values, self.grads, self.plan.outputs)
-        else:
-            _seeded(self.values, seed, self.grads)
+        grads = self.grads
+        if not grads:
+            grads = self.grads = [np.empty_like(b) for b in self.values]
+            self.clear, self.steps_back = bind_backward(self.plan.groups, self.values, grads, self.plan.outputs)
+        self.clear()
+        stage, r, value = seed
+        grads[stage][r] = value
         for step in self.steps_back:
             step()
-        return self.grads
+        return grads
 
 
 def _finite(a: np.ndarray) -> bool:
@@ -308,7 +306,7 @@ class Program:
         param_grads = self._bound_to(batch).backward(seed)[U][: self.n_params, 0]
         if not _finite(param_grads):  # again, as eager: where a gradient is 0, nothing flows (no 0·inf)
             grads = _seeded(bufs, seed)
-            for step in bind_backward(self.plan.groups, bufs, grads, self.outputs, safe=True):
+            for step in bind_backward(self.plan.groups, bufs, grads, self.outputs, safe=True)[1]:
                 step()
             param_grads = grads[U][: self.n_params, 0]
             if not _finite(param_grads):
@@ -322,7 +320,7 @@ class Program:
         grads = _seeded(bufs, seed)
         steps = [g.step(k) if isinstance(g, RunGroup) else g
                  for g in self.plan.groups for k in (range(g.size) if isinstance(g, RunGroup) else (0,))]
-        bound = iter(bind_backward(steps, bufs, grads, self.outputs, safe=True))
+        bound = iter(bind_backward(steps, bufs, grads, self.outputs, safe=True)[1])
         for g in reversed(steps):
             if not g.needs_grad:
                 continue
