@@ -108,50 +108,35 @@ class _Claims:
 class _Into:
     """Gradient rows ``r`` receiving a contribution: stored into when ``fresh`` (see :class:`_Claims`), else added.
 
-    ``shape``: the contribution's shape when it is not the rows' own (a weight matrix's gradient).
+    Each way of contributing is chosen once, here: ``put(c)`` (rows += c), ``product(a, b)``
+    (rows += a·b), ``matmul(a, b)`` (rows += a @ b) and ``batch_sum(c)`` (rows += Σ_b c[:, b],
+    a uniform row's share of a per-sample contribution). ``shape``: the contribution's shape
+    when it is not the rows' own (a weight matrix's gradient).
     """
 
-    __slots__ = ("fresh", "view", "add")
+    __slots__ = ("put", "product", "matmul", "batch_sum")
 
     def __init__(self, r: Rows, grads: list[np.ndarray], fresh: bool, shape: tuple[int, int] | None = None) -> None:
-        self.fresh = fresh
         buf = grads[r.src]
-        if r.idx is None:
-            view = buf[r.start:r.stop]
-            self.view = view if shape is None else view.reshape(shape)
-            self.add: Add = partial(np.add, self.view, out=self.view)
-        else:
-            self.view = buf[:0]
+        if r.idx is not None:  # rows gathered from all over: added with a segment sum (never fresh)
             add_into = partial(r.add_into, buf)
-            self.add = add_into if shape is None else (lambda c: add_into(c.reshape(-1, 1)))
+            self._adding(add_into if shape is None else (lambda c: add_into(c.reshape(-1, 1))))
+            return
+        view = buf[r.start:r.stop] if shape is None else buf[r.start:r.stop].reshape(shape)
+        if not fresh:
+            self._adding(partial(np.add, view, out=view))
+            return
+        self.put: Add = partial(np.copyto, view)
+        self.product: Callable[[np.ndarray, Any], Any] = partial(np.multiply, out=view)
+        self.matmul: Callable[[np.ndarray, np.ndarray], Any] = partial(np.matmul, out=view)
+        self.batch_sum: Add = partial(np.add.reduce, axis=1, keepdims=True, out=view)
 
-    def __call__(self, c: np.ndarray) -> None:
-        """rows += c"""
-        if self.fresh:
-            np.copyto(self.view, c)
-        else:
-            self.add(c)
-
-    def product(self, a: np.ndarray, b: Any) -> None:
-        """rows += a · b"""
-        if self.fresh:
-            np.multiply(a, b, out=self.view)
-        else:
-            self.add(_times(a, b))
-
-    def matmul(self, a: np.ndarray, b: np.ndarray) -> None:
-        """rows += a @ b"""
-        if self.fresh:
-            np.matmul(a, b, out=self.view)
-        else:
-            self.add(a @ b)
-
-    def batch_sum(self, c: np.ndarray) -> None:
-        """rows += Σ_b c[:, b]: a uniform row's share of a per-sample contribution."""
-        if self.fresh:
-            np.add.reduce(c, axis=1, keepdims=True, out=self.view)
-        else:
-            self.add(np.add.reduce(c, axis=1, keepdims=True))
+    def _adding(self, add: Add) -> None:
+        """Every way of contributing as: make the contribution, then ``add`` it."""
+        self.put = add
+        self.product = lambda a, b: add(_times(a, b))
+        self.matmul = lambda a, b: add(a @ b)
+        self.batch_sum = lambda c: add(np.add.reduce(c, axis=1, keepdims=True))
 
 
 def _times(g: np.ndarray, d: Any, safe: bool = False) -> np.ndarray:
@@ -164,11 +149,6 @@ def _times(g: np.ndarray, d: Any, safe: bool = False) -> np.ndarray:
     return np.where(g == 0.0, 0.0, g * d) if safe else g * d
 
 
-def _run(gathers: tuple[Step, ...]) -> None:
-    for gather in gathers:
-        gather()
-
-
 # -------------------------------------------------------------------- forward steps
 
 
@@ -178,7 +158,8 @@ def _op_forward(g: OpGroup, bufs: list[np.ndarray]) -> Step:
     forward, domain = partial(g.op.forward, _NUMPY), g.op.domain
 
     def step() -> None:
-        _run(gathers)
+        for gather in gathers:
+            gather()
         if domain is not None:
             bad = domain(*xs)
             if np.any(bad):
@@ -202,7 +183,8 @@ def _dot_forward(g: DotGroup, bufs: list[np.ndarray]) -> Step:
     gathers += term_gathers
 
     def step() -> None:
-        _run(gathers)
+        for gather in gathers:
+            gather()
         np.matmul(W, x, out=out)
         for add, t in terms:
             add(t)
@@ -216,7 +198,8 @@ def _sum_forward(g: SumGroup, bufs: list[np.ndarray]) -> Step:
         (first, second, *rest), gathers = _readers(g.columns, bufs)
 
         def short() -> None:
-            _run(gathers)
+            for gather in gathers:
+                gather()
             np.add(first, second, out=out)
             for col in rest:
                 np.add(out, col, out=out)
@@ -236,7 +219,8 @@ def _sum_forward(g: SumGroup, bufs: list[np.ndarray]) -> Step:
         return stacked
 
     def long() -> None:
-        _run(gathers)
+        for gather in gathers:
+            gather()
         t = stack()
         if g.width:  # summing over the middle axis adds the terms one after another, like the chain did
             out[...] = t.reshape(n, g.width, width).sum(axis=1)
@@ -294,16 +278,17 @@ def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray], sa
     targets = [(i, r.src == g.stage, _Into(r, grads, claims.claim(r))) for i, r in enumerate(g.args) if r.needs_grad]
 
     def step() -> None:
-        _run(gathers)
+        for gather in gathers:
+            gather()
         ds = local(out, *xs)
         for i, same_stage, into in targets:
             d = ds[i]
             if same_stage and not safe:
                 into.product(g_out, d)
             elif same_stage:
-                into(_times(g_out, d, safe))
+                into.put(_times(g_out, d, safe))
             elif isinstance(d, float) and not safe:  # a uniform input's share, summed over the batch
-                into(np.add.reduce(g_out, axis=1, keepdims=True) * d)
+                into.put(np.add.reduce(g_out, axis=1, keepdims=True) * d)
             else:
                 into.batch_sum(_times(g_out, d, safe))
 
@@ -320,13 +305,13 @@ def _to_terms(g: SumGroup | DotGroup, grads: list[np.ndarray], claims: _Claims) 
 
     def step() -> None:
         for into, member in same:
-            into(g_out if member is None else g_out[member])
+            into.put(g_out if member is None else g_out[member])
         if len(summed) == 1 and summed[0][1] is None:
             summed[0][0].batch_sum(g_out)
         elif summed:
             g_u = np.add.reduce(g_out, axis=1, keepdims=True)
             for into, member in summed:
-                into(g_u if member is None else g_u[member])
+                into.put(g_u if member is None else g_u[member])
 
     return step
 
@@ -350,7 +335,8 @@ def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray], 
     to_terms = _to_terms(g, grads, claims)
 
     def step() -> None:
-        _run(gathers)
+        for gather in gathers:
+            gather()
         if into_x is not None:  # ∂(w·x)/∂x = w
             into_x.product(w_t, g_out) if one_row else into_x.matmul(w_t, g_out)
         if into_w is not None:  # ∂(w·x)/∂w = x, summed over the batch
