@@ -50,7 +50,7 @@ class InputError(ValueError):
         self.input, self.sample, self.value = input, sample, value
 
 
-_KEEP_BATCH_SIZES = 4  # a training loop's batch, its last short batch, a validation set, ...
+_KEEP_BATCH_SIZES = 2  # e.g. a training batch and its last short one (a large evaluation batch is not kept long)
 
 
 def _seeded(bufs: list[np.ndarray], seed: tuple[int, int, float]) -> list[np.ndarray]:
