@@ -124,6 +124,12 @@ def test_micrograd_repr_is_kept():
     assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
 
 
+def test_a_wide_layer_writes_a_run_of_equal_neurons_once_with_its_count():
+    assert repr(MLP(2, [16, 16, 1])) == ("MLP of [Layer of [ReLUNeuron(2) × 16], Layer of [ReLUNeuron(16) × 16], "
+                                         "Layer of [LinearNeuron(16)]]")
+    assert repr(Layer(2, 3)) == "Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)]"
+
+
 def test_repr_names_other_activations_and_options():
     assert repr(Neuron(3, activation="tanh", bias=False)) == "TanhNeuron(3, bias=False)"
     assert "Dropout(0.5)" in repr(Layer(2, 2, dropout=0.5))

@@ -25,6 +25,7 @@ import math
 import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
 from operator import mul
 from typing import Any
 
@@ -489,8 +490,12 @@ class Layer(Module):
         return f"Layer({len(self.neurons[0].w)}, {len(self.neurons)})"
 
     def __repr__(self) -> str:
+        """micrograd's ``Layer of [ReLUNeuron(2), ...]``; a run of more than three equal neurons is written once
+        with its count (``ReLUNeuron(2) × 16``), so that a wide model's repr stays one readable line."""
         drop = f" + Dropout({self.dropout:g})" if self.dropout else ""
-        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]{drop}"
+        runs = [(text, len(list(group))) for text, group in groupby(repr(n) for n in self.neurons)]
+        parts = [part for text, k in runs for part in ([f"{text} × {k}"] if k > 3 else [text] * k)]
+        return f"Layer of [{', '.join(parts)}]{drop}"
 
 
 class MLP(Module):
@@ -558,7 +563,7 @@ class MLP(Module):
         return f"MLP({self.nin}, {self.nouts})"
 
     def __repr__(self) -> str:
-        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"  # micrograd's, kept as is
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"  # micrograd's (wide layers shortened)
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per layer: name, inputs, outputs, activation, dropout, parameter count, weight range."""
