@@ -458,3 +458,57 @@ def test_param_vector_is_a_copy_and_set_params_refuses_a_vector_that_is_not_fini
     with pytest.raises(ValueError, match=r"parameter 1 \(\w\) .* is nan"):
         f.set_params(bad, np.zeros(1))
     assert (w.data, b.data) == (2.0, 1.0)
+
+
+# ------------------------------------------------------------------ buffers kept between calls
+
+
+def _penalised_hinge(model):
+    """One sample's (hinge + penalty, hinge, score): the loss row feeds the total, as fit traces it."""
+    params = model.parameters()
+
+    def per_sample(x0, x1, t):
+        score = model([x0, x1])
+        loss = (1 - t * score).relu()
+        return loss + 1e-2 * sum(p * p for p in params), loss, score
+
+    return per_sample
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_calls_that_change_batch_size_output_and_reduction_each_match_eager(order):
+    model = MLP(2, [4, 4, 1], seed=3)
+    fn = _penalised_hinge(model)
+    f = jit(lambda x, t: fn(x[0], x[1], t))
+    rng = np.random.default_rng(4)
+    # more batch sizes than the program keeps buffers for, revisited, with the loss at either output
+    for batch, output, reduction in [(7, 0, "mean"), (5, 1, "mean"), (3, 0, "sum"), (7, 1, "sum"), (9, 0, "mean"),
+                                     (5, 0, "mean"), (7, 0, "mean")]:
+        X = np.asarray(rng.normal(size=(batch, 2)), order=order)
+        y = np.sign(rng.normal(size=batch))
+        loss, grads, outs = f.value_grad_and_outputs(X, y, output=output, reduction=reduction)
+
+        def loss_first(*row, output=output):  # eager() reduces its function's first output
+            outs = fn(*row)
+            return (outs[output], *outs)
+
+        eager_outs, eager_loss, eager_grads = eager(loss_first, model.parameters(), [X[:, 0], X[:, 1], y], reduction)
+        order_ = [f.params(X, y).index(p) for p in model.parameters()]
+        assert_close(loss, eager_loss)
+        assert_close(grads[order_], eager_grads)
+        for got, expected in zip(outs, eager_outs[1:], strict=True):
+            assert_close(got, expected)
+
+
+def test_returned_gradients_and_outputs_are_not_overwritten_by_the_next_call():
+    model = MLP(2, [3, 1], seed=5)
+    f = jit(lambda x: model(x).tanh())
+    rng = np.random.default_rng(6)
+    X1, X2 = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    loss1, grads1, out1 = f.value_grad_and_outputs(X1)
+    kept = grads1.copy(), out1.copy()
+    f.value_grad_and_outputs(X2)
+    f.value_and_grad(X2, write_grad=False)
+    np.testing.assert_array_equal(grads1, kept[0])
+    np.testing.assert_array_equal(out1, kept[1])
+    assert_close(f.value_grad_and_outputs(X1)[1], grads1)  # and the same batch again gives the same numbers

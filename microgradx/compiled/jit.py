@@ -106,11 +106,13 @@ class Jitted:
     # ------------------------------------------------------------ argument structure
 
     def _structure(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[np.ndarray]]:
-        """Per argument None (scalar) or a list length, and the per-input columns as 1-D arrays.
+        """Per argument None (scalar) or a list length, and the inputs as the program takes them.
 
         Arrays, numbers and Python lists of numbers are batches alike (``np.asarray``):
         ``(batch,)`` for a scalar argument, ``(batch, k)`` for a list argument. A list
-        of numpy arrays is a list argument given column by column.
+        of numpy arrays is a list argument given column by column. The inputs are
+        those arrays: a ``(batch,)`` column per input, or a ``(batch, k)`` block for
+        ``k`` of them (copied once, into the program's buffer).
         """
         if not args:
             raise TypeError(f"{self.__name__} needs at least one input array")
@@ -120,21 +122,17 @@ class Jitted:
             k = arr.shape[1]
             if self._spread.get(k) is None:
                 self._spread[k] = not _single_list_argument(self.fn, k)
-            columns = list(arr.T)
-            return ((None,) * k if self._spread[k] else (k,)), columns
+            return ((None,) * k if self._spread[k] else (k,)), [arr]
         structure: list[Any] = []
-        cols: list[np.ndarray] = []
+        inputs: list[np.ndarray] = []
         for a in arrays:
             if isinstance(a, list):  # a list argument, column by column
                 structure.append(len(a))
-                cols.extend(a)
-            elif a.ndim == 2:
-                structure.append(a.shape[1])
-                cols.extend(a.T)
+                inputs.extend(a)
             else:
-                structure.append(None)
-                cols.append(a)
-        return tuple(structure), cols
+                structure.append(a.shape[1] if a.ndim == 2 else None)
+                inputs.append(a)
+        return tuple(structure), inputs
 
     def program(self, *args: Any) -> Any:
         """The compiled program for these arguments' structure (traced on first use, then cached)."""
@@ -156,9 +154,9 @@ class Jitted:
 
     def _run(self, method: str, args: tuple[Any, ...], **kwargs: Any) -> Any:
         """``Program.<method>`` on these arrays; an input that is not finite is named by argument, row and column."""
-        structure, cols = self._structure(args)
+        structure, inputs = self._structure(args)
         try:
-            return getattr(self._program_for(structure), method)(cols, **kwargs)
+            return getattr(self._program_for(structure), method)(inputs, **kwargs)
         except InputError as e:
             pos, column = _owner(args, e.input)
             where = f"row {e.sample}" + ("" if column is None else f", column {column}")

@@ -4,17 +4,11 @@ Two buffers hold every value: U ``(n_uniform, 1)`` for what is the same for ever
 sample (parameters, constants, an L2 penalty), V ``(n_varying, batch)`` for the
 rest, one column per sample (``schedule.py`` says which node has which row).
 
-**Forward.** Each group is three numpy steps: read its inputs (a view when the
-rows are contiguous), ``op.forward(ops.NUMPY, *inputs)``, store its rows. A
-matrix-product group is ``W @ X`` plus its other terms. A run (a deep chain of
-one-node levels) is stepped through node by node, one numpy call per node.
-
-**Backward.** The groups in reverse. A group's output gradient ``g`` (rows of
-the gradient buffer) times the op table's local derivatives
-``op.local(ops.NUMPY, out, *inputs)`` is each input's contribution, added into
-the input rows (with a segment sum where one node feeds the group several
-times). A uniform input's contribution is summed over the batch: that is how a
-parameter's gradient collects every sample's share, ∂L/∂w = Σ_b ∂L/∂w_b.
+**Forward** runs each group's step in order, **backward** the steps of the groups
+that need a gradient in reverse, seeded with ∂loss/∂output; ``kernels.py`` holds the
+steps, bound once per batch size to that batch's buffers (:class:`_Bound`).
+A uniform input's contribution is summed over the batch: that is how a parameter's
+gradient collects every sample's share, ∂L/∂w = Σ_b ∂L/∂w_b.
 
 **Checks, as the eager engine makes them.** Inputs and parameters must be
 finite (checked on entry, naming the input, sample or parameter). An op's
@@ -31,14 +25,15 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import ops
 from ..ops import DomainError
-from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U, V, schedule
+from .kernels import Step, Undefined, bind_backward, bind_forward
+from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, Schedule, SumGroup, U, V, schedule
 from .trace import Trace
 
 __all__ = ["Program", "InputError"]
@@ -55,197 +50,49 @@ class InputError(ValueError):
         self.input, self.sample, self.value = input, sample, value
 
 
-class _Undefined(Exception):
-    """An op group met operands outside its domain (raised inside a step, explained by ``Program``)."""
-
-    def __init__(self, group: OpGroup, xs: list[np.ndarray], bad: np.ndarray) -> None:
-        super().__init__(group.name)
-        self.group, self.xs, self.bad = group, xs, bad
+_KEEP_BATCH_SIZES = 2  # e.g. a training batch and its last short one (a large evaluation batch is not kept long)
 
 
-# -------------------------------------------------------------------- forward steps
+def _seeded(bufs: list[np.ndarray], seed: tuple[int, int, float]) -> list[np.ndarray]:
+    """Zero gradient buffers shaped like the value buffers ``bufs``, with ∂loss/∂output = ``seed``."""
+    grads = [np.zeros_like(b) for b in bufs]
+    stage, r, value = seed
+    grads[stage][r] = value
+    return grads
 
 
-def _op_forward(g: OpGroup, bufs: list[np.ndarray]) -> None:
-    xs = [r.read(bufs) for r in g.args]
-    op = g.op
-    if op.domain is not None:
-        bad = op.domain(*xs)
-        if np.any(bad):
-            raise _Undefined(g, xs, bad)
-    bufs[g.stage][g.start:g.stop] = op.forward(_NUMPY, *xs)
+class _Bound:
+    """One batch size's buffers and every group's steps bound to them (the backward steps on first use).
 
-
-def _dot_forward(g: DotGroup, bufs: list[np.ndarray]) -> None:
-    out = bufs[g.stage][g.start:g.stop]
-    np.matmul(g.weights.read(bufs).reshape(g.stop - g.start, -1), g.xs.read(bufs), out=out)
-    for t in g.terms:
-        if t.into is None:
-            out += t.rows.read(bufs)
-        else:
-            t.into.add_into(out, t.rows.read(bufs))
-
-
-def _sum_forward(g: SumGroup, bufs: list[np.ndarray]) -> None:
-    out = bufs[g.stage][g.start:g.stop]
-    if g.columns:  # a short sum: t_0 + t_1 + ..., left to right like the chain
-        first, second, *rest = g.columns
-        np.add(first.read(bufs), second.read(bufs), out=out)
-        for col in rest:
-            out += col.read(bufs)
-        return
-    width = out.shape[1]
-    if len(g.terms) == 1:
-        t = g.terms[0].rows.read(bufs)
-        if t.shape[1] != width:
-            t = np.broadcast_to(t, (t.shape[0], width))
-    else:
-        t = np.empty((g.n_terms, width))
-        for terms in g.terms:
-            t[terms.position] = terms.rows.read(bufs)
-    if g.width:  # summing over the middle axis adds the terms one after another, like the chain did
-        out[...] = t.reshape(g.stop - g.start, g.width, width).sum(axis=1)
-    else:
-        assert g.seg_starts is not None
-        out[...] = np.add.reduceat(t, g.seg_starts, axis=0)
-
-
-_CHUNK = 4096  # a run's steps are read from its arrays this many at a time
-
-
-def _run_steps(g: RunGroup, lo: int, hi: int, reverse: bool = False) -> Any:
-    """Steps lo .. hi - 1 of a run as plain numbers: (row, op code, src0, src1, row0, row1, needs0, needs1)."""
-    sl = slice(lo, hi) if not reverse else slice(hi - 1, lo - 1 if lo else None, -1)
-    rows = range(g.start + lo, g.start + hi) if not reverse else range(g.start + hi - 1, g.start + lo - 1, -1)
-    return zip(rows, g.code[sl].tolist(), *g.src[sl].T.tolist(), *g.rows[sl].T.tolist(), *g.needs[sl].T.tolist())
-
-
-def _run_forward(g: RunGroup, bufs: list[np.ndarray]) -> None:
-    """Step by step: row ``start + k`` = op_k(its argument rows), one numpy call per step."""
-    out, ops = bufs[g.stage], g.ops
-    for lo in range(0, g.size, _CHUNK):
-        for row, code, s0, s1, r0, r1, _, _ in _run_steps(g, lo, min(lo + _CHUNK, g.size)):
-            op = ops[code]
-            xs = (bufs[s0][r0],) if s1 < 0 else (bufs[s0][r0], bufs[s1][r1])
-            if op.domain is not None and np.any(op.domain(*xs)):
-                raise _Undefined(g.step(row - g.start), [x.reshape(1, -1) for x in xs],
-                                 np.reshape(op.domain(*xs), (1, -1)))
-            out[row] = op.forward(_NUMPY, *xs)
-
-
-_FORWARD: dict[type, Callable[[Any, list[np.ndarray]], None]] = {
-    OpGroup: _op_forward, DotGroup: _dot_forward, SumGroup: _sum_forward, RunGroup: _run_forward}
-
-
-# -------------------------------------------------------------------- backward steps
-
-
-def _times(g: np.ndarray, d: Any, safe: bool = False) -> np.ndarray:
-    """g * d, skipping the multiplication for the constant local derivatives ±1.
-
-    ``safe``: 0 where g is 0, also where d is infinite -- as eager, which skips a node
-    whose gradient is 0 (the backward pass is rerun so only when the fast one gave inf or nan).
+    Fresh large arrays cost page faults on every call, so they are kept; outputs and
+    gradients are copied out, so nothing returned to the caller aliases them (not thread-safe).
     """
-    if isinstance(d, float):
-        if d == 1.0:
-            return g
-        if d == -1.0:
-            return -g
-    return np.where(g == 0.0, 0.0, g * d) if safe else g * d
 
+    def __init__(self, plan: Schedule, u: np.ndarray, batch: int) -> None:
+        self.plan = plan
+        self.values = [u, np.empty((plan.n_rows[V], batch))]
+        self.forward = bind_forward(plan.groups, self.values)
+        self.grads: list[np.ndarray] = []  # the gradient buffers and backward steps, bound on first use
+        self.clear: Step = lambda: None
+        self.steps_back: list[Step] = []
 
-def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
-    st = g.stage
-    g_out = grads[st][g.start:g.stop]
-    xs = [r.read(bufs) for r in g.args]
-    for r, d in zip(g.args, g.op.local(_NUMPY, bufs[st][g.start:g.stop], *xs), strict=True):
-        if not r.needs_grad:
-            continue
-        if r.src == st:
-            r.add(grads, _times(g_out, d, safe))
-        elif isinstance(d, float) and not safe:  # a uniform input's share, summed over the batch
-            r.add(grads, g_out.sum(axis=1, keepdims=True) * d)
-        else:
-            r.add(grads, _times(g_out, d, safe).sum(axis=1, keepdims=True))
-
-
-def _to_terms(g: SumGroup | DotGroup, grads: list[np.ndarray], g_out: np.ndarray) -> None:
-    """∂(sum)/∂term = 1: each term receives its sum's gradient (summed over the batch if uniform)."""
-    g_u = None
-    columns = g.columns if isinstance(g, SumGroup) else ()
-    for r in columns:
-        if r.needs_grad:
-            if r.src == g.stage:
-                r.add(grads, g_out)
-            else:
-                g_u = g_out.sum(axis=1, keepdims=True) if g_u is None else g_u
-                r.add(grads, g_u)
-    for t in g.terms:
-        if t.rows.needs_grad:
-            if t.rows.src == g.stage:
-                share = g_out
-            else:
-                g_u = g_out.sum(axis=1, keepdims=True) if g_u is None else g_u
-                share = g_u
-            t.rows.add(grads, share if t.into is None else share[t.member])
-
-
-def _sum_backward(g: SumGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
-    _to_terms(g, grads, grads[g.stage][g.start:g.stop])
-
-
-def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
-    g_out = grads[g.stage][g.start:g.stop]
-    # (an inner dimension of 1 -- one row, or the U stage's one column -- is an outer product:
-    # a broadcast multiply, the same numbers, without matmul's overhead)
-    if g.xs.needs_grad:  # ∂(w·x)/∂x = w
-        w_t = g.weights.read(bufs).reshape(g.stop - g.start, -1).T
-        g.xs.add(grads, w_t * g_out if g_out.shape[0] == 1 else w_t @ g_out)
-    if g.weights.needs_grad:  # ∂(w·x)/∂w = x, summed over the batch
-        x_t = g.xs.read(bufs).T
-        g.weights.add(grads, (g_out * x_t if g_out.shape[1] == 1 else g_out @ x_t).reshape(-1, 1))
-    _to_terms(g, grads, g_out)
-
-
-def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
-    """The steps in reverse: each argument row gets g_out × its local derivative."""
-    st, ops, values, g_rows = g.stage, g.ops, bufs[g.stage], grads[g.stage]
-    for hi in range(g.size, 0, -_CHUNK):
-        for row, code, s0, s1, r0, r1, n0, n1 in _run_steps(g, max(hi - _CHUNK, 0), hi, reverse=True):
-            if not (n0 or n1):
-                continue
-            g_out, x = g_rows[row], bufs[s0][r0]
-            if s1 < 0:
-                _step_into(grads, st, s0, r0, g_out, ops[code].local(_NUMPY, values[row], x)[0], safe)
-                continue
-            d0, d1 = ops[code].local(_NUMPY, values[row], x, bufs[s1][r1])
-            if n0:
-                _step_into(grads, st, s0, r0, g_out, d0, safe)
-            if n1:
-                _step_into(grads, st, s1, r1, g_out, d1, safe)
-
-
-def _step_into(grads: list[np.ndarray], stage: int, src: int, r: int, g_out: np.ndarray, d: Any,
-               safe: bool) -> None:
-    """grads[src][r] += g_out · d: per sample in the same stage, summed over the batch into a uniform row."""
-    if src == stage:
-        row = grads[src][r]
-        row += _times(g_out, d, safe)
-    elif safe:
-        grads[U][r, 0] += _times(g_out, d, safe).sum()
-    elif type(d) is float:
-        grads[U][r, 0] += g_out.sum() * d
-    else:
-        grads[U][r, 0] += g_out.dot(d) if d.shape == g_out.shape else (g_out * d).sum()
+    def backward(self, seed: tuple[int, int, float]) -> list[np.ndarray]:
+        """∂loss/∂row for every row of both stages, from ∂loss/∂output = ``seed`` = (stage, row, value)."""
+        grads = self.grads
+        if not grads:
+            grads = self.grads = [np.empty_like(b) for b in self.values]
+            self.clear, self.steps_back = bind_backward(self.plan.groups, self.values, grads, self.plan.outputs)
+        self.clear()
+        stage, r, value = seed
+        grads[stage][r] = value
+        for step in self.steps_back:
+            step()
+        return grads
 
 
 def _finite(a: np.ndarray) -> bool:
     """Every entry finite? One sum (a sum too large for a float, though every entry is finite, looks closer)."""
     return math.isfinite(float(a.sum())) or bool(np.isfinite(a).all())
-
-
-_BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray], bool], None]] = {
-    OpGroup: _op_backward, DotGroup: _dot_backward, SumGroup: _sum_backward, RunGroup: _run_backward}
 
 
 # -------------------------------------------------------------------- the program
@@ -260,7 +107,7 @@ class Program:
         self.params = [trace.params[k] for k in self.plan.param_order.tolist()]  # in row order
         self.n_params = len(self.params)
         self.n_inputs = len(trace.input_nodes)
-        self._buffers: dict[str, np.ndarray] = {}
+        self._bound: dict[int, _Bound] = {}  # per batch size: its buffers and the steps bound to them
         self._u = self.plan.u_template  # the U buffer: constants in place; parameters written per call
 
     @property
@@ -314,16 +161,14 @@ class Program:
 
     # ---------------------------------------------------------------- forward
 
-    def _buffer(self, name: str, batch: int) -> np.ndarray:
-        """A (per-sample rows, batch) work buffer, kept between calls of the same batch size.
-
-        Fresh large arrays cost page faults on every call; outputs are copied out, so
-        nothing returned to the caller aliases these buffers (not thread-safe).
-        """
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape[1] != batch:
-            buf = self._buffers[name] = np.empty((self.n_rows[V], batch))
-        return buf
+    def _bound_to(self, batch: int) -> _Bound:
+        """The buffers and bound steps for this batch size (kept for the last few sizes used)."""
+        bound = self._bound.get(batch)
+        if bound is None:
+            if len(self._bound) >= _KEEP_BATCH_SIZES:
+                del self._bound[next(iter(self._bound))]  # the size bound longest ago
+            bound = self._bound[batch] = _Bound(self.plan, self._u, batch)
+        return bound
 
     def _uniform_buffer(self, params: np.ndarray | None) -> np.ndarray:
         """The U buffer with the parameters (``params``, or read from the Values) and constants in place."""
@@ -338,29 +183,39 @@ class Program:
                 u[: self.n_params, 0] = vector
         return u
 
-    def _forward(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
-        batch = self._check_inputs(cols)
-        bufs = [self._uniform_buffer(params), self._buffer("values", batch)]
-        if cols:
-            bufs[V][: self.n_inputs] = cols
-        forward = _FORWARD
+    def _forward(self, inputs: Sequence[np.ndarray], params: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+        """Every value for the batch ``inputs``: per input a column (batch,), or per k inputs a block (batch, k)."""
+        batch = self._check_inputs(inputs)
+        self._uniform_buffer(params)
+        bound = self._bound_to(batch)
+        bufs = bound.values
+        k = 0
+        for a in inputs:  # the inputs are V's first rows
+            if a.ndim == 1:
+                bufs[V][k] = a
+            else:
+                bufs[V][k:k + a.shape[1]] = a.T
+            k += 1 if a.ndim == 1 else a.shape[1]
         try:
-            for g in self.plan.groups:
-                forward[type(g)](g, bufs)
-        except _Undefined as e:
+            for step in bound.forward:
+                step()
+        except Undefined as e:
             self._check_given(bufs)
             raise self._domain_error(e.group, e.xs, e.bad, batch) from None
         self._check_values(bufs, batch)
         return bufs, batch
 
-    def _check_inputs(self, cols: Sequence[np.ndarray]) -> int:
-        if len(cols) != self.n_inputs:
-            raise ValueError(f"{self.trace.fn_name} was traced with {self.n_inputs} inputs, got {len(cols)} columns")
-        batch = len(cols[0]) if cols else 1
-        for k, c in enumerate(cols):
-            if c.shape != (batch,):
-                raise ValueError(f"input {self._input_name(k)} has shape {c.shape}; "
+    def _check_inputs(self, inputs: Sequence[np.ndarray]) -> int:
+        widths = [1 if a.ndim == 1 else a.shape[-1] for a in inputs]
+        if sum(widths) != self.n_inputs:
+            raise ValueError(f"{self.trace.fn_name} was traced with {self.n_inputs} inputs, got {sum(widths)} columns")
+        batch = len(inputs[0]) if inputs else 1
+        k = 0
+        for a, width in zip(inputs, widths, strict=True):
+            if a.ndim not in (1, 2) or a.shape[0] != batch:
+                raise ValueError(f"input {self._input_name(k)} has shape {a.shape[:1]}; "
                                  f"every input must have the same shape (batch,) = ({batch},)")
+            k += width
         if batch == 0:
             raise ValueError(f"the batch given to {self.trace.fn_name} is empty (0 samples): give at least one row")
         return batch
@@ -404,37 +259,37 @@ class Program:
 
     # (numpy's floating-point warnings are off while a program runs: every result is checked instead)
 
-    def run(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
+    def run(self, inputs: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
         """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
         with np.errstate(all="ignore"):
-            bufs, batch = self._forward(cols, params)
+            bufs, batch = self._forward(inputs, params)
             return self._results(bufs, batch)
 
-    def value_and_grad(self, cols: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
+    def value_and_grad(self, inputs: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                        write_grad: bool = True, params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Loss reduced over the batch and its gradient for each parameter (see ``Jitted.value_and_grad``)."""
         with np.errstate(all="ignore"):
-            _, _, loss, grads = self._loss_and_grads(cols, reduction, output, params)
+            _, _, loss, grads = self._loss_and_grads(inputs, reduction, output, params)
         if write_grad:
             for p, g in zip(self.params, grads.tolist(), strict=True):
                 p.grad += g
         return loss, grads
 
-    def value_grad_and_outputs(self, cols: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
+    def value_grad_and_outputs(self, inputs: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                                params: np.ndarray | None = None) -> tuple[float, np.ndarray, Any]:
         """``value_and_grad`` (writing no ``.grad``) and every output per sample, from one forward pass."""
         with np.errstate(all="ignore"):
-            bufs, batch, loss, grads = self._loss_and_grads(cols, reduction, output, params)
+            bufs, batch, loss, grads = self._loss_and_grads(inputs, reduction, output, params)
             return loss, grads, self._results(bufs, batch)
 
-    def _loss_and_grads(self, cols: Sequence[np.ndarray], reduction: str, output: int,
+    def _loss_and_grads(self, inputs: Sequence[np.ndarray], reduction: str, output: int,
                         params: np.ndarray | None) -> tuple[list[np.ndarray], int, float, np.ndarray]:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         if not -len(self.outputs) <= output < len(self.outputs):
             raise IndexError(f"output {output} is out of range: {self.trace.fn_name} returns "
                              f"{len(self.outputs)} value(s)")
-        bufs, batch = self._forward(cols, params)
+        bufs, batch = self._forward(inputs, params)
         stage, r = self.outputs[output]
         y = bufs[stage][r]
         scale = 1.0 / batch if reduction == "mean" else 1.0
@@ -448,41 +303,28 @@ class Program:
             raise DomainError(f"the loss of {self.trace.fn_name} summed over the batch of {batch} overflows "
                               f"({loss}): every sample's value is finite, their sum is not. Use "
                               "reduction='mean' on smaller batches, or scale the loss down.", kind="overflow")
-        param_grads = self._backward(bufs, batch, seed)[U][: self.n_params, 0]  # (a fresh array per call)
+        param_grads = self._bound_to(batch).backward(seed)[U][: self.n_params, 0]
         if not _finite(param_grads):  # again, as eager: where a gradient is 0, nothing flows (no 0·inf)
-            param_grads = self._backward(bufs, batch, seed, safe=True)[U][: self.n_params, 0]
+            grads = _seeded(bufs, seed)
+            for step in bind_backward(self.plan.groups, bufs, grads, self.outputs, safe=True)[1]:
+                step()
+            param_grads = grads[U][: self.n_params, 0]
             if not _finite(param_grads):
                 raise self._gradient_error(bufs, batch, seed)
-        return bufs, batch, loss, param_grads
+        return bufs, batch, loss, param_grads.copy()  # (a fresh array per call: the buffer is reused)
 
     # ---------------------------------------------------------------- backward
 
-    def _seeded(self, batch: int, seed: tuple[int, int, float]) -> list[np.ndarray]:
-        """Zeroed gradient buffers with ∂loss/∂output = ``seed``."""
-        grads = [np.zeros((self.n_rows[U], 1)), self._buffer("grads", batch)]
-        grads[V].fill(0.0)
-        stage, r, value = seed
-        grads[stage][r] += value
-        return grads
-
-    def _backward(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float],
-                  safe: bool = False) -> list[np.ndarray]:
-        grads = self._seeded(batch, seed)
-        backward = _BACKWARD
-        for g in reversed(self.plan.groups):
-            if g.needs_grad:
-                backward[type(g)](g, bufs, grads, safe)
-        return grads
-
     def _gradient_error(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float]) -> DomainError:
         """The backward pass again, checked after every group: the first that made a gradient non-finite."""
-        grads = self._seeded(batch, seed)
+        grads = _seeded(bufs, seed)
         steps = [g.step(k) if isinstance(g, RunGroup) else g
                  for g in self.plan.groups for k in (range(g.size) if isinstance(g, RunGroup) else (0,))]
+        bound = iter(bind_backward(steps, bufs, grads, self.outputs, safe=True)[1])
         for g in reversed(steps):
             if not g.needs_grad:
                 continue
-            _BACKWARD[type(g)](g, bufs, grads, True)
+            next(bound)()
             if not all(np.isfinite(r.read(grads)).all() for r in _gradient_rows(g)):
                 return self._explain_gradient(g, bufs, grads, batch)
         return DomainError(f"a parameter gradient of {self.trace.fn_name} is not a finite number. Rescale the "
