@@ -8,8 +8,8 @@ run by six contenders, all in float64 on one pinned core (see harness.py):
 
 * fit(compiled=True): ``fit(model, X, y, loss="hinge", l2_alpha=1e-4, optimizer=optim.SGD(...),
   compiled=True)``, with X repeated n times, ``batch_size=100`` and ``shuffle=False``, so that an
-  epoch is n full-batch steps on the same 100 points; the callback's clock times the second epoch
-  (fit's per-epoch work shared by its n steps; the tracing, in the first epoch, not timed).
+  epoch is n full-batch steps on the same 100 points; ``History.seconds`` (fit's clock around an
+  epoch's steps and its accuracy) times the second epoch (the tracing, in the first epoch, is not timed).
 * compile_loss, .grad + optim.SGD: the loop ``compile_loss``'s docstring shows -- ``opt.zero_grad()``,
   ``value_and_grad(X, y)`` (adds into every ``.grad``), ``opt.step()``.
 * compile_loss, parameter vector: the same loss with the parameters held in one numpy vector
@@ -73,17 +73,16 @@ def svm_loss(model: MLP) -> Any:
 
 def fit_contender(model: MLP, X: np.ndarray, y: np.ndarray) -> Contender:
     """fit itself, on the batch repeated n times with batch_size=len(X) and no shuffling: an epoch is n
-    steps, each the full-batch step on X. Two epochs a block; the callback's clock times the second."""
+    steps, each the full-batch step on X. Two epochs a block, no callback; the second epoch's time
+    (``History.seconds``, fit's own clock around an epoch's steps) is the block's."""
 
-    def run(Xs: np.ndarray, ys: np.ndarray, epochs: int, marks: list[float] | None = None) -> Any:
-        cb = None if marks is None else (lambda epoch, history: marks.append(time.perf_counter()))
+    def run(Xs: np.ndarray, ys: np.ndarray, epochs: int) -> Any:
         return fit(model, Xs, ys, loss="hinge", optimizer=SGD(model.parameters(), lr=LR), epochs=epochs,
-                   batch_size=len(X), shuffle=False, l2_alpha=ALPHA, callback=cb, compiled=True, progress=False)
+                   batch_size=len(X), shuffle=False, l2_alpha=ALPHA, compiled=True, progress=False)
 
     def block(n: int) -> float:
-        marks: list[float] = []
-        run(np.tile(X, (n, 1)), np.tile(y, n), 2, marks)  # the first epoch traces (fit traces in every call)
-        return (marks[1] - marks[0]) / n
+        history = run(np.tile(X, (n, 1)), np.tile(y, n), 2)  # the first epoch traces (fit traces in every call)
+        return history.seconds[1] / n
 
     return Contender(lambda: float(run(X, y, 1).loss[0]), block)
 

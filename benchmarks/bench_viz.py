@@ -76,7 +76,8 @@ def refusals() -> None:
         root = Value(0.1)
         for _ in range(n):
             root = root * 1.0001
-        for name, call in (("draw_dot", lambda: draw_dot(root)), ("animation_html", lambda: animation_html(root))):
+        calls = (("draw_dot", lambda r=root: draw_dot(r)), ("animation_html", lambda r=root: animation_html(r)))
+        for name, call in calls:
             t0 = time.perf_counter()
             try:
                 call()

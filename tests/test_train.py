@@ -643,3 +643,15 @@ def test_compiled_training_that_diverges_stops_where_eager_does_and_keeps_the_la
     assert errors[0] == errors[1]  # the same epoch and step
     assert all(np.isfinite(p.data) for p in models[1].parameters())
     assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-6)
+
+
+def test_history_times_each_epoch_and_a_compiled_fit_without_callback_leaves_values_until_the_end():
+    X, y = data.moons(40, noise=0.1, seed=0, labels="signed")
+    model = MLP(2, [8, 1], seed=0)
+    before = model.state_dict()
+    h = fit(model, X, y, lr=0.1, epochs=3, progress=False, compiled=True, batch_size=10)
+    assert len(h.seconds) == 3 and all(s > 0 for s in h.seconds) and h.as_dict()["seconds"] == h.seconds
+    assert model.state_dict() != before  # written back once, when fit returns
+    same = MLP(2, [8, 1], seed=0)
+    fit(same, X, y, lr=0.1, epochs=3, progress=False, batch_size=10)
+    assert max(abs(a - b) for a, b in zip(model.state_dict().values(), same.state_dict().values())) < 1e-12

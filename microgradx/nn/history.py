@@ -23,6 +23,7 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     grad_norms: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)  # wall time of each epoch's training steps
     stopped: str = ""  # why training ended early ("" when all epochs ran)
 
     @property
@@ -30,9 +31,11 @@ class History:
         return len(self.loss)
 
     def record(self, loss: float, accuracy: float, lr: float, grad_norms: dict[str, float] | None = None,
-               validation: tuple[float, float] | None = None) -> None:
+               validation: tuple[float, float] | None = None, seconds: float | None = None) -> None:
         """Append one epoch's numbers."""
         self.loss.append(loss)
+        if seconds is not None:
+            self.seconds.append(seconds)
         self.accuracy.append(accuracy)
         self.lr.append(lr)
         if grad_norms is not None:
@@ -44,7 +47,7 @@ class History:
     def as_dict(self) -> dict[str, Any]:
         return {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
                 "val_accuracy": self.val_accuracy, "lr": self.lr, "grad_norms": self.grad_norms,
-                "stopped": self.stopped}
+                "seconds": self.seconds, "stopped": self.stopped}
 
     def _summary(self) -> str:
         if not self.loss:

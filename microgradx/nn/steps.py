@@ -14,9 +14,8 @@ the parameters live in the Values, so ``sync`` and ``reload`` do nothing.
 ``CompiledStep`` traces the per-sample loss once and keeps the parameters in one
 numpy vector for the whole fit: each step is the compiled forward and backward
 pass on that vector and the optimizer's vector update (``Optimizer.update``), with
-no Python loop over parameters. The Values are written at ``sync``: the end of
-every epoch (before validation and the callback) and the end of ``fit``, also
-when it ends with an exception.
+no Python loop over parameters. The Values are written at ``sync``: before each
+call of fit's callback and at the end of ``fit``, also when it ends with an exception.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from ..engine import Value, gc_paused, no_grad
 from ..modes import TracingError
 from .evaluate import score_data
 from .losses import l2
-from .optim import Optimizer, clip_grad_norm, clip_grad_vector, data_vector, grad_vector, write_data
+from .optim import Optimizer, clip_grad_norm, clip_grad_vector, data_vector, grad_vector
 
 __all__ = ["Step", "EagerStep", "CompiledStep", "n_outputs"]
 
@@ -220,9 +219,8 @@ class CompiledStep:
         return float(np.mean(outs[1])), self._score_columns(outs)
 
     def sync(self) -> None:
-        write_data(self.params, self._p)
-        for p, gi in zip(self.params, self._g.tolist(), strict=True):
-            p.grad = gi
+        for p, d, g in zip(self.params, self._p.tolist(), self._g.tolist(), strict=True):
+            p.data, p.grad = d, g
 
     def reload(self) -> None:
         self._p = data_vector(self.params)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -246,8 +247,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     * ``record_grad_norms``: keep the per-layer gradient norm of each epoch (mean over its steps).
     * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each
       step for the whole batch with numpy, the parameters in one vector (same loss, same
-      gradients, many times faster). The parameter Values are updated at the end of every
-      epoch (before validation and the callback) and when ``fit`` returns or raises.
+      gradients, many times faster). The parameter Values are updated before every call of
+      ``callback`` and when ``fit`` returns or raises.
 
     The model trains in training mode; its own mode is restored at the end. Labels of
     shape (n, 1) are read as (n,). A loss or gradient that becomes non-finite raises
@@ -268,12 +269,14 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
         bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True)
         try:
             for epoch in bar:
-                lr_now = opt.lr
+                lr_now, started = opt.lr, time.perf_counter()
                 loss_e, acc, norms = _train_epoch(step, ys, batches(n, size, shuffle, rng), opt, clip_grad_norm,
                                                   groups, labels_like, epoch)
-                step.sync()
+                seconds = time.perf_counter() - started
+                if callback is not None:  # the only user code that runs inside fit sees the current numbers
+                    step.sync()
                 measured = _validate(model, step, val, labels_like) if val is not None else None
-                history.record(loss_e, acc, lr_now, norms, measured)
+                history.record(loss_e, acc, lr_now, norms, measured, seconds)
                 if progress:
                     bar.set_postfix(_postfix(history), refresh=False)
                 if sched is not None:
