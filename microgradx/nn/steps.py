@@ -164,6 +164,10 @@ class CompiledStep:
         self._traced_rows = np.asarray([j for j, _ in pairs], dtype=np.intp)  # positions in the trace's vector
         self._opt_rows = np.asarray([i for _, i in pairs], dtype=np.intp)     # ... and in the optimizer's
         self._same_order = len(traced) == len(self.params) and all(j == i for j, i in pairs)
+        # Every parameter traced and nothing else (the usual case): the trace's vector is a permutation of ours.
+        self._perm = (np.asarray([i for _, i in pairs], dtype=np.intp)
+                      if len(pairs) == len(traced) == len(self.params) else None)
+        self._inverse = None if self._perm is None else np.argsort(self._perm)
         self._vector_update = type(opt).step is Optimizer.step and type(opt)._update is not Optimizer._update
         self._g = np.zeros(len(self.params))
         self._val_targets: tuple[Any, np.ndarray] = (None, self.Y)
@@ -181,6 +185,8 @@ class CompiledStep:
     def _traced_vector(self) -> np.ndarray:
         if self._same_order:
             return self._p
+        if self._perm is not None:
+            return np.take(self._p, self._perm, out=self._base)
         self._base[self._traced_rows] = self._p[self._opt_rows]
         return self._base
 
@@ -190,6 +196,8 @@ class CompiledStep:
         loss, g, outs = self.jitted.value_grad_and_outputs(self.X[rows], self.Y[rows], params=self._traced_vector())
         if self._same_order:
             self._g = g
+        elif self._inverse is not None:
+            self._g = np.take(g, self._inverse)
         else:
             self._g = np.zeros(len(self.params))
             self._g[self._opt_rows] = g[self._traced_rows]
