@@ -439,3 +439,35 @@ def test_the_browser_harness_does_see_console_errors(browser, tmp_path):
         assert len(tools.errors()) >= 2
     finally:
         tools.ws.close()
+
+
+@needs_dot
+def test_without_a_path_the_player_is_an_object_jupyter_shows_inline_and_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    *_, L = chain_rule_example()
+    anim = animate_backward(L)
+    assert list(tmp_path.iterdir()) == []                       # nothing written
+    assert anim.html == animation_html(L)
+    inline = anim._repr_html_()
+    assert inline.startswith("<iframe srcdoc=\"") and "<script" not in inline  # the page is escaped into srcdoc
+    assert anim.save("later.html").read_text(encoding="utf-8") == anim.html
+
+
+@needs_dot
+def test_the_inline_player_runs_inside_its_frame_in_a_real_browser(browser, tmp_path):
+    *_, L = chain_rule_example()
+    notebook_like = tmp_path / "output.html"  # what Jupyter puts into the output area: the iframe
+    notebook_like.write_text(f"<!doctype html><html><body>{animate_backward(L)._repr_html_()}</body></html>",
+                             encoding="utf-8")
+    tools = DevTools(browser)
+    try:
+        open_page(tools, notebook_like)
+        frame = "document.querySelector('iframe').contentWindow"
+        tools.js(f"new Promise(r => {{ const f = () => {frame}.microgradxPlayer ? r() : setTimeout(f, 50); f(); }})")
+        tools.js(f"{frame}.document.getElementById('next').click()")
+        caption = tools.js(f"{frame}.document.getElementById('caption').textContent")
+        assert caption.startswith("step 1/3:")
+        height = tools.js("document.querySelector('iframe').getBoundingClientRect().height")
+        assert height >= 400 and tools.errors() == []
+    finally:
+        tools.ws.close()

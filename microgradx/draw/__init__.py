@@ -9,12 +9,12 @@
 * ``animate`` -- the backward pass step by step: one drawing per step, and an offline HTML player
 """
 
-from .animate import animate_backward, animation_html, backward_steps
+from .animate import Animation, animate_backward, animation_html, backward_steps
 from .dot import GraphTooLargeError, GraphvizNotFoundError, draw_dot, render_bytes, save, trace
 from .explain import explain
 from .flow import Flow
 
 __all__ = [
     "draw_dot", "trace", "save", "render_bytes", "explain", "backward_steps", "animate_backward",
-    "animation_html", "Flow", "GraphTooLargeError", "GraphvizNotFoundError",
+    "animation_html", "Animation", "Flow", "GraphTooLargeError", "GraphvizNotFoundError",
 ]

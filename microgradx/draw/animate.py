@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ..files import write_atomic
 from .cells import Frame
@@ -197,20 +197,51 @@ def animation_html(root: Any, *, title: str | None = None, interval_ms: int = 15
         current=t.current)
 
 
-def animate_backward(root: Any, path: str | os.PathLike[str], *, title: str | None = None,
-                     interval_ms: int = 1500, rankdir: str = "auto", max_nodes: int = DEFAULT_MAX_NODES,
-                     collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Path:
-    """Write the step-by-step backward pass of ``root`` to ``path`` as one self-contained HTML file.
+@dataclass(frozen=True)
+class Animation:
+    """The step-by-step player, in memory: Jupyter shows it inline; :meth:`save` writes the page.
 
+    Inline, the page runs in an ``<iframe srcdoc>``: its script and styles stay inside it,
+    and nothing is written to disk.
+    """
+
+    html: str
+    height: int = 600  # pixels of the inline frame
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width: 100%; '
+                f'height: {self.height}px; border: 1px solid #d1d5db; border-radius: 4px;" '
+                'title="backward pass, step by step"></iframe>')
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` (atomically); returns the path."""
+        return write_atomic(path, self.html.encode("utf-8"))
+
+
+@overload
+def animate_backward(root: Any, path: None = None, *, title: str | None = ..., interval_ms: int = ...,
+                     rankdir: str = ..., max_nodes: int = ..., collapse: Any = ..., fontsize: float = ...,
+                     theme: str = ...) -> Animation: ...
+@overload
+def animate_backward(root: Any, path: str | os.PathLike[str], *, title: str | None = ..., interval_ms: int = ...,
+                     rankdir: str = ..., max_nodes: int = ..., collapse: Any = ..., fontsize: float = ...,
+                     theme: str = ...) -> Path: ...
+def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, title: str | None = None,
+                     interval_ms: int = 1500, rankdir: str = "auto", max_nodes: int = DEFAULT_MAX_NODES,
+                     collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Animation | Path:
+    """The step-by-step backward pass of ``root`` as one self-contained HTML player.
+
+    With ``path``, writes it there (atomically) and returns the path; without, returns an
+    :class:`Animation`, which Jupyter shows inline (``.save(path)`` writes it later).
     The graph is laid out once; play/pause, step buttons, a slider and the keys
     (← → step, Home/End, space play, + − 0 zoom) move through the steps; the mouse
     wheel zooms and dragging pans. ``collapse='neuron'|'layer'`` animates an nn model
-    one neuron (or layer) at a time. Works offline; written atomically. Returns its path.
-    The size is checked first: a graph past ``max_nodes`` is refused before any work.
+    one neuron (or layer) at a time. Works offline. The size is checked first: a graph
+    past ``max_nodes`` is refused before any work.
     """
     page = animation_html(root, title=title, interval_ms=interval_ms, rankdir=rankdir, max_nodes=max_nodes,
                           collapse=collapse, fontsize=fontsize, theme=theme)
-    return write_atomic(path, page.encode("utf-8"))
+    return Animation(page) if path is None else Animation(page).save(path)
 
 
 class Timeline:
