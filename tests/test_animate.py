@@ -288,6 +288,7 @@ STATE = """JSON.stringify({
 def open_page(tools: DevTools, path: Path, width: int = 1400, height: int = 900) -> None:
     for domain in ("Runtime", "Log", "Page"):
         tools.call(f"{domain}.enable")
+    tools.events.clear()  # (enabling replays the messages of the page the last test left open)
     tools.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
     tools.call("Page.navigate", url=Path(path).resolve().as_uri())
     tools.wait_for("Page.loadEventFired")
