@@ -1,4 +1,9 @@
-"""The teaching notebooks run top to bottom in a fresh kernel, and are committed with their outputs."""
+"""The teaching notebooks run top to bottom in a fresh kernel, and are committed with their outputs.
+
+Each notebook's claims are checked here, not in the notebook: after the last cell has run, the
+notebook's ``CHECKS`` run in the same kernel and see its variables. A student reads the lesson;
+the test reads the asserts.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,79 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 MAX_BYTES = 1_500_000  # committed with outputs, but no megabytes of base64
+
+# What each notebook shows, checked on its own variables once it has run.
+CHECKS = {
+    "01_values_and_the_chain_rule": """
+assert (a.grad, b.grad, c.grad, f.grad) == (6.0, -4.0, -2.0, 4.0)
+assert report.ok
+assert abs(numeric - (-3.0)) < 1e-6
+""",
+    "02_backward_pass": """
+assert a.grad == b.data * d.data + c.data   # d(out)/da = b·d + c·1 = -16.5
+x2 = Value(3.0); y2 = x2 + x2; z2 = y2 * y2; z2.backward()
+assert x2.grad == 24.0 and naive != 24.0
+assert (first, w.grad) == (4.0, 4.0)
+assert len(frames) >= 3
+""",
+    "03_a_neuron": """
+assert abs(o.data - 0.7071) < 1e-4
+assert abs(w1.grad - 1.0) < 1e-6 and w2.grad == 0.0 and abs(b.grad - 0.5) < 1e-6
+assert [round(p.grad, 6) for p in neuron.parameters()] == [round(w1.grad, 6), 0.0, round(b.grad, 6)]
+assert report.ok
+""",
+    "04_xor_mlp": """
+assert accuracy(model, X, y) == 1.0 and history.loss[-1] < 1e-3          # the MLP learns XOR
+assert max(r["accuracy"] for r in runs) <= 0.75                          # one neuron never does
+assert accuracy(one_layer, X, y) < 1.0 and line_acc.max() == 0.75        # no line gets all four
+assert and_mistakes[-5:] == [0] * 5 and min(xor_mistakes) > 0            # the perceptron rule
+assert np.array_equal(predict(loaded, X), predict(model, X))             # the file holds the model
+assert loaded.state_dict() == model.state_dict()
+assert [n.grad for n in hidden_nodes] == [w.data for w in out.w]         # d score / d h_i = w_i
+assert (hidden[:, 0][[1, 2, 3]] > 0).all() and hidden[0, 0] < 0          # h1 ≈ OR
+""",
+    "05_moons_and_optimizers": """
+assert accuracy(model, X, y) == 1.0                                       # micrograd's demo: 100%
+assert max(abs(a - b) for a, b in zip(eager.loss, compiled.loss)) < 1e-12 and param_diff < 1e-12
+assert all(h.loss[-1] < runs["SGD (lr 0.1)"].loss[-1] for name, h in runs.items() if name != "SGD (lr 0.1)")
+assert set(nonzero) <= {"layers.2.neurons.0.b"} and all(abs(g) < 1e-15 for g in nonzero.values())
+assert accuracy(zero_model, X, y) < 1.0                                   # zero init: nothing learns
+assert len(np.unique(zero1, axis=0)) == 1 and len(np.unique(zero2, axis=0)) == 1
+assert len(np.unique(hidden1, axis=0)) == 1 and len(np.unique(hidden2, axis=0)) == 1
+assert accuracy(same_model, X, y) < 1.0 and len(np.unique(random_hidden1, axis=0)) == 16
+assert ratio > 100                                                        # vanishing gradients
+assert probs.max() - probs.min() < 0.05
+assert deep["sigmoid"]["history"].loss[-1] > 0.6 and deep["relu"]["history"].accuracy[-1] == 1.0
+""",
+    "06_tracing_and_speed": """
+assert abs(loss_comp - loss_eager) <= 1e-9 * abs(loss_eager)
+assert np.max(np.abs(grads_comp - grads_eager)) <= 1e-9 * np.max(np.abs(grads_eager))
+assert np.allclose(batched, one_by_one, rtol=1e-12, atol=0)
+assert not traced_the_if
+assert trace.n_ops == 27 and f_small.program(np.zeros((1, 2))).n_groups == 3
+assert w_diff < 1e-9
+assert history.accuracy[-1] >= 0.90 and mx.train.accuracy(model, X, y) >= 0.90
+assert test_acc >= 0.85
+""",
+    "07_higher_order": """
+assert abs(x.grad - (-2 * t * (1 - t * t))) < 1e-12
+assert derivatives == (-4.0, 12.0, 30.0)
+assert abs(df(x_n)) < 1e-10 and abs(df(x_gd)) > 1e-3                     # Newton is there, descent is not
+assert abs(df(newton[-3])) < 1e-6 < abs(df(newton[-5]))                  # the last steps square the error
+""",
+    "08_digits": """
+assert test_acc >= 0.95
+assert confusion.sum() == len(y_test) and np.trace(confusion) == np.sum(predicted == y_test)
+assert abs(np.trace(confusion) / len(y_test) - test_acc) < 1e-12
+assert len(wrong) == len(y_test) - np.trace(confusion)
+assert np.allclose(probs.sum(axis=1), 1.0)
+assert history.loss[-1] < history.loss[0]
+assert program.trace.n_ops > 4000 and program.n_groups < 20
+""",
+}
 
 
 def test_the_course_has_its_notebooks():
@@ -16,6 +92,10 @@ def test_the_course_has_its_notebooks():
         "01_values_and_the_chain_rule", "02_backward_pass", "03_a_neuron", "04_xor_mlp",
         "05_moons_and_optimizers", "06_tracing_and_speed", "07_higher_order", "08_digits",
     ]
+
+
+def test_every_notebook_has_its_checks_here():
+    assert sorted(CHECKS) == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -35,10 +115,24 @@ def test_committed_notebook_has_fresh_outputs_and_is_small(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_students_read_no_asserts(path):
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    asserts = [line for c in nb.cells if c.cell_type == "code"
+               for line in c.source.splitlines() if line.lstrip().startswith("assert ")]
+    assert not asserts, f"move these checks into CHECKS in {Path(__file__).name}: {asserts[:3]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom_in_a_fresh_kernel(path, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(CHECKS[path.stem]))
+    before = sorted(NOTEBOOK_DIR.iterdir())
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error (checks included)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert not left, f"running the notebook wrote {left} into its folder: write into a temporary folder instead"
+    assert sorted(NOTEBOOK_DIR.iterdir()) == before, "running the notebook changed the notebooks folder"
