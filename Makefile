@@ -1,26 +1,34 @@
 # microgradx: `make demo` and `make test` each do all set-up on a fresh machine.
-# Set-up = a .venv with the package installed editable (with its extras) and
-# the Graphviz `dot` program. Both targets are idempotent and fast the second time.
+# Set-up = a .venv with the package installed editable (with the extras the target needs) and
+# the Graphviz `dot` program. Every target is idempotent and quick the second time.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Extras installed into the venv; CI adds torch (see .ci/run).
-EXTRAS ?= test,notebooks
+# Extras `make test` installs; CI adds torch (see .ci/run).
+EXTRAS ?= test
 comma  := ,
-STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: setup demo test viz bench lint dot clean
+.PHONY: setup demo test viz notebooks bench lint dot clean
 
-setup: $(STAMP) dot
+# $(call installed,EXTRAS): a stamp file that exists once the package is installed with those extras.
+installed = $(VENV)/.installed$(if $(1),-$(subst $(comma),-,$(1)))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-
-$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+
+$(VENV)/.installed%: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.$(if $(EXTRAS_NOW),[$(EXTRAS_NOW)])'
 	@touch $@
+
+# Install the package with the extras named in $(1).
+define install
+	@$(MAKE) --no-print-directory $(call installed,$(1)) EXTRAS_NOW=$(1)
+endef
+
+setup: dot
+	$(call install,$(EXTRAS))
 
 # Graphviz's `dot` renders the drawings. Installed with apt-get when we are root;
 # otherwise we stop and say exactly what to run.
@@ -39,23 +47,31 @@ dot:
 	  fi; }
 	@dot -V
 
-demo: setup
+# The demo needs only the package itself (numpy, graphviz, tqdm) and dot.
+demo: dot
+	$(call install,)
 	$(BIN)/python -m microgradx demo
 
 test: setup
 	$(BIN)/python -m pytest -q
 
-viz: setup
+viz: dot
+	$(call install,)
 	$(BIN)/python -m microgradx gallery viz
 
-bench: setup
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),bench]'
+# Open the course in JupyterLab, from the venv.
+notebooks: dot
+	$(call install,notebooks)
+	$(BIN)/python -m jupyter lab notebooks/
+
+bench: dot
+	$(call install,bench)
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_compiled.py
 
 lint: setup
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS),dev]'
-	$(BIN)/ruff check microgradx tests benchmarks
+	$(call install,$(EXTRAS)$(comma)dev)
+	$(BIN)/ruff check microgradx tests benchmarks notebooks
 	$(BIN)/mypy microgradx
 
 clean:

@@ -14,7 +14,16 @@ import sys
 
 from .compiled import Jitted, compile_loss, jit
 from .compiled.trace import Trace
-from .draw import GraphTooLargeError, GraphvizNotFoundError, animate_backward, backward_steps, draw_dot, explain, trace
+from .draw import (
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    animate_backward,
+    backward_steps,
+    draw_dot,
+    explain,
+    save,
+    trace,
+)
 from .engine import Value
 from .functional import FUNCTION_FORMS, grad, gradients, value_and_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
@@ -34,7 +43,7 @@ del _old, _new
 __all__ = [
     "Value", "no_grad", "enable_grad", "TracingError", "grad", "gradients", "value_and_grad",
     "gradcheck", "GradcheckError", "GradcheckReport", "OPS", "Op", "DomainError",
-    "draw_dot", "trace", "explain", "backward_steps", "animate_backward",
+    "draw_dot", "save", "trace", "explain", "backward_steps", "animate_backward",
     "GraphTooLargeError", "GraphvizNotFoundError",
     "Module", "Neuron", "Layer", "MLP", "fit", "data", "losses", "optim", "train",
     "jit", "Jitted", "Trace", "compile_loss", *FUNCTION_FORMS,

@@ -415,11 +415,17 @@ def _named(error: DomainError, x: Value | None, y: Value | None) -> DomainError:
     return error.with_labels(labels)
 
 
+class Constant(Value):
+    """A number an op lifted into the graph (the ``2`` in ``x * 2``): drawn by its value, not as an input."""
+
+    __slots__ = ()
+
+
 def _lift(x: Operand) -> Value:
     """A Value as is; a number as a constant leaf."""
     if isinstance(x, Value):
         return x
-    c = _new(Value)
+    c = _new(Constant)
     c.data = x if type(x) is float and -math.inf < x < math.inf else number(x, "operand")
     c.grad, c._mark = 0.0, None
     c._op = c._x = c._y = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from microgradx.draw.animate import animate_backward, animation_html, backward_steps
+from microgradx.draw.dot import GraphTooLargeError
 from microgradx.draw.flow import Flow
+from microgradx.engine import Value
+from microgradx.examples import neuron
 from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -21,6 +25,21 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `do
 
 def highlighted(source: str) -> list[str]:
     return re.findall(r"^\t(n\d+) \[.*class=current", source, flags=re.M)
+
+
+def page_data(page: str) -> dict:
+    """The steps of an animation page: the JSON block the player reads."""
+    block = re.search(r'<script type="application/json" id="steps">(.*?)</script>', page, flags=re.S)
+    return json.loads(block.group(1))
+
+
+def tanh_chain(n: int) -> Value:
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(n):
+        y = y.tanh()
+    y.label = "y"
+    return y
 
 
 def test_one_frame_for_the_seed_and_one_per_interior_node():
@@ -70,7 +89,8 @@ def test_animation_is_one_self_contained_html_file(tmp_path):
     *_, L = chain_rule_example()
     path = animate_backward(L, tmp_path / "steps.html")
     page = path.read_text(encoding="utf-8")
-    assert page.count('<template class="frame"') == 4
+    assert len(page_data(page)["frames"]) == 4
+    assert page.count("<svg") == 1  # laid out once; the steps only restyle it
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page)
     assert "<script src" not in page and "<link" not in page
     for control in ('id="play"', 'id="prev"', 'id="next"', 'id="slider"'):
@@ -85,6 +105,85 @@ def test_animation_html_is_deterministic():
         *_, L = chain_rule_example()
         pages.append(animation_html(L))
     assert pages[0] == pages[1]
+
+
+# ---------------------------------------------------------------- size: O(N), and refused before any work
+
+
+@needs_dot
+def test_the_page_stores_each_steps_changes_not_every_frame():
+    """Per step only the texts that changed: the page grows linearly with the graph (it was quadratic)."""
+    sizes = {}
+    for n in (20, 40, 80):
+        data = page_data(animation_html(tanh_chain(n)))
+        assert len(data["frames"]) == n + 1
+        changes = sum(len(f["set"]) for f in data["frames"])
+        assert changes <= 3 * (n + 1)  # each tanh step: its input's grad and one edge label
+        sizes[n] = len(json.dumps(data))
+    assert sizes[80] / sizes[40] < 2.3 and sizes[40] / sizes[20] < 2.3
+
+
+class Counting:
+    """Counts how often the engine's nodes are read, to show where the work stops."""
+
+    def __init__(self, monkeypatch):
+        self.prev = self.locals = self.steps = 0
+        prev, local = Value._prev, Value.local_derivatives
+        step = Value._backward
+
+        def counted_prev(node):
+            self.prev += 1
+            return prev.fget(node)
+
+        def counted_local(node):
+            self.locals += 1
+            return local(node)
+
+        def counted_step(node):
+            self.steps += 1
+            return step(node)
+
+        monkeypatch.setattr(Value, "_prev", property(counted_prev))
+        monkeypatch.setattr(Value, "local_derivatives", counted_local)
+        monkeypatch.setattr(Value, "_backward", counted_step)
+
+
+def test_a_graph_too_large_to_animate_is_refused_before_any_step(monkeypatch):
+    root = tanh_chain(30_000)
+    count = Counting(monkeypatch)
+    with pytest.raises(GraphTooLargeError, match="more than max_nodes=2000"):
+        animate_backward(root, "never-written.html")
+    assert count.steps == 0 and count.locals == 0  # no replay, no local derivative
+    assert count.prev <= 2 * 2000 + 10            # the count stopped just past the limit
+    with pytest.raises(GraphTooLargeError):
+        next(backward_steps(root))
+    assert count.steps == 0 and count.locals == 0
+
+
+def test_collapsed_animation_moves_one_neuron_at_a_time():
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    loss = (model([0.5, -1.0]) - 1.0) ** 2
+    frames = [f.source for f in backward_steps(loss, collapse="neuron")]
+    # seed, **2, -, the output neuron (all its ops at once), then each hidden neuron
+    assert len(frames) == 1 + 2 + 1 + 3
+    assert "layers.1.neurons.0 passes its gradient back through its" in frames[3]
+    assert frames[-1].count("grad ?") == 0
+
+
+def test_a_user_defined_op_runs_its_own_closure_in_the_replay():
+    x = Value(0.5, label="x")
+    out = Value(x.data ** 3, (x,), "cube")
+
+    def _backward():
+        x.grad += 3 * x.data ** 2 * out.grad
+
+    out._backward = _backward
+    out.label = "y"
+    last = list(backward_steps(out))[-1].source
+    assert "∂y/∂x = user-defined = 0.75" in last
+    assert "upstream 1.0 × local 0.75 = 0.75" in last
 
 
 # ---------------------------------------------------------------- real browser
@@ -174,14 +273,34 @@ def browser(tmp_path_factory):
 
 
 STATE = """JSON.stringify({
-  current: Array.from(document.querySelectorAll('#stage g.node.current title')).map(t => t.textContent),
-  grads: Array.from(document.querySelectorAll('#stage g.node text')).map(t => t.textContent)
+  current: Array.from(document.querySelectorAll('#canvas g.node.current > title')).map(t => t.textContent),
+  grads: Array.from(document.querySelectorAll('#canvas g.node text')).map(t => t.textContent)
            .filter(s => s.startsWith('grad')),
   caption: document.getElementById('caption').textContent,
   slider: document.getElementById('slider').value,
   play: document.getElementById('play').textContent,
-  frames: document.querySelectorAll('template.frame').length
+  frames: JSON.parse(document.getElementById('steps').textContent).frames.length,
+  frame: window.microgradxPlayer.frame(),
+  scale: window.microgradxPlayer.view.scale
 })"""
+
+
+def open_page(tools: DevTools, path: Path, width: int = 1400, height: int = 900) -> None:
+    for domain in ("Runtime", "Log", "Page"):
+        tools.call(f"{domain}.enable")
+    tools.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+    tools.call("Page.navigate", url=Path(path).resolve().as_uri())
+    tools.wait_for("Page.loadEventFired")
+
+
+def state(tools: DevTools) -> dict:
+    return json.loads(tools.js(STATE))
+
+
+def press(tools: DevTools, key: str, code: str, key_code: int) -> None:
+    """A real key press, as the browser delivers it to whatever has the focus."""
+    for kind in ("keyDown", "keyUp"):
+        tools.call("Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=key_code)
 
 
 @needs_dot
@@ -190,21 +309,19 @@ def test_player_steps_through_frames_in_a_real_browser(browser, tmp_path):
     path = animate_backward(L, tmp_path / "steps.html", interval_ms=150)
     tools = DevTools(browser)
     try:
-        for domain in ("Runtime", "Log", "Page"):
-            tools.call(f"{domain}.enable")
-        tools.call("Page.navigate", url=Path(path).resolve().as_uri())
-        tools.wait_for("Page.loadEventFired")
-        state = json.loads(tools.js(STATE))
-        assert state["frames"] == 4 and state["slider"] == "0"
-        assert state["caption"].startswith("step 0/3: seed L.grad = 1.0")
-        assert any(g.startswith("grad ?") for g in state["grads"])
+        open_page(tools, path)
+        first = state(tools)
+        assert first["frames"] == 4 and first["slider"] == "0"
+        assert first["caption"].startswith("step 0/3: seed L.grad = 1.0")
+        assert any(g.startswith("grad ?") for g in first["grads"])
 
-        seen = [state]
+        seen = [first]
         for _ in range(3):
             tools.js("document.getElementById('next').click()")
-            seen.append(json.loads(tools.js(STATE)))
+            seen.append(state(tools))
         assert [s["slider"] for s in seen] == ["0", "1", "2", "3"]
-        assert len(seen[1]["current"]) == 1 and seen[2]["current"] != seen[1]["current"]
+        assert [s["caption"][:9] for s in seen] == ["step 0/3:", "step 1/3:", "step 2/3:", "step 3/3:"]
+        assert len(seen[1]["current"]) == 2 and seen[2]["current"] != seen[1]["current"]  # the box and its op
         assert seen[3]["current"] != seen[2]["current"]
         assert seen[2]["grads"] != seen[1]["grads"] and seen[3]["grads"] != seen[2]["grads"]
         assert not any(g.startswith("grad ?") for g in seen[3]["grads"])
@@ -212,20 +329,104 @@ def test_player_steps_through_frames_in_a_real_browser(browser, tmp_path):
 
         tools.js("const s = document.getElementById('slider'); s.value = '1';"
                  "s.dispatchEvent(new Event('input'))")
-        assert json.loads(tools.js(STATE))["current"] == seen[1]["current"]
+        assert state(tools)["current"] == seen[1]["current"]
+        assert state(tools)["grads"] == seen[1]["grads"]  # going back replays the same state
 
         tools.js("document.getElementById('play').click()")
-        assert "pause" in json.loads(tools.js(STATE))["play"]
+        assert "pause" in state(tools)["play"]
         tools.js("new Promise(r => setTimeout(r, 800))")
-        after = json.loads(tools.js(STATE))
+        after = state(tools)
         assert after["slider"] == "3" and "play" in after["play"]  # played to the end, then stopped
         assert tools.errors() == []
     finally:
         tools.ws.close()
 
 
+@needs_dot
+def test_keys_act_once_even_when_the_slider_has_the_focus(browser, tmp_path):
+    path = animate_backward(neuron(), tmp_path / "steps.html")
+    tools = DevTools(browser)
+    try:
+        open_page(tools, path)
+        tools.js("document.getElementById('slider').focus()")
+        press(tools, "ArrowRight", "ArrowRight", 39)
+        assert state(tools)["frame"] == 1
+        press(tools, "ArrowRight", "ArrowRight", 39)
+        assert state(tools)["frame"] == 2
+        press(tools, "End", "End", 35)
+        assert state(tools)["frame"] == 5 and state(tools)["slider"] == "5"
+        press(tools, "ArrowLeft", "ArrowLeft", 37)
+        assert state(tools)["frame"] == 4
+        press(tools, "Home", "Home", 36)
+        assert state(tools)["frame"] == 0
+        assert tools.errors() == []
+    finally:
+        tools.ws.close()
+
+
+@needs_dot
+def test_player_zooms_and_a_neurons_text_is_legible(browser, tmp_path):
+    """Fit, 1:1, zoom buttons, the wheel; and a screenshot at the size a laptop shows it."""
+    path = animate_backward(neuron(), tmp_path / "steps.html")
+    tools = DevTools(browser)
+    try:
+        open_page(tools, path, 1400, 900)
+        tools.js("window.microgradxPlayer.show(2)")
+        # The smallest text of the drawing, as the reader sees it (CSS pixels on screen).
+        smallest = tools.js("Math.min(...Array.from(document.querySelectorAll('#canvas text'))"
+                            ".filter(t => t.textContent.trim()).map(t => t.getBoundingClientRect().height))")
+        assert smallest >= 11, f"a neuron's smallest text is {smallest:.1f} px on a 1400 px wide window"
+        shot = base64.b64decode(tools.call("Page.captureScreenshot", format="png")["data"])
+        assert shot.startswith(b"\x89PNG") and len(shot) > 20_000
+        (tmp_path / "neuron_step2.png").write_bytes(shot)
+
+        start = state(tools)["scale"]
+        tools.js("document.getElementById('zoomin').click()")
+        assert state(tools)["scale"] == pytest.approx(start * 1.25)
+        tools.js("document.getElementById('actual').click()")
+        assert state(tools)["scale"] == pytest.approx(1.0)
+        tools.js("document.getElementById('stage').dispatchEvent(new WheelEvent('wheel', "
+                 "{deltaY: -400, clientX: 300, clientY: 400, bubbles: true, cancelable: true}))")
+        assert state(tools)["scale"] > 1.5
+        tools.js("document.getElementById('fit').click()")
+        fitted = tools.js("(() => { const r = document.querySelector('#canvas svg').getBoundingClientRect(),"
+                          " s = document.getElementById('stage').getBoundingClientRect();"
+                          " return [r.width <= s.width + 1, r.height <= s.height + 1]; })()")
+        assert fitted == [True, True]
+        assert tools.errors() == []
+    finally:
+        tools.ws.close()
+
+
+HOSTILE = ['</script><script>window.pwned = 1</script>', '<img src=x onerror="window.pwned=1">',
+           '"]}<!-- ', "\u2028'; window.pwned=1; '", "&lt;b&gt;", "${window.pwned=1}"]
+
+
+@needs_dot
+def test_hostile_labels_stay_text_in_the_player(browser, tmp_path):
+    xs = [Value(float(i + 1), label=lab) for i, lab in enumerate(HOSTILE)]
+    out = xs[0]
+    for v in xs[1:]:
+        out = out * v + v
+    out.label = HOSTILE[0]
+    path = animate_backward(out, tmp_path / "steps.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.count("</script>") == 2  # the data block and the player; no label ends either early
+    assert "<img src=x" not in page
+    tools = DevTools(browser)
+    try:
+        open_page(tools, path)
+        tools.js("window.microgradxPlayer.show(3)")
+        assert tools.js("typeof window.pwned") == "undefined"
+        texts = tools.js("Array.from(document.querySelectorAll('#canvas text')).map(t => t.textContent).join(' ')")
+        assert "<img src=x" in texts  # shown as the text it is
+        assert tools.errors() == []
+    finally:
+        tools.ws.close()
+
+
 def test_the_browser_harness_does_see_console_errors(browser, tmp_path):
-    """Guards the check above: a page with a script error must be reported."""
+    """Guards the checks above: a page with a script error must be reported."""
     page = tmp_path / "broken.html"
     page.write_text("<!DOCTYPE html><title>x</title><script>console.error('boom'); undefinedCall();</script>")
     tools = DevTools(browser)

@@ -43,7 +43,7 @@ def test_explain_names_unlabelled_nodes_by_their_position():
     y = (x * 2.0).tanh()
     y.backward()
     text = explain(x, y)
-    assert text.startswith("x.grad = ") and "= x*v" in text and "∂v" in text
+    assert text.startswith("x.grad = ") and "= x*2" in text and "∂v" in text  # the constant 2.0 by its value
 
 
 def test_explain_before_backward_says_to_call_it():
@@ -168,3 +168,26 @@ def test_explain_before_any_backward_says_to_call_it():
             explain(Value(1.0))
     finally:
         STATE.last_backward = saved
+
+
+def test_explain_computes_only_the_local_derivatives_of_the_nodes_users(monkeypatch):
+    x = Value(0.1, label="x")
+    y = x
+    for _ in range(3000):
+        y = y * 1.0001
+    y.backward()
+    calls = []
+    local = Value.local_derivatives
+    monkeypatch.setattr(Value, "local_derivatives", lambda node: calls.append(node) or local(node))
+    text = explain(x, y)
+    assert text.startswith("x.grad = ")
+    assert len(calls) == 1  # x's one user, not the 3000 nodes of the graph
+
+
+def test_explain_writes_constants_by_value_and_signs_as_operators():
+    a = Value(2.0, label="a")
+    b = a * -3.0 + a
+    b.label = "b"
+    b.backward()
+    assert explain(a, b) == ("a.grad = -2.0 = 1.0 (b = v2+a: ∂b/∂a = 1.0, upstream 1.0) "
+                             "− 3.0 (v2 = a*(-3): ∂v2/∂a = -3.0, upstream 1.0)")

@@ -19,6 +19,7 @@ from microgradx.cli import main
 from microgradx.cli.expr import FUNCTIONS, MAX_LENGTH, MAX_NAME_LENGTH, ExpressionError, build, parse
 from microgradx.engine import Value
 from microgradx.ops import OPS, DomainError
+from tests.test_animate import page_data
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -222,7 +223,7 @@ def test_draw_command_backward_view_and_steps(tmp_path):
                   "--steps", str(html)])
     assert status == 0
     assert "∂v2/∂a = b = 3.0" in dot.read_text(encoding="utf-8")
-    assert html.read_text(encoding="utf-8").count('<template class="frame"') == 3
+    assert len(page_data(html.read_text(encoding="utf-8"))["frames"]) == 3
 
 
 @pytest.mark.parametrize("argv, message, status", [

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from microgradx.cli.gallery import entries
+from microgradx.cli.gallery import animations, entries
 from microgradx.examples import neuron, readme_expression, second_derivative
+from tests.test_animate import page_data
+from tests.test_draw_slides import smallest_text_at_slide_size
 
 VIZ = Path(__file__).resolve().parent.parent / "viz"
 
@@ -29,8 +31,24 @@ def test_each_entry_has_a_committed_svg_shown_in_the_readme(name):
 
 def test_the_neuron_animation_is_committed_and_linked():
     page = (VIZ / "neuron_steps.html").read_text(encoding="utf-8")
-    assert page.count('<template class="frame"') == 6  # seed + tanh, +, +, *, *
+    assert len(page_data(page)["frames"]) == 6  # seed + tanh, +, +, *, *
     assert "(neuron_steps.html)" in (VIZ / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(animations()))
+def test_committed_animations_are_what_the_code_makes_now(name):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz `dot` is not installed")
+    committed = page_data((VIZ / f"{name}.html").read_text(encoding="utf-8"))
+    assert committed == page_data(animations()[name]()), f"viz/{name}.html is stale: run `make viz` and commit"
+    assert f"({name}.html)" in (VIZ / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["neuron_forward", "neuron_backward"])
+def test_the_neuron_views_are_legible_on_a_slide(name):
+    """Fitted to a 960 × 540 pt slide, the smallest text of the committed drawing is still 8 pt or more."""
+    root = ET.parse(VIZ / f"{name}.svg").getroot()
+    assert smallest_text_at_slide_size(root) >= 8.0
 
 
 def test_gallery_numbers_are_micrograds():
@@ -54,7 +72,8 @@ def test_build_writes_every_file(tmp_path):
     from microgradx.cli.gallery import build
 
     names = sorted(p.name for p in build(tmp_path))
-    assert names == sorted([f"{n}.{ext}" for n in entries() for ext in ("dot", "svg")] + ["neuron_steps.html"])
+    assert names == sorted([f"{n}.{ext}" for n in entries() for ext in ("dot", "svg")]
+                           + [f"{n}.html" for n in animations()])
     for n in entries():
         assert (tmp_path / f"{n}.dot").read_bytes() == (VIZ / f"{n}.dot").read_bytes()
 

@@ -1,56 +1,50 @@
-"""Random expression graphs over the whole op table: backprop vs finite differences and vs PyTorch."""
+"""Random expression graphs over the whole op table: backprop vs finite differences and vs PyTorch.
+
+(The full fuzz suite, with error bounds, second derivatives, the compiled path and the error
+contracts, is ``test_fuzz.py``; these two are the short, plain versions.)
+"""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import assume, given
 
-from microgradx import Value, gradcheck, no_grad
-from tests.programs import all_finite, near_kink, programs, run_torch, run_values
+from microgradx import gradcheck, no_grad
+from tests.programs import bounded, near_kink, programs, result, run, run_values
 
 
-def output(nodes, n_inputs):
-    """Sum every node the program made: each one's gradient path reaches the inputs."""
-    out = nodes[n_inputs]
-    for v in nodes[n_inputs + 1:]:
-        out = out + v
-    return out
-
-
-@given(programs(n_inputs=2))
-def test_backprop_matches_finite_differences_on_random_graphs(case):
-    xs, prog = case
+def _values(prog, **leaves):
     with no_grad():
-        probe = run_values([Value(x) for x in xs], prog)
-    assume(all_finite(probe, limit=1e4) and not near_kink(probe, prog, 2, tol=1e-3))
-
-    def f(a, b):
-        return output(run_values([a, b], prog), 2)
-
-    assert gradcheck(f, *xs, eps=1e-6, atol=1e-5, rtol=1e-4).ok
+        env, _ = run_values(prog, leaves or None)
+    return env
 
 
-@given(programs(n_inputs=3, max_ops=10))
-def test_backprop_matches_pytorch_to_1e_9_on_random_graphs(case):
+@given(programs(max_inputs=2, dense=False))
+def test_backprop_matches_finite_differences_on_random_graphs(prog):
+    env = _values(prog)
+    assume(bounded((v.data for v in env.values()), 1e4)
+           and near_kink(prog, {k: v.data for k, v in env.items()}, tol=1e-3) is None)
+    names = list(prog.leaves)
+
+    def f(*args):
+        return result(prog, run(prog, dict(zip(names, args))))
+
+    assert gradcheck(f, *prog.leaves.values(), eps=1e-6, atol=1e-5, rtol=1e-4).ok
+
+
+@given(programs(max_steps=10, dense=False))
+def test_backprop_matches_pytorch_to_1e_9_on_random_graphs(prog):
     torch = pytest.importorskip("torch")
-    xs, prog = case
-    leaves = [Value(x) for x in xs]
-    nodes = run_values(leaves, prog)
-    assume(all_finite(nodes) and not near_kink(nodes, prog, 3, tol=1e-9))
-    out = output(nodes, 3)
-    out.backward()
+    from tests.programs import TorchBackend
 
-    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
-    t_out = output_torch(run_torch(ts, prog), 3)
+    env, out = run_values(prog)
+    assume(bounded(v.data for v in env.values()) and near_kink(prog, {k: v.data for k, v in env.items()}, 1e-9) is None)
+    out.backward()
+    ts = {k: torch.tensor(x, dtype=torch.float64, requires_grad=True) for k, x in prog.leaves.items()}
+    t_out = result(prog, run(prog, ts, TorchBackend()))
     t_out.backward()
     assert out.data == pytest.approx(t_out.item(), rel=1e-9, abs=1e-12)
-    for v, t in zip(leaves, ts):
+    for k, t in ts.items():
         expected = 0.0 if t.grad is None else t.grad.item()
-        assert v.grad == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert env[k].grad == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
-
-def output_torch(nodes, n_inputs):
-    out = nodes[n_inputs]
-    for v in nodes[n_inputs + 1:]:
-        out = out + v
-    return out

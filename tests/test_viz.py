@@ -16,10 +16,11 @@ from microgradx.draw.dot import (
     GraphTooLargeError,
     GraphvizNotFoundError,
     draw_dot,
-    neuron_groups,
     save,
     trace,
 )
+from microgradx.draw.flow import fmt
+from microgradx.draw.groups import neuron_groups
 from microgradx.engine import Value
 from microgradx.graph import Scope
 from tests.graphs import chain_rule_example
@@ -282,7 +283,7 @@ def test_collapse_draws_one_summary_node_per_group(collapse, groups):
     loss = mlp_shaped([2, 1], [1.0, -1.0])
     loss.backward()
     src = draw_dot(loss, collapse=collapse).source
-    summaries = [i for i in node_ids(src) if re.fullmatch(r"g\d+", i)]
+    summaries = re.findall(r'port="r\d+"', src)  # one row (with its port) per neuron, or per layer
     assert len(summaries) == groups
     assert "<b>layers.0.neurons.0.w.0</b>" not in src  # parameters are inside the summaries
     assert "<b>x0</b>" in src and "<b>loss</b>" in src
@@ -290,10 +291,9 @@ def test_collapse_draws_one_summary_node_per_group(collapse, groups):
 
 def test_collapsed_neurons_are_connected_as_the_network_is():
     loss = mlp_shaped([2, 1], [1.0, -1.0])
-    src = draw_dot(loss, collapse="neuron").source
-    edges = set(re.findall(r"^\t(\w+) -> (\w+)", src, flags=re.M))
-    assert ("g0", "g2") in edges and ("g1", "g2") in edges
-    assert ("g0", "g1") not in edges
+    src = draw_dot(loss, collapse="neuron", rankdir="LR").source
+    edges = set(re.findall(r"^\t(t\d+:r\d+)x:e -> (t\d+:r\d+):w", src, flags=re.M))
+    assert edges == {("t0:r0", "t1:r0"), ("t0:r1", "t1:r0")}  # both hidden neurons feed the output neuron
 
 
 def test_graph_above_the_node_limit_raises_and_suggests_collapse():
@@ -404,3 +404,143 @@ def test_backward_view_counts_edge_labels_against_the_limit():
     assert draw_dot(loss, max_nodes=forward_nodes) is not None
     with pytest.raises(GraphTooLargeError, match="nodes and edge labels"):
         draw_dot(loss, view="backward", max_nodes=forward_nodes)
+
+
+# ---------------------------------------------------------------- names and op shapes
+
+
+def test_an_unlabelled_leaf_is_drawn_as_an_input_not_as_a_constant():
+    a = Value(2.0)  # the user's value, unnamed
+    out = a + 1
+    out.label = "out"
+    out.backward()
+    src = draw_dot(out).source
+    lines = [ln for ln in src.splitlines() if "<table" in ln]
+    leaf = next(ln for ln in lines if ">v0<" in ln or ">v1<" in ln)
+    constant = next(ln for ln in lines if "<td>1</td>" in ln)
+    assert re.search(r'bgcolor="(#\w+)"', leaf).group(1) != re.search(r'bgcolor="(#\w+)"', constant).group(1)
+
+
+def test_constants_are_shown_by_their_value():
+    a = Value(2.0, label="a")
+    b = a + 1
+    b.label = "b"
+    c = b * -3.0
+    c.label = "c"
+    c.backward()
+    src = draw_dot(c, view="backward").source
+    assert "∂b/∂1 = 1.0" in src and "∂c/∂(-3) = b = 3.0" in src
+    assert "v0" not in src and "v1" not in src
+
+
+def test_a_long_op_name_is_a_rounded_box_not_a_huge_circle():
+    x = Value(-2.0, label="x")
+    y = x.leaky_relu(0.1).tanh()
+    src = draw_dot(y).source
+    leaky = next(ln for ln in src.splitlines() if "label=<LeakyReLU(0.1)>" in ln)
+    assert "shape=box" in leaky and "rounded" in leaky
+    assert "shape=circle" in next(ln for ln in src.splitlines() if "label=<tanh>" in ln)
+
+
+# ---------------------------------------------------------------- user-defined ops (micrograd's way)
+
+
+def micrograd_sin(x: Value) -> Value:
+    import math
+
+    out = Value(math.sin(x.data), (x,), "sin")
+
+    def _backward():
+        x.grad += math.cos(x.data) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def test_a_user_defined_op_is_drawn_and_explained_as_user_defined():
+    import math
+
+    from microgradx.draw.explain import explain
+
+    x = Value(0.5, label="x")
+    y = micrograd_sin(x) * 2.0
+    y.label = "y"
+    y.backward()
+    assert x.grad == pytest.approx(2 * math.cos(0.5))
+    src = draw_dot(y, view="backward").source
+    assert "= user-defined = 0.8776" in src  # its closure measured: cos(0.5)
+    assert "label=<sin>" in src
+    assert "user-defined = 0.8776" in explain(x, y) and "= sin(x)" in explain(x, y)
+
+
+# ---------------------------------------------------------------- second derivatives
+
+
+def test_a_gradient_accumulated_over_two_passes_is_drawn_honestly_with_one_warning():
+    x = Value(0.5, label="x")
+    y = x.tanh()
+    y.backward(create_graph=True)
+    g = x.grad
+    g.label = "dy/dx"
+    g.backward()  # x.grad was not zeroed: it now holds dy/dx + d²y/dx²
+    first, second = 1 - y.data ** 2, -2 * y.data * (1 - y.data ** 2)
+    assert x.grad.data == pytest.approx(first + second)
+    with pytest.warns(UserWarning, match="earlier backward") as caught:
+        src = draw_dot(g, view="backward").source
+    assert len(caught) == 1
+    cell = re.search(r"<b>x</b>.*?<b>(grad [^<]*)</b>", src).group(1)
+    assert cell == f"grad {fmt(first)} earlier − {fmt(-second)} = {fmt(first + second)}"
+
+
+# ---------------------------------------------------------------- resources: refuse before any work
+
+
+class Counting:
+    """Counts reads of the engine's nodes, to show where the work stops."""
+
+    def __init__(self, monkeypatch):
+        self.prev = self.locals = 0
+        prev, local = Value._prev, Value.local_derivatives
+
+        def counted_prev(node):
+            self.prev += 1
+            return prev.fget(node)
+
+        def counted_local(node):
+            self.locals += 1
+            return local(node)
+
+        monkeypatch.setattr(Value, "_prev", property(counted_prev))
+        monkeypatch.setattr(Value, "local_derivatives", counted_local)
+
+
+def chain(n: int) -> Value:
+    y = Value(0.1, label="x")
+    for _ in range(n):
+        y = y * 1.0001
+    return y
+
+
+def test_drawing_a_huge_graph_is_refused_after_counting_just_past_the_limit(monkeypatch):
+    root = chain(60_000)
+    count = Counting(monkeypatch)
+    with pytest.raises(GraphTooLargeError, match="more than max_nodes=2000"):
+        draw_dot(root)
+    assert count.locals == 0 and count.prev <= 2 * 2000 + 10
+
+
+def test_a_collapsed_drawing_reads_at_most_its_walk_limit(monkeypatch):
+    import microgradx.draw.dot as dot
+
+    monkeypatch.setattr(dot, "COLLAPSE_WALK_LIMIT", 5000)
+    root = chain(30_000)
+    count = Counting(monkeypatch)
+    with pytest.raises(GraphTooLargeError, match="more than 5000 nodes"):
+        draw_dot(root, collapse="neuron")
+    assert count.locals == 0 and count.prev <= 5000 + 10
+
+
+def test_collapsed_rows_count_against_the_node_limit():
+    loss = mlp_shaped([4, 4, 1], [1.0, 2.0])
+    with pytest.raises(GraphTooLargeError, match="nodes and rows"):
+        draw_dot(loss, collapse="neuron", max_nodes=5)

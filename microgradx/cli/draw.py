@@ -28,6 +28,7 @@ from typing import Any
 
 from ..draw.animate import animate_backward
 from ..draw.dot import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..draw.style import THEMES
 from ..ops import DomainError
 from .expr import FUNCTIONS, MAX_NAME_LENGTH, ExpressionError, parse, quote, signature
 
@@ -90,7 +91,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
                        help="draw the backward view: edges labelled with local derivatives and upstream × local"),
         p.add_argument("--steps", metavar="HTML", default=None,
                        help="also write the step-by-step backward pass as one self-contained HTML file"),
-        p.add_argument("--rankdir", default="LR", choices=["LR", "RL", "TB", "BT"], help="layout direction"),
+        p.add_argument("--rankdir", default="auto", choices=["auto", "LR", "RL", "TB", "BT"],
+                       help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
+        p.add_argument("--theme", default="light", choices=sorted(THEMES),
+                       help="colours: light, dark, or print (black on white, for handouts)"),
+        p.add_argument("--fontsize", type=float, default=11.0, help="text size in points (default: 11)"),
         p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES,
                        help="refuse graphs with more drawn nodes"),
     ]
@@ -145,15 +150,15 @@ def draw_command(args: argparse.Namespace) -> int:
     """Run ``microgradx draw``; prints the written paths, returns the exit status (errors on stderr)."""
     try:
         root = parse(args.expression).build(_values(args.assignments))
-        if root.label is None:
+        if not root.label:
             root.label = "out"
         root.backward()
-        graph = draw_dot(root, rankdir=args.rankdir, view="backward" if args.backward else "forward",
-                         max_nodes=args.max_nodes)
+        style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
+        graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
         written = [save(graph, args.output)]
         if args.steps:
             written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
-                                            rankdir=args.rankdir, max_nodes=args.max_nodes))
+                                            **style))
     except GraphTooLargeError as e:
         return _fail(f"{e} (here: --max-nodes N)")
     except (ExpressionError, DomainError, ValueError) as e:

@@ -2,7 +2,7 @@
 
 Each entry is written as ``.dot`` (the DOT source, byte-identical on every run,
 checked by the tests) and ``.svg``, plus the step-by-step backward pass of the
-neuron as one HTML file.
+neuron, and of the XOR network one neuron at a time, as HTML pages.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..draw.dot import draw_dot, render_bytes
 from ..examples import neuron, readme_expression, second_derivative, xor_network
 from ..files import write_atomic
 
-__all__ = ["entries", "build", "add_gallery_parser", "gallery_command"]
+__all__ = ["entries", "animations", "build", "add_gallery_parser", "gallery_command"]
 
 
 def entries() -> dict[str, Callable[[], graphviz.Digraph]]:
@@ -31,11 +31,22 @@ def entries() -> dict[str, Callable[[], graphviz.Digraph]]:
         "neuron_backward": lambda: draw_dot(neuron(), view="backward"),
         "second_derivative": lambda: draw_dot(second_derivative(), view="backward"),
         "xor_neurons": lambda: draw_dot(xor_network(), view="backward", collapse="neuron"),
+        "xor_layers": lambda: draw_dot(xor_network(), view="backward", collapse="layer"),
+    }
+
+
+def animations() -> dict[str, Callable[[], str]]:
+    """Gallery name -> function building its step-by-step page."""
+    return {
+        "neuron_steps": lambda: animation_html(neuron(),
+                                               title="Backward pass of a neuron: o = tanh(x1*w1 + x2*w2 + b)"),
+        "xor_steps": lambda: animation_html(xor_network(), collapse="neuron",
+                                            title="Backward pass of the XOR network, one neuron at a time"),
     }
 
 
 def build(folder: str | Path = "viz") -> list[Path]:
-    """Write every entry to ``folder`` as ``.dot`` and ``.svg`` (and the neuron's HTML steps); returns the paths."""
+    """Write every entry to ``folder`` as ``.dot`` and ``.svg``, and the step-by-step pages; returns the paths."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -43,8 +54,8 @@ def build(folder: str | Path = "viz") -> list[Path]:
         graph = make()
         written.append(write_atomic(out / f"{name}.dot", graph.source))
         written.append(write_atomic(out / f"{name}.svg", render_bytes(graph, "svg")))
-    page = animation_html(neuron(), title="Backward pass of a neuron: o = tanh(x1*w1 + x2*w2 + b)")
-    written.append(write_atomic(out / "neuron_steps.html", page))
+    for name, page in animations().items():
+        written.append(write_atomic(out / f"{name}.html", page()))
     return written
 
 

@@ -1,7 +1,10 @@
 """Drawing backpropagation: the forward flow of values and the backward flow of gradients.
 
 * ``flow``    -- the gradient-flow model: every edge's local derivative, the backward pass replayed
-* ``dot``     -- ``draw_dot``: a ``graphviz.Digraph`` of the forward or backward view
+* ``groups``  -- which nodes are which nn neuron and layer (as nn marked them)
+* ``cells``   -- the text of boxes and edges: gradient sums, chain-rule labels, collapsed numbers
+* ``style``   -- themes, and a layout direction that fits the graph's shape to a slide
+* ``dot``     -- ``draw_dot``: a ``graphviz.Digraph`` of the forward or backward view; ``save``
 * ``explain`` -- a gradient written out as the chain rule's sum over paths
 * ``animate`` -- the backward pass step by step: one drawing per step, and an offline HTML player
 """

@@ -7,165 +7,253 @@ node being processed has its complete gradient, and passes it on::
 
 ``backward_steps(root)`` yields one ``graphviz.Digraph`` per step (the node being
 processed highlighted, the gradients accumulated so far filled in), replaying the
-pass from the op table's local derivatives without touching any ``grad``.
-``animate_backward(root, path)`` writes all frames into one HTML file with
-play/pause/step buttons and a slider; it needs no network and no external script.
+pass with the engine's own chain-rule step without touching any ``grad``.
+``animate_backward(root, path)`` writes one HTML file: the graph laid out *once*,
+and per step only what changed (a few texts and highlights), so the page grows
+linearly with the graph and nothing moves between steps. It pans and zooms, needs
+no network and no external script.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..files import write_atomic
-from .dot import DEFAULT_MAX_NODES, Graph, _check_args, _draw, _Style, render_bytes
-from .flow import Flow, Step, fmt, op_expression, term
+from .cells import Frame
+from .dot import DEFAULT_MAX_NODES, Drawer, Graph, _check_args, flow_within, render_bytes
+from .flow import Delta, Flow, fmt, op_expression, term
+from .groups import Group
+from .player import PAGE
+from .style import theme_of
 
 
-def step_caption(flow: Flow, step: Step, index: int, total: int) -> str:
-    """What happens at ``step``, in words: ``step 2/5: c = a*b passes c.grad = 3.0 on: a.grad += 3.0 × 3.0``."""
-    names = {n: term(name) for n, name in flow.names.items()}  # composite labels in parentheses
-    head = f"step {index}/{total - 1}: "
-    if index == 0:
-        text = head + f"seed {names[flow.root]}.grad = 1.0 (∂{names[flow.root]}/∂{names[flow.root]} = 1)"
+@dataclass
+class Stage:
+    """One frame of the animation: the steps it covers and what they did."""
+
+    index: int
+    current: Any                 # the node (or, collapsed, the first node of the group) processed
+    deltas: list[Delta]
+    grad: float = 1.0            # the gradient ``current`` passes on (complete before its step)
+    receivers: list[Any] = field(default_factory=list)  # nodes outside the group that received gradient
+
+
+def step_caption(flow: Flow, stage: Stage, total: int, unit_name: str | None = None) -> str:
+    """What happens in ``stage``, in words: ``step 2/5: c = a*b passes c.grad = 3.0 on: a.grad += 3.0 × 3.0 = 9.0``."""
+    names = flow.names
+    head = f"step {stage.index}/{total - 1}: "
+    root = term(names[flow.root])
+    if stage.index == 0:
+        text = head + f"seed {root}.grad = 1.0 (∂{root}/∂{root} = 1)"
+    elif unit_name is not None:
+        nodes = len(stage.deltas)
+        to = ", ".join(dict.fromkeys(term(names[n]) for n in stage.receivers)) or "nothing outside it"
+        text = head + f"{unit_name} passes its gradient back through its {nodes} op(s) to {to}"
     else:
-        node = step.current
-        g = step.grads.get(node, 0.0)
-        sends = "; ".join(f"{names[d.child]}.grad += {fmt(g)} × {fmt(d.value)} = {fmt(g * d.value)}"
+        node, grad = stage.current, stage.grad
+        sends = "; ".join(f"{term(names[d.child])}.grad += {fmt(grad)} × {fmt(d.value)} = {fmt(grad * d.value)}"
                           for d in flow.out_of[node])
-        text = head + (f"{names[node]} = {op_expression(node, flow.names)} passes {names[node]}.grad = {fmt(g)} "
-                       f"on: {sends}")
-    if index == total - 1:
+        text = head + (f"{term(names[node])} = {op_expression(node, names)} passes {term(names[node])}.grad = "
+                       f"{fmt(grad)} on: {sends}")
+    if stage.index == total - 1:
         text += ". Done: every gradient is complete."
     return text
 
 
-def backward_steps(root: Any, rankdir: str = "LR", *, max_nodes: int = DEFAULT_MAX_NODES) -> Iterator[Graph]:
+def group_schedule(flow: Flow, unit_of: dict[Any, Any]) -> list[Any] | None:
+    """A backward order that processes each collapsed group's ops together, or None if there is none.
+
+    Groups are taken in the order their first op comes in the backward pass, each group's
+    ops in backward order; valid when every node still comes after all the nodes using it.
+    """
+    interior = [n for n in reversed(flow.order) if n._prev]
+    blocks: dict[Any, list[Any]] = {}
+    for n in interior:
+        blocks.setdefault(unit_of.get(n, n), []).append(n)
+    schedule = [n for block in blocks.values() for n in block]
+    position = {n: i for i, n in enumerate(schedule)}
+    for parent in schedule:
+        for child in parent._prev:
+            if child in position and position[child] < position[parent]:
+                return None
+    return schedule
+
+
+def runs(flow: Flow, unit_of: dict[Any, Any]) -> list[list[Delta]]:
+    """The replayed pass cut into frames: one step each; collapsed, a group's consecutive steps together."""
+    log = flow.replay(group_schedule(flow, unit_of) if unit_of else None)
+    out: list[list[Delta]] = [[log[0]]]
+    for delta in log[1:]:
+        unit = unit_of.get(delta.current)
+        if unit is not None and len(out) > 1 and unit_of.get(out[-1][0].current) == unit:
+            out[-1].append(delta)
+        else:
+            out.append([delta])
+    return out
+
+
+def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[Any, float], set[Any], int]]:
+    """The frames with the gradients and processed nodes after each (live objects: read them at once),
+    and how many frames there are.
+
+    Collapsed (``unit_of`` maps nodes to their group), a group passes its gradient back
+    through all its ops in one frame.
+    """
+    grads: dict[Any, float] = {}
+    processed: set[Any] = set()
+    frames = runs(flow, unit_of)
+    for i, run in enumerate(frames):
+        first = run[0]
+        unit = unit_of.get(first.current) if i else None
+        stage = Stage(i, first.current, run, grads.get(first.current, 1.0))
+        for delta in run:
+            grads.update(delta.updates)
+            if i:
+                processed.add(delta.current)
+            if unit is not None:
+                stage.receivers.extend(c for c, _ in delta.updates if unit_of.get(c) != unit)
+        yield stage, grads, processed, len(frames)
+
+
+def _prepare(root: Any, rankdir: str, max_nodes: int, collapse: Any, fontsize: float, theme: str) -> Drawer:
+    """Check everything and count the nodes before any per-step work; the final drawing fixes the layout."""
+    _check_args("backward", collapse, max_nodes, rankdir, fontsize, theme)
+    flow = flow_within(root, max_nodes, collapse)
+    drawer = Drawer(flow, Frame(backward=True, grads={}, processed=set()), collapse, fontsize=float(fontsize),
+                    theme=theme_of(theme), tooltips=False)
+    drawer.check_size(max_nodes)
+    return drawer
+
+
+def backward_steps(root: Any, rankdir: str = "auto", *, max_nodes: int = DEFAULT_MAX_NODES,
+                   collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Iterator[Graph]:
     """One drawing per step of the backward pass of ``root`` (step 0 seeds ``root.grad = 1``).
 
     Each frame is the backward view with the node being processed highlighted,
     edges labelled ``upstream × local`` once their gradient has flowed, and every
     node's gradient as accumulated so far (``?`` before any path reached it). The
-    user's ``grad`` attributes are neither read nor changed.
+    user's ``grad`` attributes are neither read nor changed. Every frame is drawn in
+    full; :func:`animate_backward` stores only the changes.
     """
-    _check_args("backward", None, max_nodes)
-    flow = Flow.of(root)
-    steps = flow.simulate()
-    for i, step in enumerate(steps):
-        style = _Style(view="backward", grads=step.grads, current=step.current, processed=step.processed,
-                       caption=step_caption(flow, step, i, len(steps)), caption_color="#1f2937")
-        yield _draw(flow, style, format="svg", rankdir=rankdir, collapse=None, max_nodes=max_nodes)
+    drawer = _prepare(root, rankdir, max_nodes, collapse, fontsize, theme)
+    flow = drawer.flow
+    if rankdir == "auto":
+        rankdir = drawer.final_rankdir()
+    for stage, grads, processed, total in stages(flow, drawer.cplan.unit_of):
+        frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
+        d = Drawer(flow, frame, collapse, fontsize=drawer.fontsize, theme=drawer.theme)
+        caption = step_caption(flow, stage, total, _unit_name(drawer, stage.current) if stage.index else None)
+        yield d.draw(format="svg", rankdir=rankdir, max_nodes=max_nodes, caption=caption)
+
+
+def _unit_name(drawer: Drawer, node: Any) -> str | None:
+    """The title of the collapsed row ``node`` belongs to (None when it is drawn on its own)."""
+    unit = drawer.cplan.unit_of.get(node)
+    if unit is None:
+        return None
+    for table in drawer.cplan.tables:
+        for port, grp in table.rows:
+            if (table.key, port) == unit and isinstance(grp, Group):
+                return grp.title()
+    return None
 
 
 def _inline_svg(svg: str) -> str:
-    """An SVG document as an element that can sit inside HTML (no XML prolog, doctype or comments before it)."""
+    """An SVG document as an element that sits inside HTML: no prolog or comments, no link targets."""
     start = svg.find("<svg")
     if start < 0:
         raise ValueError("Graphviz returned no <svg> element")
-    return svg[start:].strip()
+    body = svg[start:].strip()
+    body = body.replace(' xlink:href="#"', "")  # cells are anchors only to carry an id
+    return re.sub(r"<!--.*?-->\n?", "", body, flags=re.S)
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #1f2937; }}
-#controls {{ display: flex; gap: 0.5em; align-items: center; margin: 0.5em 0; }}
-#controls button {{ font-size: 1em; padding: 0.3em 0.8em; }}
-#slider {{ flex: 1; max-width: 40em; }}
-#caption {{ font-size: 1.05em; min-height: 2.6em; }}
-#stage {{ overflow-x: auto; }}
-#stage svg {{ max-width: 100%; height: auto; }}  /* the whole graph in view: the pass starts at the far end */
-.hint {{ color: #6b7280; font-size: 0.9em; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<p class="hint">Backpropagation visits the nodes from the output back to the inputs. At each step the
-highlighted node passes its gradient to its inputs: <code>child.grad += node.grad × local derivative</code>.
-Keys: ← → step, space play/pause.</p>
-<div id="controls">
-<button id="prev" type="button">◀ step</button>
-<button id="play" type="button">▶ play</button>
-<button id="next" type="button">step ▶</button>
-<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
-<span id="counter"></span>
-</div>
-<p id="caption"></p>
-<div id="stage"></div>
-{frames}
-<script>
-"use strict";
-(function () {{
-  var frames = document.querySelectorAll("template.frame");
-  var stage = document.getElementById("stage");
-  var slider = document.getElementById("slider");
-  var caption = document.getElementById("caption");
-  var counter = document.getElementById("counter");
-  var play = document.getElementById("play");
-  var current = 0, timer = null;
-  function show(i) {{
-    current = Math.max(0, Math.min(frames.length - 1, i));
-    stage.replaceChildren(frames[current].content.cloneNode(true));
-    slider.value = String(current);
-    caption.textContent = frames[current].dataset.caption;
-    counter.textContent = (current + 1) + " / " + frames.length;
-  }}
-  function stop() {{
-    if (timer !== null) {{ clearInterval(timer); timer = null; }}
-    play.textContent = "▶ play";
-  }}
-  function start() {{
-    if (current === frames.length - 1) {{ show(0); }}
-    play.textContent = "❚❚ pause";
-    timer = setInterval(function () {{
-      if (current >= frames.length - 1) {{ stop(); }} else {{ show(current + 1); }}
-    }}, {interval});
-  }}
-  play.addEventListener("click", function () {{ if (timer === null) {{ start(); }} else {{ stop(); }} }});
-  document.getElementById("prev").addEventListener("click", function () {{ stop(); show(current - 1); }});
-  document.getElementById("next").addEventListener("click", function () {{ stop(); show(current + 1); }});
-  slider.addEventListener("input", function () {{ stop(); show(Number(slider.value)); }});
-  document.addEventListener("keydown", function (e) {{
-    if (e.key === "ArrowRight") {{ stop(); show(current + 1); }}
-    else if (e.key === "ArrowLeft") {{ stop(); show(current - 1); }}
-    else if (e.key === " ") {{ e.preventDefault(); play.click(); }}
-  }});
-  show(0);
-}})();
-</script>
-</body>
-</html>
-"""
+def _json_for_script(data: Any) -> str:
+    """JSON that cannot end its ``<script>`` element early, whatever the labels say."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def animation_html(root: Any, *, title: str | None = None, interval_ms: int = 1500, rankdir: str = "LR",
-                   max_nodes: int = DEFAULT_MAX_NODES) -> str:
-    """The HTML page of :func:`animate_backward` as a string (every frame rendered to inline SVG)."""
-    flow = Flow.of(root)
-    steps = flow.simulate()
-    frames = []
-    for i, graph in enumerate(backward_steps(root, rankdir, max_nodes=max_nodes)):
-        svg = _inline_svg(render_bytes(graph, "svg").decode("utf-8"))
-        caption = step_caption(flow, steps[i], i, len(steps))
-        frames.append(f'<template class="frame" data-caption="{html.escape(caption, quote=True)}">\n'
-                      f"{svg}\n</template>")
-    name = flow.names[root]
-    return _PAGE.format(title=html.escape(title or f"Backward pass of {name}", quote=True), last=len(frames) - 1,
-                        frames="\n".join(frames), interval=int(interval_ms))
+def animation_html(root: Any, *, title: str | None = None, interval_ms: int = 1500, rankdir: str = "auto",
+                   max_nodes: int = DEFAULT_MAX_NODES, collapse: Any = None, fontsize: float = 11,
+                   theme: str = "light") -> str:
+    """The HTML page of :func:`animate_backward` as a string: one SVG, and per step the changes to it."""
+    drawer = _prepare(root, rankdir, max_nodes, collapse, fontsize, theme)
+    timeline = Timeline(drawer)
+    svg = render_bytes(timeline.layout_graph(rankdir), "svg").decode("utf-8")
+    t = drawer.theme
+    return PAGE.format(
+        title=html.escape(title or f"Backward pass of {drawer.flow.names[root]}", quote=True),
+        last=len(timeline.frames) - 1, svg=_inline_svg(svg), data=_json_for_script(timeline.data()),
+        interval=int(interval_ms), background=t.background, text=t.text, muted=t.muted, grad=t.grad,
+        current=t.current)
 
 
 def animate_backward(root: Any, path: str | os.PathLike[str], *, title: str | None = None,
-                     interval_ms: int = 1500, rankdir: str = "LR", max_nodes: int = DEFAULT_MAX_NODES) -> Path:
+                     interval_ms: int = 1500, rankdir: str = "auto", max_nodes: int = DEFAULT_MAX_NODES,
+                     collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Path:
     """Write the step-by-step backward pass of ``root`` to ``path`` as one self-contained HTML file.
 
-    Frames are embedded SVG; play/pause, step buttons, a slider and arrow keys move
-    through them. Works offline. The file is written atomically. Returns its path.
+    The graph is laid out once; play/pause, step buttons, a slider and the keys
+    (← → step, Home/End, space play, + − 0 zoom) move through the steps; the mouse
+    wheel zooms and dragging pans. ``collapse='neuron'|'layer'`` animates an nn model
+    one neuron (or layer) at a time. Works offline; written atomically. Returns its path.
+    The size is checked first: a graph past ``max_nodes`` is refused before any work.
     """
-    page = animation_html(root, title=title, interval_ms=interval_ms, rankdir=rankdir, max_nodes=max_nodes)
+    page = animation_html(root, title=title, interval_ms=interval_ms, rankdir=rankdir, max_nodes=max_nodes,
+                          collapse=collapse, fontsize=fontsize, theme=theme)
     return write_atomic(path, page.encode("utf-8"))
+
+
+class Timeline:
+    """The animation as data: every changing text's first value, then per frame what changed."""
+
+    def __init__(self, drawer: Drawer) -> None:
+        self.drawer = drawer
+        self.flow = drawer.flow
+        drawer.slots = True
+        self.longest: dict[str, str] = {}
+        self.frames: list[dict[str, Any]] = []
+        self.initial = self._texts(drawer.slot_sources())
+        self._record()
+
+    def _texts(self, slots: list[tuple[str, Any]]) -> list[list[str]]:
+        out = []
+        for slot, what in slots:
+            text, state = self.drawer.slot_text(what)
+            if len(text) > len(self.longest.get(slot, "")):
+                self.longest[slot] = text
+            out.append([self.drawer.element_of(slot), text, state])
+        return out
+
+    def _record(self) -> None:
+        drawer = self.drawer
+        for stage, grads, processed, total in stages(self.flow, drawer.cplan.unit_of):
+            drawer.frame.grads, drawer.frame.processed = grads, processed
+            drawer.frame.current = stage.current
+            changed = drawer.slots_changed_by(stage.deltas)
+            name = _unit_name(drawer, stage.current) if stage.index else None
+            self.frames.append({
+                "caption": step_caption(self.flow, stage, total, name),
+                "current": drawer.highlight_of(stage.current),
+                "active": drawer.active_edges_of(stage.current) if stage.index else [],
+                "set": self._texts(changed),
+            })
+
+    def layout_graph(self, rankdir: str) -> Graph:
+        """The final frame, every changing text at its longest: laid out once, restyled by the page."""
+        drawer = self.drawer
+        drawer.frame.current = None
+        drawer.layout = self.longest
+        return drawer.draw(format="svg", rankdir=rankdir, max_nodes=10**9)  # (the size was checked first)
+
+    def data(self) -> dict[str, Any]:
+        return {"initial": self.initial, "frames": self.frames}

@@ -3,7 +3,9 @@
 :func:`explain` writes a node's gradient sum out, with each local derivative read
 from the op table (``op.describe_local``), e.g.::
 
-    a.grad = 6.0 = 2.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 0.6667) + 4.0 (d = a+e: ∂d/∂a = 1, upstream 4.0)
+    a.grad = 6.0 = 2.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 0.6667) + 4.0 (d = a+1: ∂d/∂a = 1.0, upstream 4.0)
+
+Constants are written as their value (``a+1``), unnamed values by position (``v3``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from typing import Any
 
 from ..modes import STATE
-from .flow import Flow, backward_done, fmt, grad_value, op_expression, term, terms
+from .flow import MINUS, Flow, backward_done, fmt, grad_value, op_expression, term, terms
 
 
 def explain_in(flow: Flow, node: Any) -> str:
@@ -24,12 +26,12 @@ def explain_in(flow: Flow, node: Any) -> str:
         return f"{name}.grad = {fmt(grad)} (the output: ∂{name}/∂{name} = 1)"
     parts = terms(flow, node)
     total = math.fsum(t.contribution for t in parts)
-    pieces = []
-    for t in parts:
-        p = t.local.parent
-        pieces.append(f"{fmt(t.contribution)} ({term(names[p])} = {op_expression(p, names)}: "
-                      f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
-    text = f"{name}.grad = {fmt(grad)} = " + " + ".join(pieces)
+    text = f"{name}.grad = {fmt(grad)} = "
+    for i, t in enumerate(parts):
+        p, share = t.local.parent, t.contribution
+        sign = ("-" if share < 0 else "") if i == 0 else (f" {MINUS} " if share < 0 else " + ")
+        text += (f"{sign}{fmt(abs(share))} ({term(names[p])} = {op_expression(p, names)}: "
+                 f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
     if not math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12):
         text += (f"; the stored grad differs from this sum by {fmt(grad - total)}: it was accumulated by "
                  "other backward() calls (zero the gradients between calls)")
@@ -41,8 +43,9 @@ def explain(node: Any, root: Any = None) -> str:
 
     ``node.grad = Σ_p upstream_p × ∂p/∂node``, one term per use of ``node``. A node
     does not know which outputs use it, so the paths are traced from ``root``: by
-    default the Value that ``backward()`` was last called on. Raises ``ValueError``
-    before any ``backward()`` or when ``node`` is not in ``root``'s graph.
+    default the Value that ``backward()`` was last called on. Only the local
+    derivatives of ``node``'s own users are computed. Raises ``ValueError`` before
+    any ``backward()`` or when ``node`` is not in ``root``'s graph.
     """
     if root is None:
         root = STATE.last_backward() if STATE.last_backward is not None else None
@@ -50,7 +53,7 @@ def explain(node: Any, root: Any = None) -> str:
             raise ValueError("no gradients to explain yet: call backward() on the output first "
                              "(or pass the output as explain(node, root))")
     flow = Flow.of(root)
-    if node not in flow.into:
+    if node not in flow:
         raise ValueError(f"{node!r} is not part of the graph of {root!r}: pass the output that was computed "
                          "from it (the Value you called backward() on) as explain(node, root)")
     if not backward_done(root):

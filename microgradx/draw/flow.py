@@ -6,19 +6,25 @@ use it (its *parents*) of the upstream gradient times the local derivative::
     a.grad = Σ_p  p.grad · ∂p/∂a
 
 :class:`Flow` indexes those terms for a whole graph, with each local derivative
-(value and formula) read from the op table. The drawings, :func:`explain` and the
-step-by-step animation all read the same model, so an edge label, a sentence and
-an animation frame always agree.
+(value and formula) read from the op table, or measured from the ``_backward``
+closure of a user-defined op. It computes what is asked for and no more: a
+drawing asks for every edge, :func:`explain` for one node's. The drawings,
+``explain`` and the step-by-step animation all read the same model, so an edge
+label, a sentence and an animation frame always agree.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..graph import topological_order
+from ..engine import Constant
+from ..graph import scope_of, topological_order
+
+MINUS = "\u2212"  # the minus sign of printed mathematics: "0.5 − 1.5", never "0.5 + -1.5"
 
 
 def fmt(x: float) -> str:
@@ -34,6 +40,23 @@ def fmt(x: float) -> str:
     return text if any(ch in text for ch in ".e") else text + ".0"  # 1.0000000000000002 -> 1.0
 
 
+def signed_terms(values: Iterable[float]) -> str:
+    """Terms of a sum with their signs as operators: ``2.0 − 333.2 + 0.5`` (a leading ``−`` if negative)."""
+    out = []
+    for i, v in enumerate(values):
+        text = fmt(abs(v)) if v < 0 else fmt(v)
+        if i == 0:
+            out.append(MINUS + text if v < 0 else text)
+        else:
+            out.append(f" {MINUS} {text}" if v < 0 else f" + {text}")
+    return "".join(out)
+
+
+def signed(x: float) -> str:
+    """One number in a printed sum: ``−1.5`` (the minus sign, as in :func:`signed_terms`)."""
+    return signed_terms([x])
+
+
 def grad_value(node: Any) -> float:
     """``node.grad`` as a float (after ``backward(create_graph=True)`` it is a Value)."""
     g = node.grad
@@ -45,28 +68,61 @@ def backward_done(root: Any) -> bool:
     return grad_value(root) != 0.0
 
 
-def node_names(order: list[Any]) -> dict[Any, str]:
-    """A name per node: its label, or ``v{i}`` from its position in ``order`` (stable, unlike ``id``)."""
-    return {node: (node.label if node.label else f"v{i}") for i, node in enumerate(order)}
+def is_constant(node: Any) -> bool:
+    """Is ``node`` a number written into an expression (the ``1`` of ``a + 1``), not a value the user made?
+
+    The engine lifts plain numbers into ``engine.Constant`` leaves; a user's ``Value(2.0)`` is an input,
+    named or not.
+    """
+    return isinstance(node, Constant) and not node.label and scope_of(node) is None
+
+
+def constant_text(x: float) -> str:
+    """A constant as it is written in an expression: ``1``, ``0.5``, ``-3``, ``1.0001`` (rounded past 10 characters)."""
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e6:
+        return str(int(x))
+    text = repr(x)
+    return text if len(text) <= 10 else fmt(x)
+
+
+class Names:
+    """A name per node: its label; a constant's value (``1``); else ``v{i}``, ``i`` its position in ``order``.
+
+    Positions, not ``id()``: the same graph always gets the same names.
+    """
+
+    def __init__(self, order: list[Any]) -> None:
+        self.order = order
+        self._position: dict[Any, int] | None = None
+
+    def __getitem__(self, node: Any) -> str:
+        if node.label:
+            return str(node.label)
+        if is_constant(node):
+            return constant_text(node.data)
+        if self._position is None:
+            self._position = {n: i for i, n in enumerate(self.order)}
+        return f"v{self._position[node]}"
 
 
 def term(name: str) -> str:
-    """``name`` safe inside a formula: labels such as ``x1w1+x2w2`` get parentheses."""
+    """``name`` safe inside a formula: labels such as ``x1w1+x2w2`` (or ``-3``) get parentheses."""
     return name if re.fullmatch(r"[\w.]+", name) else f"({name})"
 
 
-def op_expression(node: Any, names: dict[Any, str]) -> str:
-    """How ``node`` was computed, in the op table's symbols: ``a*b``, ``tanh(n)``, ``x**2``."""
+def op_expression(node: Any, names: Names | dict[Any, str]) -> str:
+    """How ``node`` was computed, in the op table's symbols: ``a*b``, ``tanh(n)``, ``x**2``, ``a+1``."""
     op = node._op
     args = [term(names[c]) for c in node._prev]
     if op.infix:
         return f"{args[0]}{op.display}{args[1]}"
-    if op.symbol[:1].isalpha():
-        return f"{op.display}({', '.join(args)})"
+    if op.user_defined or op.symbol[:1].isalpha():
+        return f"{op.display or op.name}({', '.join(args)})"
     return f"{args[0]}{op.display}"  # a postfix symbol such as **2
 
 
-def _operand_names(parent: Any, names: dict[Any, str]) -> dict[str, str]:
+def _operand_names(parent: Any, names: Names | dict[Any, str]) -> dict[str, str]:
     keys = ("x", "y")
     found = {keys[i]: term(names[c]) for i, c in enumerate(parent._prev)}
     found["out"] = term(names[parent])
@@ -81,21 +137,25 @@ class LocalDerivative:
     parent: Any
     position: int
     value: float
-    formula: str  # from the op table, operands named: "b"
+    formula: str  # from the op table, operands named: "b"; "user-defined" for a _backward closure
 
-    def text(self, names: dict[Any, str]) -> str:
+    def text(self, names: Names | dict[Any, str]) -> str:
         """``∂c/∂a = b = 3.0`` (the formula is left out when it is just the number)."""
         head = f"∂{term(names[self.parent])}/∂{term(names[self.child])}"
         value = fmt(self.value)
         try:
-            is_number = float(self.formula) == self.value
+            is_number = float(self.formula.strip("()")) == self.value  # a constant operand: "(-3)"
         except ValueError:
             is_number = False
         return f"{head} = {value}" if is_number else f"{head} = {self.formula} = {value}"
 
 
-def local_derivatives(parent: Any, names: dict[Any, str]) -> list[LocalDerivative]:
-    """One :class:`LocalDerivative` per argument of ``parent``, values and formulas from the op table."""
+def local_derivatives(parent: Any, names: Names | dict[Any, str]) -> list[LocalDerivative]:
+    """One :class:`LocalDerivative` per argument of ``parent``, values and formulas from the op table.
+
+    For a user-defined op (micrograd's ``Value(data, (x,), 'sin')`` with a ``_backward``
+    closure) the value is measured by running the closure once; the formula says so.
+    """
     if parent._op is None:
         return []
     values = parent.local_derivatives()
@@ -104,62 +164,101 @@ def local_derivatives(parent: Any, names: dict[Any, str]) -> list[LocalDerivativ
             for i, child in enumerate(parent._prev)]
 
 
-@dataclass(frozen=True)
-class Flow:
-    """Every edge's local derivative in the graph of ``root``, indexed for drawing and explaining.
+class _Lazy(dict):  # type: ignore[type-arg]
+    """A dict that computes a missing entry with ``make(key)`` the first time it is read."""
 
-    ``order`` is the topological order (children first, root last); ``into[n]`` lists
-    the edges along which gradient flows *into* node ``n`` (one per use of ``n``,
-    duplicates kept: in ``a + a`` the node ``a`` has two).
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.make(key)
+        return value
+
+
+class Flow:
+    """Every edge's local derivative in the graph of ``root``, computed when first asked for.
+
+    ``order`` is the topological order (children first, root last); ``out_of[p]``
+    lists the local derivatives of ``p``'s arguments; ``into[n]`` the edges along
+    which gradient flows *into* ``n`` (one per use of ``n``, duplicates kept: in
+    ``a + a`` the node ``a`` has two), in the order ``backward()`` adds them.
     """
 
-    root: Any
-    order: list[Any]
-    names: dict[Any, str]
-    into: dict[Any, list[LocalDerivative]]
-    out_of: dict[Any, list[LocalDerivative]]
+    def __init__(self, root: Any, order: list[Any]) -> None:
+        self.root, self.order = root, order
+        self.names = Names(order)
+        self.out_of: dict[Any, list[LocalDerivative]] = _Lazy(lambda p: local_derivatives(p, self.names))
+        self._into: dict[Any, list[LocalDerivative]] | None = None
 
     @classmethod
     def of(cls, root: Any) -> Flow:
-        order = topological_order(root)
-        names = node_names(order)
-        into: dict[Any, list[LocalDerivative]] = {n: [] for n in order}
-        out_of: dict[Any, list[LocalDerivative]] = {}
-        # Parents in backward order, so terms are listed as backward() adds them.
-        for parent in reversed(order):
-            out_of[parent] = local_derivatives(parent, names)
-            for d in out_of[parent]:
-                into[d.child].append(d)
-        return cls(root, order, names, into, out_of)
+        return cls(root, topological_order(root))
 
-    def simulate(self) -> list[Step]:
-        """The backward pass replayed, one :class:`Step` per stage; every ``grad`` is left as it was.
+    def __contains__(self, node: Any) -> bool:
+        return node in self.order  # one question: a scan costs less than indexing a million nodes
+
+    @property
+    def into(self) -> dict[Any, list[LocalDerivative]]:
+        """The index of every node's incoming terms (built once, for drawings that show them all)."""
+        if self._into is None:
+            into: dict[Any, list[LocalDerivative]] = {n: [] for n in self.order}
+            for parent in reversed(self.order):  # parents in backward order: terms listed as backward() adds them
+                for d in self.out_of[parent]:
+                    into[d.child].append(d)
+            self._into = into
+        return self._into
+
+    def into_of(self, node: Any) -> list[LocalDerivative]:
+        """``into[node]`` without indexing the whole graph when it is not indexed yet (what explain needs)."""
+        if self._into is not None:
+            return self._into[node]
+        return [d for p in reversed(self.order) if any(c is node for c in p._prev)
+                for d in self.out_of[p] if d.child is node]
+
+    def replay(self, schedule: list[Any] | None = None) -> list[Delta]:
+        """The backward pass replayed, as a log: one :class:`Delta` per step; every ``grad`` is left as it was.
 
         Step 0 seeds ``root.grad = 1``; each further step runs the engine's own
         chain-rule step, ``node._backward()``, on the next interior node of the
-        backward order (so a user-defined op's closure runs too), and records the
-        gradients accumulated so far. The nodes' ``grad`` values are saved first and
-        restored afterwards.
+        backward order (so a user-defined op's closure runs too) and records the
+        new gradients of that node's inputs: O(edges) in all. ``schedule`` is another
+        valid backward order of the interior nodes (each after every node that uses it).
         """
         saved = [node.grad for node in self.order]
         try:
             for node in self.order:
                 node.grad = 0.0
             self.root.grad = 1.0
-            grads: dict[Any, float] = {self.root: 1.0}
-            processed: list[Any] = []
-            steps = [Step(self.root, dict(grads), frozenset())]
-            for node in reversed(self.order):
-                if not node._prev:
-                    continue
-                node._backward()
-                grads.update((child, child.grad) for child in node._prev)
-                processed.append(node)
-                steps.append(Step(node, dict(grads), frozenset(processed)))
-            return steps
+            log = [Delta(self.root, ((self.root, 1.0),))]
+            for node in reversed(self.order) if schedule is None else schedule:
+                if node._prev:
+                    node._backward()
+                    log.append(Delta(node, tuple((c, float(c.grad)) for c in dict.fromkeys(node._prev))))
+            return log
         finally:
             for node, g in zip(self.order, saved):
                 node.grad = g
+
+    def simulate(self) -> list[Step]:
+        """The replayed pass as full states, one :class:`Step` per stage (O(steps × nodes): for small graphs)."""
+        grads: dict[Any, float] = {}
+        processed: list[Any] = []
+        steps = []
+        for i, delta in enumerate(self.replay()):
+            grads.update(delta.updates)
+            if i:
+                processed.append(delta.current)
+            steps.append(Step(delta.current, dict(grads), frozenset(processed)))
+        return steps
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One step of a replayed backward pass: ``current`` passed its gradient on; ``updates`` are the new grads."""
+
+    current: Any
+    updates: tuple[tuple[Any, float], ...]
 
 
 @dataclass(frozen=True)
@@ -187,4 +286,24 @@ def terms(flow: Flow, node: Any, grads: dict[Any, float] | None = None) -> list[
     """The terms of ``node``'s gradient sum; upstream gradients from ``grads`` or else the nodes' ``grad``."""
     def upstream(p: Any) -> float:
         return grads.get(p, 0.0) if grads is not None else grad_value(p)
-    return [Term(d, upstream(d.parent)) for d in flow.into[node]]
+    return [Term(d, upstream(d.parent)) for d in flow.into_of(node)]
+
+
+# --------------------------------------------------------------------- size, before any work
+
+
+def count_nodes(root: Any, limit: int) -> list[Any]:
+    """The nodes reachable from ``root``, but at most ``limit + 1`` of them: enough to refuse a graph early.
+
+    Walks with a set (it leaves the engine's walk marks alone) and stops as soon as
+    ``limit`` is exceeded, so refusing a million-node graph costs ``limit`` steps.
+    """
+    seen = {id(root)}
+    found, stack = [root], [root]
+    while stack and len(found) <= limit:
+        for child in stack.pop()._prev:
+            if id(child) not in seen:
+                seen.add(id(child))
+                found.append(child)
+                stack.append(child)
+    return found

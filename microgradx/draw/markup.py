@@ -1,0 +1,84 @@
+"""Text as Graphviz takes it: HTML-like labels escaped for any label a user writes, and table cells.
+
+Every string that reaches Graphviz from a user (labels, op names) goes through
+:func:`html_text` or :func:`attr_text`: markup is escaped, backslashes doubled
+(Graphviz expands ``\\N``, ``\\G``, ... even inside HTML labels), control
+characters and lone surrogates written as escapes.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+import graphviz
+
+from .style import Theme, text_width
+
+
+def clean_text(s: str) -> str:
+    """``s`` with characters no renderer can show (control codes, lone surrogates) written as escapes."""
+    out = []
+    for ch in s:
+        cat = unicodedata.category(ch)
+        if ch == "\n":
+            out.append(ch)
+        elif ch == "\t":
+            out.append(" ")
+        elif cat in ("Cc", "Cs", "Co", "Cn") or ch in "\ufffe\uffff":
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+                       if cat != "Cs" else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def html_text(s: str) -> str:
+    """Text for an HTML-like Graphviz label: escaped, newlines as line breaks."""
+    return "<br/>".join(html.escape(line, quote=True).replace("\\", "\\\\")
+                        for line in clean_text(s).split("\n"))
+
+
+def html_label(s: str) -> str:
+    """A whole HTML-like label: ``<text>``."""
+    return f"<{html_text(s)}>"
+
+
+def attr_text(s: str) -> str:
+    """Text for a Graphviz escString attribute (tooltips): backslashes doubled, newlines as ``\\n``."""
+    return graphviz.nohtml(clean_text(s).replace("\\", "\\\\").replace("\n", "\\n"))
+
+
+class Cell:
+    """One cell of a box: its text, how it is set (``b``: bold, ``grad``, ``muted``), a slot id for animation."""
+
+    __slots__ = ("text", "kind", "slot")
+
+    def __init__(self, text: str, kind: str = "", slot: str | None = None) -> None:
+        self.text, self.kind, self.slot = text, kind, slot
+
+    def html(self, theme: Theme, state: str = "final", attrs: str = "") -> str:
+        """The ``<td>``; ``state`` of a gradient: ``unknown`` is muted; ``attrs`` (port, fill) go on the cell.
+
+        A cell with a slot is an anchor carrying the slot as its id (Graphviz writes
+        ids only for anchors), so the animation can find its text.
+        """
+        body = html_text(self.text)
+        if self.kind == "b":
+            body = f"<b>{body}</b>"
+        elif self.kind == "muted" or (self.kind == "grad" and state == "unknown"):
+            body = f'<font color="{theme.muted}">{body}</font>'
+        elif self.kind == "grad":
+            body = f'<font color="{theme.grad}"><b>{body}</b></font>'
+        if self.slot:
+            attrs += f' id="{self.slot}" href="#"'
+        return f"<td{attrs}>{body}</td>"
+
+    def width(self, fontsize: float) -> float:
+        return text_width(self.text, fontsize) + 8.0
+
+
+def box_label(cells: list[str], fill: str, *, color: str, pen: int = 1) -> str:
+    """A value's box: one row of cells."""
+    return (f'<<table border="{pen}" cellborder="1" cellspacing="0" cellpadding="4" '
+            f'bgcolor="{fill}" color="{color}"><tr>{"".join(cells)}</tr></table>>')
