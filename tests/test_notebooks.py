@@ -83,6 +83,69 @@ assert np.allclose(probs.sum(axis=1), 1.0)
 assert history.loss[-1] < history.loss[0]
 assert program.trace.n_ops > 4000 and program.n_groups < 20
 """,
+    "09_backprop_in_matrix_form": """
+assert abs(node("layers.0.neurons.1").grad - (-0.2408 - 0.5767)) < 1e-4   # the sum of two edges, as the prose says
+model.zero_grad()
+again = (model(x) - t) ** 2
+again.backward()
+single = matrix_backprop(matrices(model), np.array(x)[:, None], np.array([[t]]))
+for (gW, gb), (sW, sb) in zip(single, scalar_grads(model)):
+    assert np.abs(gW - sW).max() < 1e-12 and np.abs(gb - sb).max() < 1e-12   # δ aᵀ = backward(), one sample
+assert batch_diff < 1e-12 and len(by_graph) == 20                          # and a batch of 50
+assert "dot" in per_sample.program(X, y).schedule()
+""",
+    "10_losses": """
+assert np.abs(np.array([v.grad for v in scores]) - (p - one_hot)).max() < 1e-12   # softmax CE: p - one-hot
+at_minus_6 = {name: c[0, 1] for name, c in curves.items()}
+assert at_minus_6["cross-entropy (bce_with_logits)"] < -0.99 and abs(at_minus_6["squared error on σ(z)"]) < 0.02
+mse_run, ce_run = stall["squared error on σ(z)"], stall["cross-entropy"]
+assert ce_run.grad_norms[0]["model"] > 20 * mse_run.grad_norms[0]["model"]
+assert ce_run.accuracy[19] > 0.9 and mse_run.accuracy[19] < 0.1          # the stall
+for z in (-3.0, 0.5, 4.0):                                                 # BCE is 2-class cross-entropy
+    assert abs(softmax_cross_entropy([[0.0, z]], [1]).data - bce_with_logits([z], [1.0]).data) < 1e-12
+assert wave_history.loss[-1] < 0.05
+""",
+    "11_initialisation": """
+relu_u, relu_x, relu_h = (spread["relu", k] for k in ("uniform", "xavier", "he"))
+assert relu_u[-1] > 500 * relu_u[0] and max(gradient["relu", "uniform"]) > 1e6       # explodes
+assert relu_x[-1] < relu_x[0] / 10                                                  # fades
+assert 0.3 < relu_h[-1] / relu_h[0] < 3                                             # steady
+assert min(spread["tanh", "uniform"]) > 0.8                                         # saturated tanh
+assert "uniform" not in runs and runs["he"].accuracy[-1] > 0.9                     # diverged / learned
+assert runs["xavier"].loss[49] > 0.6 > runs["he"].loss[49]                          # xavier's plateau
+""",
+    "12_dead_relu": """
+assert sum(v.data == 0.0 for v in model.layers[0]([0.5, -1.0])) == 2                # two neurons off
+assert x0.grad != 0 and "upstream 0.0" in explain(x0)
+relu_runs, leaky_runs = results["relu"], results["leaky_relu"]
+assert any(r["accuracy"] <= 0.5 for r in relu_runs) and all(r["accuracy"] > 0.5 for r in leaky_runs)
+assert np.mean([r["accuracy"] for r in leaky_runs]) > np.mean([r["accuracy"] for r in relu_runs])
+assert (~table).all(axis=0).reshape(4, 4).all(axis=1).any()                        # a whole layer dead
+""",
+    "13_exploding_gradients": """
+assert abs(chain_gradient(1.1, 60) - 1.1 ** 60) < 1e-9 * 1.1 ** 60
+assert "diverged" in diverged                                                       # unclipped: fit stops
+for name in ("U(−1, 1), clipped at 1", "U(−1, 1), clipped at 5"):
+    h = runs[name]
+    assert h.accuracy[-1] > 0.9 and np.sqrt(sum(v ** 2 for v in h.grad_norms[0].values())) > 1000
+assert np.sqrt(sum(v ** 2 for v in runs["He init, no clipping"].grad_norms[0].values())) < 10
+""",
+    "14_batches_and_loss_surfaces": """
+final = {k: c[0][-1] for k, c in curves.items()}
+assert final[10] < final[None] / 3 and final[1] < final[None] / 3     # per sample processed, small batches win
+assert abs(np.log(curves[10][0][1] / curves[None][0][20])) < 0.25     # per step, about the same
+steps = {k: np.linalg.norm(np.diff(p, axis=0), axis=1) for k, p in batch_paths.items()}
+assert steps["batch 1"].std() > 3 * steps[f"full batch ({n})"].std()  # SGD's noise
+dist = {k: np.hypot(*(p[-1] - (ws[best], bs[best]))) for k, p in optimizer_paths.items()}
+assert dist["momentum (lr 0.02, μ 0.9)"] < dist["SGD (lr 0.08)"] and dist["Adam (lr 0.2)"] < dist["SGD (lr 0.08)"]
+""",
+    "15_overfitting_and_regularisation": """
+assert plain_history.loss[-1] < 0.05 and plain_history.val_loss[-1] > 3 * min(plain_history.val_loss)  # overfits
+assert early_history.epochs < 300 and best["epoch"] == int(np.argmin(early_history.val_loss)) + 1
+assert l2_best["alpha"] not in (alphas[0], alphas[-1])                  # the sweet spot is inside the sweep
+assert dropout_history.val_loss[-1] < plain_history.val_loss[149]
+assert validation_loss(more) < validation_loss(plain) / 3
+""",
 }
 
 
@@ -91,11 +154,13 @@ def test_the_course_has_its_notebooks():
     assert names == [
         "01_values_and_the_chain_rule", "02_backward_pass", "03_a_neuron", "04_xor_mlp",
         "05_moons_and_optimizers", "06_tracing_and_speed", "07_higher_order", "08_digits",
+        "09_backprop_in_matrix_form", "10_losses", "11_initialisation", "12_dead_relu",
+        "13_exploding_gradients", "14_batches_and_loss_surfaces", "15_overfitting_and_regularisation",
     ]
 
 
 def test_every_notebook_has_its_checks_here():
-    assert sorted(CHECKS) == [p.stem for p in NOTEBOOKS]
+    assert set(CHECKS) == {p.stem for p in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
