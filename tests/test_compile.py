@@ -410,3 +410,51 @@ def test_sums_of_weighted_rows_become_a_matrix_product_with_correct_gradients_fo
     order = [prog.params.index(p) for p in (a, b, c)]
     assert_close(got_loss, loss)
     assert_close(got_grads[order], grads)
+
+
+# ------------------------------------------------------------------ one forward for a training step
+
+
+def test_value_grad_and_outputs_gives_loss_gradients_and_every_output_from_one_forward(monkeypatch):
+    model = MLP(2, [5, 1], seed=9)
+    X = np.random.default_rng(9).normal(size=(13, 2))
+    y = np.sign(np.random.default_rng(10).normal(size=13))
+    f = jit(lambda x, t: ((1 - t * model(x)).relu(), model(x)))
+    prog = f.program(X, y)
+    forwards = []
+    real = prog._forward
+    monkeypatch.setattr(prog, "_forward", lambda *a, **k: forwards.append(1) or real(*a, **k))
+    loss, grads, (per_sample, scores) = f.value_grad_and_outputs(X, y)
+    assert len(forwards) == 1
+    assert all(p.grad == 0.0 for p in model.parameters())  # nothing written into .grad
+    outs, eager_loss, eager_grads = eager(lambda a, b, t: ((1 - t * model([a, b])).relu(), model([a, b])),
+                                          model.parameters(), [X[:, 0], X[:, 1], y])
+    order = [f.params(X, y).index(p) for p in model.parameters()]
+    assert_close(loss, eager_loss)
+    assert_close(grads[order], eager_grads)
+    assert_close(per_sample, outs[0])
+    assert_close(scores, outs[1])
+
+
+def test_value_grad_and_outputs_reads_a_parameter_vector_instead_of_the_values():
+    w = Value(2.0, label="w")
+    f = jit(lambda x: (w * x, x * 3))
+    X = np.array([1.0, -2.0])
+    loss, grads, (wx, x3) = f.value_grad_and_outputs(X, params=np.array([0.5]), reduction="sum")
+    assert_close(loss, 0.5 * X.sum())
+    assert_close(grads, [X.sum()])
+    assert_close(wx, 0.5 * X)
+    assert_close(x3, 3 * X)
+    assert w.data == 2.0
+
+
+def test_param_vector_is_a_copy_and_set_params_refuses_a_vector_that_is_not_finite():
+    w, b = Value(2.0, label="w"), Value(1.0, label="b")
+    f = jit(lambda x: w * x + b)
+    vec = f.param_vector(np.zeros(1))
+    vec[:] = 7.0
+    assert (w.data, b.data) == (2.0, 1.0)
+    bad = np.array([1.0, np.nan])
+    with pytest.raises(ValueError, match=r"parameter 1 \(\w\) .* is nan"):
+        f.set_params(bad, np.zeros(1))
+    assert (w.data, b.data) == (2.0, 1.0)

@@ -25,10 +25,9 @@ What is checked:
   return nan or inf; ``backward(create_graph=True)`` works wherever ``backward()`` does;
 * threads: a thread in ``no_grad()`` or tracing for ``jit`` changes nothing for another thread's graph.
 
-Bugs the fuzzer found that are not fixed yet have a minimal reproducer at the end of this file, marked
-``xfail(strict=True)``, and a named description below (``COMPILED_...``) that the properties use to step
-over them (recorded as a hypothesis event, so that they keep looking for other bugs). When a fix lands,
-the reproducer passes and its strict xfail fails: remove the marker, the description and its check.
+Every bug the fuzzer found is kept as a minimal reproducer at the end of this file (all fixed now). A new
+one that cannot be fixed at once gets its reproducer marked ``xfail(strict=True)``, so that the fix is
+noticed: the strict xfail then fails and the marker comes off.
 """
 
 from __future__ import annotations
@@ -48,7 +47,6 @@ from hypothesis import strategies as st
 import microgradx as mx
 from microgradx import DomainError, Value
 from tests.programs import (
-    DenseStep,
     Program,
     Reference,
     batches,
@@ -69,28 +67,6 @@ DEEP = os.environ.get("MICROGRADX_FUZZ", "").lower() == "deep"
 # disagree by an ulp or two per elementary function; a real bug is off by far more.
 SLACK = 64.0
 HESSIAN_RTOL = 1e-12   # (times SLACK)
-
-
-# Bugs this fuzzer found that are not fixed yet. A property that meets one (recognised by a narrow
-# signature where it is checked) records it as an event and stops there, so that it keeps looking for
-# other bugs; each has a minimal reproducer at the end of the file, marked xfail(strict=True). When a
-# fix lands, the reproducer passes, the strict xfail fails: remove the marker, the description here
-# and its check.
-COMPILED_INTERIOR_OVERFLOW = ("the compiled path ignores an overflow inside the graph that eager raises on "
-                              "(issue 11)")
-COMPILED_UNIFORM_DOT_ORDER = ("the compiled path computes a long Σ w·x of parameter-only terms (a uniform dot) "
-                              "before its x, when x is two or more ops deep: the sum reads 0 (wrong value, silently)")
-COMPILED_ZERO_TIMES_INFINITE_DERIVATIVE = (
-    "the compiled gradient is nan where no gradient flows through an infinite local derivative (0·inf): eager "
-    "skips nodes whose gradient is 0 and gives 0")
-COMPILED_NONFINITE_GRADIENT = ("the compiled value_and_grad returns (and adds to .grad) inf or nan gradients "
-                               "where eager backward() raises DomainError (issue 11)")
-
-
-def known(bug: str) -> bool:
-    """Record that a known bug was met (shown by --hypothesis-show-statistics); True."""
-    event(f"known bug: {bug}")
-    return True
 
 
 def fuzz(quick: int) -> settings:
@@ -239,15 +215,8 @@ def test_compiled_batch_matches_the_eager_engine_in_values_and_gradients(data):
     X = [np.array(c) for c in cols]
     before = data.draw(st.lists(st.floats(-1, 1), min_size=len(params), max_size=len(params)),
                        label="parameter grads before")
-    try:
-        _check_compiled_values(f, X, prog, eager, refs)
-        _check_compiled_gradients(f, X, prog, eager, refs, params, before)
-    except AssertionError:
-        varying = prog.varying()
-        uniform_dense = any(isinstance(s, DenseStep) and not varying.intersection(s.xs) for s in prog.steps)
-        if uniform_dense and known(COMPILED_UNIFORM_DOT_ORDER):
-            return
-        raise
+    _check_compiled_values(f, X, prog, eager, refs)
+    _check_compiled_gradients(f, X, prog, eager, refs, params, before)
 
 
 # ------------------------------------------------------------------ error contracts (out of the domain)
@@ -310,16 +279,13 @@ def _eager_outcome(prog: Program, cols: list[list[float]]) -> tuple[str, DomainE
     return "ok", None
 
 
-def _compiled_raises(call: Callable[[], object], error: DomainError | None) -> str:
-    """Does ``call()`` raise a DomainError, where the eager engine raised ``error`` in its forward pass?
-    "yes", "no", or "known" (it did not, a known bug)."""
+def _compiled_raises(call: Callable[[], object]) -> bool:
+    """Does ``call()`` raise a DomainError?"""
     try:
         call()
     except DomainError:
-        return "yes"
-    if error is not None and error.kind == "overflow" and known(COMPILED_INTERIOR_OVERFLOW):
-        return "known"
-    return "no"
+        return True
+    return False
 
 
 @fuzz(80)
@@ -336,10 +302,7 @@ def test_out_of_domain_compiled_path_raises_domain_error_as_eager_does(data):
         p.grad = 0.25
     if eager == "forward":  # the compiled forward must fail too, also where only an interior node overflows
         for what, call in (("call", lambda: f(*X)), ("value_and_grad", lambda: f.value_and_grad(*X))):
-            raised = _compiled_raises(call, error)
-            if raised == "known":
-                return
-            assert raised == "yes", f"eager raised {error}; the compiled {what} did not"
+            assert _compiled_raises(call), f"eager raised {error}; the compiled {what} did not"
     else:
         outs = f(*X)
         assert all(np.all(np.isfinite(o)) for o in (outs if every_node else [outs])), "nan or inf returned"
@@ -352,9 +315,6 @@ def test_out_of_domain_compiled_path_raises_domain_error_as_eager_does(data):
             event("compiled backward raised DomainError")
         else:
             assert math.isfinite(loss), "value_and_grad returned a nan or inf loss"
-            if not np.all(np.isfinite(grads)) and known(COMPILED_NONFINITE_GRADIENT if eager == "backward"
-                                                        else COMPILED_ZERO_TIMES_INFINITE_DERIVATIVE):
-                return
             assert np.all(np.isfinite(grads)), f"value_and_grad returned the gradients {grads}, silently"
             return
     assert all(p.grad == 0.25 for p in params), "a failed value_and_grad changed a parameter's grad"
@@ -513,7 +473,6 @@ def test_the_generator_draws_every_row_of_the_op_table_dense_blocks_and_constant
 # ------------------------------------------------------------------ reproducers of the bugs found (xfail)
 
 
-@pytest.mark.xfail(strict=True, reason=COMPILED_INTERIOR_OVERFLOW)
 def test_compiled_path_raises_on_an_interior_overflow_as_eager_does():
     # ((x·x + 0.5)·1e200) ** (-0.5 - ((x·x + 0.5)·1e200)²): the square overflows (eager raises), the
     # power of the infinite exponent is 0 again, and the compiled call returns 0.0.
@@ -536,7 +495,6 @@ def test_create_graph_backward_of_a_power_works_at_zero_where_backward_does():
     assert y.grad.data == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=COMPILED_NONFINITE_GRADIENT)
 def test_compiled_value_and_grad_raises_on_a_gradient_overflow_and_keeps_grad():
     # ∂(1/y)/∂y = -1/y² overflows at y = 1e-300; eager raises, the compiled path returned w.grad = -inf.
     w = Value(1.0)
@@ -549,7 +507,6 @@ def test_compiled_value_and_grad_raises_on_a_gradient_overflow_and_keeps_grad():
     assert w.grad == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=COMPILED_UNIFORM_DOT_ORDER)
 def test_compiled_uniform_weighted_sum_of_a_deep_parameter_expression_gives_the_eager_value():
     a = Value(1.0)
     w = [Value(0.0), Value(0.0), Value(0.0), Value(1.0)]
@@ -562,7 +519,6 @@ def test_compiled_uniform_weighted_sum_of_a_deep_parameter_expression_gives_the_
     assert mx.jit(f)(np.array([2.0]))[0] == 2.0   # gives 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=COMPILED_ZERO_TIMES_INFINITE_DERIVATIVE)
 def test_compiled_gradient_through_a_saturated_tanh_of_an_infinite_derivative_is_zero_as_in_eager():
     # tanh(1e300) = 1: its local derivative is 0, so nothing flows to (w·1e-300 + x) ** -1, whose local
     # derivative -1/y² overflows. Eager gives w.grad = 0; the compiled path computes 0·inf = nan.

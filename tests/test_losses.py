@@ -202,3 +202,83 @@ def test_losses_are_found_by_name():
     assert set(LOSSES) >= {"mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy"}
     with pytest.raises(ValueError, match="unknown loss 'huber'"):
         get_loss("huber")
+
+
+# ---------------------------------------------------------------- bad inputs (issue 11)
+
+
+def test_bce_refuses_a_probability_above_one_instead_of_a_negative_loss():
+    with pytest.raises(ValueError, match=r"prediction at index 0 is 1.5, outside \[0, 1\].*bce_with_logits"):
+        bce([Value(1.5)], [1.0])
+    with pytest.raises(ValueError, match="outside"):
+        bce([Value(0.5), Value(-0.2)], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("row", [[1.5, -0.5], [0.5, 0.6], [float("nan"), 1.0]])
+def test_softmax_cross_entropy_refuses_rows_that_are_not_probabilities(row):
+    with pytest.raises(ValueError, match="label (0|at index 0)"):
+        softmax_cross_entropy([[Value(1.0), Value(2.0)]], [row])
+
+
+def test_soft_target_rows_that_are_probabilities_are_accepted():
+    out = softmax_cross_entropy([[Value(1.0), Value(2.0)]], [[0.25, 0.75]])
+    lse = math.log(math.exp(1.0) + math.exp(2.0))
+    assert out.data == pytest.approx(lse - 0.25 * 1.0 - 0.75 * 2.0)
+
+
+@pytest.mark.parametrize("loss, preds, targets, where", [
+    (mse, [1.0, 2.0], [1.0, float("nan")], "target at index 1 is nan"),
+    (hinge, [Value(1.0)], [float("inf")], "target at index 0 is inf"),
+    (mse, [1.0, float("inf")], [1.0, 1.0], "prediction at index 1 is inf"),
+])
+def test_non_finite_numbers_given_to_a_loss_are_named_by_index(loss, preds, targets, where):
+    with pytest.raises(ValueError, match=where):
+        loss(preds, targets)
+
+
+def test_softmax_cross_entropy_names_a_non_finite_score_by_sample_and_class():
+    with pytest.raises(ValueError, match="index 1, class 2 is nan"):
+        softmax_cross_entropy([[0.0, 1.0, 2.0], [0.0, 1.0, float("nan")]], [0, 1])
+
+
+def test_a_nan_class_index_is_a_clear_error():
+    with pytest.raises(ValueError, match="label at index 0 is nan"):
+        softmax_cross_entropy([[Value(1.0), Value(2.0)]], [float("nan")])
+
+
+def test_a_column_of_targets_is_read_as_one_target_per_sample():
+    assert mse([Value(1.0), Value(3.0)], np.array([[1.0], [1.0]])).data == pytest.approx(2.0)
+
+
+# ---------------------------------------------------------------- traced (compiled) softmax cross-entropy
+
+
+def _eager_and_compiled_sce(scores, labels):
+    from microgradx.compiled.jit import jit
+
+    w = Value(1.0, label="w")
+    compiled = jit(lambda s, t: softmax_cross_entropy([[w * si for si in s]], [t]))
+    loss_c, grad_c = compiled.value_and_grad(scores, np.eye(scores.shape[1])[labels], write_grad=False)
+    eager = softmax_cross_entropy([[w * float(si) for si in row] for row in scores], labels.tolist())
+    eager.backward()
+    return (loss_c, grad_c[0]), (eager.data, w.grad)
+
+
+def test_compiled_softmax_cross_entropy_keeps_the_max_shift_for_logits_beyond_709():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(6, 4)) * 3 + np.array([[800.0], [0.0], [-800.0], [710.0], [1e4], [5.0]])
+    labels = rng.integers(0, 4, size=6)
+    (loss_c, grad_c), (loss_e, grad_e) = _eager_and_compiled_sce(scores, labels)
+    assert math.isfinite(loss_c) and loss_c == pytest.approx(loss_e, rel=1e-12)
+    assert grad_c == pytest.approx(grad_e, rel=1e-12)
+
+
+def test_compiled_softmax_cross_entropy_matches_torch_on_huge_logits():
+    torch = pytest.importorskip("torch")
+    scores = np.array([[800.0, 799.0, -3.0], [1000.0, 1002.5, 1001.0]])
+    labels = np.array([1, 2])
+    (loss_c, grad_c), _ = _eager_and_compiled_sce(scores, labels)
+    w = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(w * torch.tensor(scores), torch.tensor(labels))
+    ref.backward()
+    assert loss_c == pytest.approx(ref.item(), rel=1e-12) and grad_c == pytest.approx(w.grad.item(), rel=1e-9)

@@ -124,6 +124,12 @@ def test_micrograd_repr_is_kept():
     assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
 
 
+def test_a_wide_layer_writes_a_run_of_equal_neurons_once_with_its_count():
+    assert repr(MLP(2, [16, 16, 1])) == ("MLP of [Layer of [ReLUNeuron(2) × 16], Layer of [ReLUNeuron(16) × 16], "
+                                         "Layer of [LinearNeuron(16)]]")
+    assert repr(Layer(2, 3)) == "Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)]"
+
+
 def test_repr_names_other_activations_and_options():
     assert repr(Neuron(3, activation="tanh", bias=False)) == "TanhNeuron(3, bias=False)"
     assert "Dropout(0.5)" in repr(Layer(2, 2, dropout=0.5))
@@ -473,3 +479,180 @@ def _expect(exc, pattern, fn, *args):
     with pytest.raises(exc, match=pattern):
         fn(*args)
     return True
+
+
+# ---------------------------------------------------------------- what training asks a module
+
+
+@pytest.mark.parametrize("module, nin, n_outputs", [
+    (Neuron(3), 3, 1), (Layer(3, 4), 3, 4), (MLP(3, [5, 2]), 3, 2), (MLP(3, [5, 1]), 3, 1),
+])
+def test_a_module_says_how_many_inputs_it_takes_and_outputs_it_gives(module, nin, n_outputs):
+    assert module.nin == nin and module.n_outputs == n_outputs
+    out = module([0.5] * nin)
+    assert (1 if isinstance(out, Value) else len(out)) == n_outputs
+
+
+def test_a_module_says_whether_training_draws_random_numbers():
+    assert not MLP(2, [3, 1]).has_dropout
+    assert MLP(2, [3, 1], dropout=0.2).has_dropout and Layer(2, 2, dropout=0.5).has_dropout
+
+
+# ---------------------------------------------------------------- bad arguments and damaged files (issue 11)
+
+
+@pytest.mark.parametrize("nouts", [None, 3, [], "16", {"a": 1}])
+def test_mlp_layer_sizes_must_be_a_non_empty_list(nouts):
+    with pytest.raises(ValueError, match="nouts must be a non-empty list of layer sizes"):
+        MLP(2, nouts)
+
+
+def test_layer_sizes_may_be_any_sequence_of_ints():
+    assert MLP(2, (3, np.int64(1))).nouts == [3, 1]
+
+
+def test_an_unknown_activation_is_refused_even_without_hidden_layers():
+    with pytest.raises(ValueError, match="unknown activation 'bogus'"):
+        MLP(2, [1], activation="bogus")
+
+
+def test_dropout_on_an_mlp_without_hidden_layers_is_refused():
+    with pytest.raises(ValueError, match="has none"):
+        MLP(2, [1], dropout=0.5)
+    with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
+        MLP(2, [3, 1], dropout=1.5)
+
+
+def test_bias_must_be_a_flag():
+    with pytest.raises(TypeError, match="bias must be True or False"):
+        Neuron(2, bias="no")
+
+
+@pytest.mark.parametrize("x, pattern", [({"a": 1.0, "b": 2.0}, "dict would give its keys"),
+                                        ({1.0, 2.0}, "a set has no order"), ("ab", "got a str"),
+                                        ((v for v in (1.0, 2.0)), "got a generator")])
+def test_inputs_without_an_order_are_refused(x, pattern):
+    with pytest.raises(TypeError, match=pattern):
+        MLP(2, [1])(x)
+
+
+def test_a_deep_copy_of_a_model_is_a_separate_model_with_the_same_numbers():
+    import copy
+
+    for model in (MLP(2, [3, 1], seed=0), MLP(2, [3, 1], dropout=0.5), MLP(2, [3, 1], dropout=0.5, seed=4)):
+        twin = copy.deepcopy(model)
+        assert twin.state_dict() == model.state_dict()
+        assert not {id(p) for p in twin.parameters()} & {id(p) for p in model.parameters()}
+        model.eval(), twin.eval()
+        assert twin([0.3, -0.7]).data == model([0.3, -0.7]).data
+        twin.layers[0].neurons[0].w[0].data += 1.0
+        assert twin.state_dict() != model.state_dict()
+
+
+def test_parameters_see_a_replaced_weight():
+    model = MLP(2, [2, 1], seed=0)
+    model.parameters()
+    new = Value(3.0)
+    model.layers[0].neurons[0].w[1] = new
+    assert any(p is new for p in model.parameters())
+    from microgradx.nn.optim import SGD
+
+    assert any(p is new for p in SGD(model.parameters(), lr=0.1).params)
+
+
+def _damage(saved, old, new):
+    text = saved.read_text()
+    assert old in text
+    saved.write_text(text.replace(old, new, 1))
+
+
+def test_an_architecture_too_large_to_build_is_refused_before_building(saved):
+    doc = json.loads(saved.read_text())
+    doc["architecture"].update(nin=100000, nouts=[100000, 1])
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match=r"10,000,200,001 parameters, more than the 10,000,000"):
+        MLP.load(saved)
+
+
+def test_an_architecture_that_does_not_fit_the_parameter_count_is_refused_before_building(saved):
+    doc = json.loads(saved.read_text())
+    doc["architecture"].update(nouts=[4000, 1])
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match=r"has 17 parameters but MLP\(2, \[4000, 1\]\) has 16001"):
+        MLP.load(saved)
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_huge_integer_parameter_is_named_not_an_overflow(saved, digits):
+    _damage(saved, '"layers.0.neurons.0.b": 0.0', '"layers.0.neurons.0.b": ' + "9" * digits)
+    with pytest.raises(ModelFileError, match=r"model.json: parameter 'layers.0.neurons.0.b' is inf \(too large"):
+        MLP.load(saved)
+    _untouched(lambda m: _expect(ModelFileError, "layers.0.neurons.0.b", m.restore, saved))
+
+
+def test_deeply_nested_json_is_a_model_file_error(saved):
+    saved.write_text('{"format": "microgradx.nn", "version": 1, "architecture": ' + "[" * 100000 + "]" * 100000 + "}")
+    _untouched(lambda m: _expect(ModelFileError, "model.json: its JSON is nested too deeply", m.restore, saved))
+
+
+@pytest.mark.parametrize("entry, value, pattern", [("nin", '"2"', "nin must be a positive int"),
+                                                   ("bias", '"yes"', "bias must be True or False"),
+                                                   ("nouts", "null", "nouts must be a non-empty list")])
+def test_a_damaged_architecture_is_named(saved, entry, value, pattern):
+    doc = json.loads(saved.read_text())
+    doc["architecture"][entry] = json.loads(value)
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match=pattern):
+        MLP.load(saved)
+
+
+def test_a_missing_architecture_entry_is_named(saved):
+    doc = json.loads(saved.read_text())
+    del doc["architecture"]["nin"]
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="lacks the entry 'nin'"):
+        MLP.load(saved)
+
+
+def test_load_state_dict_refuses_a_huge_integer_without_overflowing():
+    m = MLP(2, [1], seed=0)
+    state = m.state_dict()
+    state["layers.0.neurons.0.w.0"] = 10 ** 400
+    with pytest.raises(ValueError, match="too large for a float"):
+        m.load_state_dict(state)
+
+
+def test_saving_non_finite_parameters_is_refused_and_the_good_file_stays(saved):
+    good = saved.read_text()
+    m = MLP(2, [4, 1], seed=0)
+    m.layers[1].neurons[0].b.data = float("nan")
+    with pytest.raises(ValueError, match=r"parameter 'layers.1.neurons.0.b' is nan.*was not written"):
+        m.save(saved)
+    assert saved.read_text() == good
+
+
+# ---------------------------------------------------------------- how models show themselves (issue 13)
+
+
+def test_mlp_summary_has_one_row_per_layer_with_its_parameter_count():
+    model = MLP(3, [4, 2], activation="tanh", seed=0)
+    rows = model.summary()
+    assert [(r["layer"], r["nin"], r["nout"], r["activation"], r["parameters"]) for r in rows] == [
+        ("layers.0", 3, 4, "tanh", 16), ("layers.1", 4, 2, "linear", 10)]
+    w = [p.data for p in model.layers[0].parameters() if p.label.split(".")[-2] == "w"]
+    assert rows[0]["weights"] == (min(w), max(w))
+
+
+def test_mlp_shows_a_parameter_table_in_jupyter():
+    page = MLP(2, [16, 16, 1], seed=0)._repr_html_()
+    assert page.count("<tr>") == 1 + 3  # the header and one row per layer
+    assert "MLP(2, [16, 16, 1]): 337 parameters" in page and "2 → 16" in page
+
+
+def test_every_nn_submodule_lists_its_public_names():
+    import importlib
+
+    for name in ("modules", "losses", "optim", "data", "train", "steps", "evaluate", "history", "arrays",
+                 "recipes", "modelfile"):
+        module = importlib.import_module(f"microgradx.nn.{name}")
+        assert module.__all__ and all(hasattr(module, n) for n in module.__all__), name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from microgradx.engine import Value
@@ -16,6 +17,7 @@ from microgradx.nn.optim import (
     RMSProp,
     StepLR,
     clip_grad_norm,
+    clip_grad_vector,
     make_optimizer,
 )
 
@@ -231,3 +233,185 @@ def test_optimizers_are_made_by_name():
 def test_repr_shows_the_hyperparameters():
     assert repr(SGD([Value(0.0)], lr=0.1, momentum=0.9)) == (
         "SGD(1 parameters, lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)")
+
+
+# ---------------------------------------------------------------- bad arguments (issue 11)
+
+
+def test_make_optimizer_with_no_name_says_what_to_pass():
+    with pytest.raises(TypeError, match="named by a string"):
+        make_optimizer(None, [Value(0.0)], lr=0.1)
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9,), (0.9, 0.99, 0.999), "ab"])
+def test_betas_must_be_a_pair(betas):
+    with pytest.raises(ValueError, match=r"betas must be a pair \(beta1, beta2\)"):
+        Adam([Value(0.0)], betas=betas)
+
+
+def test_passing_the_model_instead_of_its_parameters_says_so():
+    from microgradx.nn import MLP
+
+    with pytest.raises(TypeError, match=r"pass model.parameters\(\)"):
+        SGD(MLP(2, [1]))
+    with pytest.raises(TypeError, match=r"single Value: pass \[v\]"):
+        SGD(Value(1.0))
+
+
+def test_the_same_parameter_twice_is_refused():
+    p = Value(1.0, label="w")
+    with pytest.raises(ValueError, match=r"parameter 2 \(w\) is the same Value as parameter 0"):
+        SGD([p, Value(2.0), p], lr=0.1)
+
+
+@pytest.mark.parametrize("value, error", [("0.1", TypeError), (True, TypeError), (float("nan"), ValueError),
+                                          (-0.1, ValueError)])
+def test_learning_rate_must_be_a_finite_number_at_least_zero_also_when_changed_later(value, error):
+    with pytest.raises(error, match="lr must be"):
+        SGD([Value(0.0)], lr=value)
+    opt = SGD([Value(0.0)], lr=0.1)
+    with pytest.raises(error, match="lr must be"):
+        opt.lr = value
+    assert opt.lr == 0.1
+
+
+@pytest.mark.parametrize("make", [lambda o: StepLR(o, step_size=1.5), lambda o: StepLR(o, step_size=True),
+                                  lambda o: LinearLR(o, total_iters=2.5)])
+def test_schedule_lengths_must_be_whole_numbers(make):
+    with pytest.raises(ValueError, match="must be a positive int"):
+        make(SGD([Value(0.0)], lr=0.1))
+
+
+def test_a_schedule_that_would_make_the_learning_rate_nan_or_negative_is_refused_naming_the_epoch():
+    opt = SGD([Value(0.0)], lr=0.1)
+    with pytest.raises(ValueError, match="LambdaLR would set the learning rate to nan at epoch 0"):
+        LambdaLR(opt, lambda e: float("nan"))
+    sched = LambdaLR(opt, lambda e: 1.0 - e)
+    sched.step()
+    with pytest.raises(ValueError, match=r"to -0.1 at epoch 2"):
+        sched.step()
+    assert opt.lr == 0.0  # the last good rate stays
+
+
+# ---------------------------------------------------------------- the vector path (fit(compiled=True) uses it)
+
+OPTIMIZERS = {
+    "sgd": (lambda ps: SGD(ps, lr=0.05), lambda ps, o: o.SGD(ps, lr=0.05)),
+    "sgd+wd": (lambda ps: SGD(ps, lr=0.05, weight_decay=0.1), lambda ps, o: o.SGD(ps, lr=0.05, weight_decay=0.1)),
+    "momentum+dampening": (lambda ps: SGD(ps, lr=0.05, momentum=0.9, dampening=0.2),
+                           lambda ps, o: o.SGD(ps, lr=0.05, momentum=0.9, dampening=0.2)),
+    "nesterov+wd": (lambda ps: SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01),
+                    lambda ps, o: o.SGD(ps, lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.01)),
+    "adam": (lambda ps: Adam(ps, lr=0.01), lambda ps, o: o.Adam(ps, lr=0.01)),
+    "adam+wd": (lambda ps: Adam(ps, lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1),
+                lambda ps, o: o.Adam(ps, lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)),
+    "adamw": (lambda ps: AdamW(ps, lr=0.01, weight_decay=0.3), lambda ps, o: o.AdamW(ps, lr=0.01, weight_decay=0.3)),
+    "rmsprop": (lambda ps: RMSProp(ps, lr=0.01), lambda ps, o: o.RMSprop(ps, lr=0.01)),
+    "rmsprop+momentum+wd": (lambda ps: RMSProp(ps, lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.1),
+                            lambda ps, o: o.RMSprop(ps, lr=0.01, alpha=0.9, momentum=0.5, weight_decay=0.1)),
+}
+
+
+def _random_steps(seed, n=40, steps=12):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=n), [rng.normal(size=n) * rng.choice([1e-3, 1.0, 30.0]) for _ in range(steps)]
+
+
+def _scalar_reference(name, p, gs):
+    """Each update rule written out per parameter, on Python floats, as the optimizers' docstrings give it."""
+    p = list(map(float, p))
+    state = {}
+    for t, g in enumerate(gs, start=1):
+        for i in range(len(p)):
+            p[i] = _scalar_step(name, state.setdefault(i, {}), t, p[i], float(g[i]))
+    return p
+
+
+def _scalar_step(name, s, t, p, g):
+    if name.startswith("sgd") or name in ("momentum+dampening", "nesterov+wd"):
+        lr, mu, tau, wd, nesterov = {"sgd": (0.05, 0, 0, 0, False), "sgd+wd": (0.05, 0, 0, 0.1, False),
+                                     "momentum+dampening": (0.05, 0.9, 0.2, 0, False),
+                                     "nesterov+wd": (0.05, 0.8, 0, 0.01, True)}[name]
+        g += wd * p
+        if mu:
+            s["b"] = g if t == 1 else mu * s["b"] + (1 - tau) * g
+            g = g + mu * s["b"] if nesterov else s["b"]
+        return p - lr * g
+    if name.startswith("adam"):
+        lr, b1, b2, eps, wd = {"adam": (0.01, 0.9, 0.999, 1e-8, 0), "adam+wd": (0.01, 0.8, 0.95, 1e-6, 0.1),
+                               "adamw": (0.01, 0.9, 0.999, 1e-8, 0.3)}[name]
+        if name == "adamw":
+            p *= 1 - lr * wd
+        else:
+            g += wd * p
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        m_hat, v_hat = s["m"] / (1 - b1 ** t), s["v"] / (1 - b2 ** t)
+        return p - lr * m_hat / (math.sqrt(v_hat) + eps)
+    lr, a, mu, wd = {"rmsprop": (0.01, 0.99, 0, 0), "rmsprop+momentum+wd": (0.01, 0.9, 0.5, 0.1)}[name]
+    g += wd * p
+    s["v"] = a * s.get("v", 0.0) + (1 - a) * g * g
+    d = g / (math.sqrt(s["v"]) + 1e-8)
+    if mu:
+        s["buf"] = mu * s.get("buf", 0.0) + d
+        d = s["buf"]
+    return p - lr * d
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_value_path_vector_path_and_the_written_out_rule_agree_on_random_steps(name):
+    make = OPTIMIZERS[name][0]
+    start, gs = _random_steps(seed=len(name))
+    values = [Value(float(x)) for x in start]
+    by_value = make(values)
+    vector = start.copy()
+    by_vector = make([Value(0.0) for _ in start])
+    for g in gs:
+        for v, gi in zip(values, g.tolist(), strict=True):
+            v.grad = gi
+        by_value.step()
+        by_vector.update(vector, g)
+    assert [v.data for v in values] == pytest.approx(vector.tolist(), rel=1e-12, abs=1e-15)
+    assert vector.tolist() == pytest.approx(_scalar_reference(name, start, gs), rel=1e-12, abs=1e-15)
+    assert by_value.steps == by_vector.steps == len(gs)
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_vector_path_matches_torch_optim_on_random_steps(name):
+    torch = pytest.importorskip("torch")
+    ours, theirs = OPTIMIZERS[name]
+    start, gs = _random_steps(seed=7 + len(name))
+    vector = start.copy()
+    opt = ours([Value(0.0) for _ in start])
+    t = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    t_opt = theirs([t], torch.optim)
+    for g in gs:
+        opt.update(vector, g)
+        t.grad = torch.tensor(g, dtype=torch.float64)
+        t_opt.step()
+    assert vector.tolist() == pytest.approx(t.detach().tolist(), rel=1e-10, abs=1e-13)
+
+
+def test_clip_grad_vector_matches_torch_and_the_value_path():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for scale in (1e-3, 1.0, 1e3):
+        g = rng.normal(size=25) * scale
+        t = torch.zeros(25, dtype=torch.float64, requires_grad=True)
+        t.grad = torch.tensor(g)
+        total_t = torch.nn.utils.clip_grad_norm_([t], 2.0)
+        ps = [Value(0.0) for _ in g]
+        for p, gi in zip(ps, g.tolist(), strict=True):
+            p.grad = gi
+        vec = g.copy()
+        assert clip_grad_vector(vec, 2.0) == pytest.approx(total_t.item(), rel=1e-12)
+        assert clip_grad_norm(ps, 2.0) == pytest.approx(total_t.item(), rel=1e-12)
+        assert vec.tolist() == pytest.approx(t.grad.tolist(), rel=1e-12)
+        assert [p.grad for p in ps] == pytest.approx(t.grad.tolist(), rel=1e-12)
+
+
+def test_clip_grad_norm_of_a_model_says_to_pass_its_parameters():
+    from microgradx.nn import MLP
+
+    with pytest.raises(TypeError, match=r"pass model.parameters\(\)"):
+        clip_grad_norm(MLP(2, [1]), 1.0)

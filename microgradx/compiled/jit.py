@@ -23,10 +23,43 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value
-from .program import Program
+from .program import InputError, Program
 from .trace import Trace, trace
 
 __all__ = ["jit", "Jitted", "compile_loss"]
+
+
+def _batch(a: Any, pos: int) -> np.ndarray | list[np.ndarray]:
+    """Argument ``pos`` as a batch: a float array of shape (batch,) or (batch, k), or a list of columns."""
+    if isinstance(a, (list, tuple)) and a and all(isinstance(c, np.ndarray) for c in a):
+        parts = [np.asarray(c, dtype=float) for c in a]
+        if any(p.ndim != 1 for p in parts):
+            raise ValueError(f"argument {pos}: a list argument given as columns must hold 1-D arrays of shape "
+                             "(batch,); or pass one 2-D array of shape (batch, k)")
+        return parts
+    try:
+        arr = np.asarray(a, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"argument {pos} must be numbers or an array of shape (batch,) or (batch, k), got "
+                        f"{type(a).__name__} ({e})") from None
+    if arr.ndim == 0:
+        return arr.reshape(1)
+    if arr.ndim > 2:
+        raise ValueError(f"argument {pos} has shape {arr.shape}: pass (batch,) per scalar argument "
+                         "or (batch, k) for a list argument")
+    return arr
+
+
+def _owner(args: tuple[Any, ...], k: int) -> tuple[int, int | None]:
+    """Which argument (and which of its columns) holds input column ``k``."""
+    start = 0
+    for pos, a in enumerate(args):
+        b = _batch(a, pos)
+        width = len(b) if isinstance(b, list) else (b.shape[1] if b.ndim == 2 else 1)
+        if k < start + width:
+            return pos, (k - start if isinstance(b, list) or b.ndim == 2 else None)
+        start += width
+    return len(args) - 1, None
 
 
 def _single_list_argument(fn: Callable[..., Any], k: int) -> bool:
@@ -48,10 +81,16 @@ class Jitted:
 
     * ``f(*arrays)`` -- every output for every sample, arrays of shape ``(batch,)``.
       Pass one array of shape ``(batch,)`` per scalar argument, a 2-D array
-      ``(batch, k)`` (or a list of ``k`` such 1-D arrays) for a list argument,
-      or, for a function of ``k`` scalars, one 2-D array whose columns are them.
+      ``(batch, k)`` (or a list of ``k`` numpy arrays of shape ``(batch,)``) for a
+      list argument, or, for a function of ``k`` scalars, one 2-D array whose
+      columns are them. A Python list of numbers is a batch, as ``np.asarray`` reads it.
+      Inputs and parameters must be finite; an empty batch is refused.
     * ``f.value_and_grad(*arrays, reduction="mean")`` -- the loss reduced over the
-      batch and the gradients of the shared parameters (see ``compile.py``).
+      batch and the gradients of the shared parameters.
+    * ``f.value_grad_and_outputs(*arrays, params=vector)`` -- the loss, the gradients
+      and every output per sample from one forward pass (a training step).
+    * ``f.param_vector(*arrays)`` / ``f.set_params(vector, *arrays)`` -- all parameters
+      as one numpy vector, in the order of ``f.params(*arrays)``.
     * ``f.trace(*args)`` -- the :class:`Trace`; ``print`` it to read the graph.
     """
 
@@ -60,50 +99,41 @@ class Jitted:
             raise TypeError(f"jit needs a function, got {type(fn).__name__}")
         self.fn = fn
         self._programs: dict[tuple[Any, ...], Any] = {}
+        self._spread: dict[int, bool] = {}  # per width k: is one (batch, k) array k scalar arguments?
         self.__name__ = f"jit({getattr(fn, '__name__', 'fn')})"
         self.__doc__ = getattr(fn, "__doc__", None)
 
     # ------------------------------------------------------------ argument structure
 
     def _structure(self, args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[np.ndarray]]:
-        """Per argument None (scalar) or a list length, and the per-input columns as 1-D arrays."""
+        """Per argument None (scalar) or a list length, and the per-input columns as 1-D arrays.
+
+        Arrays, numbers and Python lists of numbers are batches alike (``np.asarray``):
+        ``(batch,)`` for a scalar argument, ``(batch, k)`` for a list argument. A list
+        of numpy arrays is a list argument given column by column.
+        """
         if not args:
             raise TypeError(f"{self.__name__} needs at least one input array")
-        if len(args) == 1:
-            a = args[0]
-            arr = a if isinstance(a, np.ndarray) else None
-            if arr is None and not isinstance(a, (list, tuple)):
-                arr = np.asarray(a, dtype=float)
-            if arr is not None and arr.ndim == 2:
-                k = arr.shape[1]
-                columns = [arr[:, j] for j in range(k)]
-                if _single_list_argument(self.fn, k):
-                    return (k,), columns
-                return (None,) * k, columns
+        arrays = [_batch(a, pos) for pos, a in enumerate(args)]
+        if len(arrays) == 1 and isinstance(arrays[0], np.ndarray) and arrays[0].ndim == 2:
+            arr = arrays[0]
+            k = arr.shape[1]
+            if self._spread.get(k) is None:
+                self._spread[k] = not _single_list_argument(self.fn, k)
+            columns = list(arr.T)
+            return ((None,) * k if self._spread[k] else (k,)), columns
         structure: list[Any] = []
         cols: list[np.ndarray] = []
-        for pos, a in enumerate(args):
-            if isinstance(a, (list, tuple)):
-                parts = [np.asarray(c, dtype=float) for c in a]
-                if parts and all(p.ndim == 0 for p in parts):
-                    parts = [np.asarray([c], dtype=float) for c in a]  # one sample as a list of numbers
-                if any(p.ndim != 1 for p in parts):
-                    raise ValueError(f"argument {pos}: a list argument must hold 1-D arrays of shape (batch,)")
-                structure.append(len(parts))
-                cols.extend(parts)
-                continue
-            arr = np.asarray(a, dtype=float)
-            if arr.ndim == 0:
-                arr = arr.reshape(1)
-            if arr.ndim == 2:
-                structure.append(arr.shape[1])
-                cols.extend(arr[:, j] for j in range(arr.shape[1]))
-            elif arr.ndim == 1:
-                structure.append(None)
-                cols.append(arr)
+        for a in arrays:
+            if isinstance(a, list):  # a list argument, column by column
+                structure.append(len(a))
+                cols.extend(a)
+            elif a.ndim == 2:
+                structure.append(a.shape[1])
+                cols.extend(a.T)
             else:
-                raise ValueError(f"argument {pos} has shape {arr.shape}: pass (batch,) per scalar argument "
-                                 "or (batch, k) for a list argument")
+                structure.append(None)
+                cols.append(a)
         return tuple(structure), cols
 
     def program(self, *args: Any) -> Any:
@@ -124,9 +154,19 @@ class Jitted:
 
     # ------------------------------------------------------------ running
 
-    def __call__(self, *args: Any, params: np.ndarray | None = None) -> Any:
+    def _run(self, method: str, args: tuple[Any, ...], **kwargs: Any) -> Any:
+        """``Program.<method>`` on these arrays; an input that is not finite is named by argument, row and column."""
         structure, cols = self._structure(args)
-        return self._program_for(structure).run(cols, params)
+        try:
+            return getattr(self._program_for(structure), method)(cols, **kwargs)
+        except InputError as e:
+            pos, column = _owner(args, e.input)
+            where = f"row {e.sample}" + ("" if column is None else f", column {column}")
+            raise ValueError(f"argument {pos} of {self.__name__} holds {e.value} at {where}: inputs must be finite "
+                             "numbers. Clean or drop that row.") from None
+
+    def __call__(self, *args: Any, params: np.ndarray | None = None) -> Any:
+        return self._run("run", args, params=params)
 
     def value_and_grad(self, *args: Any, reduction: str = "mean", output: int = 0, write_grad: bool = True,
                        params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -141,10 +181,30 @@ class Jitted:
         ``params``: a vector of parameter values (ordered like ``self.params()``) to
         use instead of reading every ``.data``; for large models trained by an
         optimizer that keeps its own numpy copy (write it back with ``set_params``).
+
+        As in eager ``backward()``, an op outside its domain, an overflow anywhere in
+        the graph or a gradient that is not finite raises ``DomainError`` naming the op
+        and the sample, and then no ``.grad`` is touched. ``grads`` is a new array.
         """
-        structure, cols = self._structure(args)
-        return self._program_for(structure).value_and_grad(cols, reduction=reduction, output=output,
-                                                            write_grad=write_grad, params=params)
+        return self._run("value_and_grad", args, reduction=reduction, output=output, write_grad=write_grad,
+                         params=params)
+
+    def value_grad_and_outputs(self, *args: Any, params: np.ndarray | None = None, reduction: str = "mean",
+                               output: int = 0) -> tuple[float, np.ndarray, Any]:
+        """``(loss, grads, outputs)`` from one forward and one backward pass: a training step's needs.
+
+        ``loss`` and ``grads`` are those of ``value_and_grad(..., write_grad=False)``
+        (no ``.grad`` is touched); ``outputs`` is what ``f(*args)`` returns -- every
+        traced output for every sample, arrays of shape ``(batch,)`` -- from the same
+        forward pass, e.g. a model's scores for the training accuracy. With ``params``
+        (a vector ordered like ``self.params()``), no parameter ``Value`` is read either::
+
+            vec = f.param_vector(X, Y)                       # once
+            loss, grads, (per_sample_loss, score) = f.value_grad_and_outputs(X, Y, params=vec)
+            vec -= lr * grads                                # the optimizer, in numpy
+            f.set_params(vec, X, Y)                          # when the Values should see it
+        """
+        return self._run("value_grad_and_outputs", args, reduction=reduction, output=output, params=params)
 
     def params(self, *args: Any) -> list[Value]:
         """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.
@@ -154,11 +214,14 @@ class Jitted:
         return self.program(*args).params
 
     def param_vector(self, *args: Any) -> np.ndarray:
-        """The parameters' current values as one vector, ordered like ``self.params(*args)``."""
+        """The parameters' current values as one new vector, ordered like ``self.params(*args)``."""
         return self.program(*args).param_vector()
 
     def set_params(self, vector: np.ndarray, *args: Any) -> None:
-        """Write a parameter vector (ordered like ``self.params(*args)``) back into the Values."""
+        """Write a parameter vector (ordered like ``self.params(*args)``) back into the Values' ``data``.
+
+        The vector must be finite (a ``ValueError`` names the first entry that is not).
+        """
         self.program(*args).set_params(vector)
 
     def __repr__(self) -> str:

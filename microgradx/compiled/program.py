@@ -1,35 +1,30 @@
-"""The compiled executor: run a traced scalar graph for a whole batch with numpy.
+"""The compiled executor: run a :class:`~.schedule.Schedule` forward and backward with numpy, for a whole batch.
 
-A trace (``jit.py``) is a graph of scalar ops. Run naively, one numpy call per
-node would be no faster than the eager engine. Instead the graph is
-*scheduled* once:
+Two buffers hold every value: U ``(n_uniform, 1)`` for what is the same for every
+sample (parameters, constants, an L2 penalty), V ``(n_varying, batch)`` for the
+rest, one column per sample (``schedule.py`` says which node has which row).
 
-1. **Stages.** A node that depends on no input (a parameter, a constant, or an
-   op on those only, like an L2 penalty) is *uniform*: the same for every sample,
-   computed once per call in stage U, a buffer of shape ``(n_uniform, 1)``.
-   Every other node is computed per sample in stage V, ``(n_varying, batch)``.
-2. **Sums.** A chain of additions whose intermediate results are used once
-   (what ``sum(w_i * x_i)`` builds) becomes one n-ary sum. This is scheduling,
-   not a new op: the add row of the op table says ∂(x + y)/∂x = ∂(x + y)/∂y = 1,
-   so every term of the sum gets the sum's gradient.
-3. **Matrix products.** When several such sums at one level add up products
-   ``w_jk · x_k`` of the same per-sample rows ``x`` (the neurons of an MLP
-   layer), the products and the sums become one ``W @ X``: the mul row of the
-   table says ∂(w·x)/∂w = x and ∂(w·x)/∂x = w, which is what the matrix
-   product's backward pass ``g @ X.T`` and ``W.T @ g`` computes.
-4. **Groups.** Within a stage, a node's *level* is one more than its deepest
-   child's. Nodes of the same op at the same level (and reading the same
-   buffers) form a group, whose rows in the buffer are contiguous. The forward
-   pass of a group is three numpy steps: gather the inputs by index (a view
-   when the rows are contiguous), ``op.forward(ops.NUMPY, *inputs)``, store
-   the rows. An MLP layer is two groups (dot, relu), however wide it is.
+**Forward.** Each group is three numpy steps: read its inputs (a view when the
+rows are contiguous), ``op.forward(ops.NUMPY, *inputs)``, store its rows. A
+matrix-product group is ``W @ X`` plus its other terms. A run (a deep chain of
+one-node levels) is stepped through node by node, one numpy call per node.
 
-The backward pass walks the groups in reverse. A group's output gradient
-``g`` (rows of the gradient buffer) times the op table's local derivatives
-``op.local(ops.NUMPY, out, *inputs)`` gives each input's contribution, which is
-added into the input rows (with a segment sum where one node feeds the group
-several times). A uniform input's contribution is summed over the batch:
-that is how a parameter's gradient collects every sample's share.
+**Backward.** The groups in reverse. A group's output gradient ``g`` (rows of
+the gradient buffer) times the op table's local derivatives
+``op.local(ops.NUMPY, out, *inputs)`` is each input's contribution, added into
+the input rows (with a segment sum where one node feeds the group several
+times). A uniform input's contribution is summed over the batch: that is how a
+parameter's gradient collects every sample's share, ∂L/∂w = Σ_b ∂L/∂w_b.
+
+**Checks, as the eager engine makes them.** Inputs and parameters must be
+finite (checked on entry, naming the input, sample or parameter). An op's
+domain is checked per group before it runs. Every value the forward pass
+computed must be finite: if not, the first group in execution order holding a
+non-finite value is where it overflowed (its inputs were finite), and that op,
+node and sample are named. Every parameter gradient must be finite: if not, the
+backward pass is replayed with a check after each group to name where it broke.
+All of these raise :class:`~microgradx.ops.DomainError`; no gradient is returned
+or written into ``.grad`` unless every one is finite.
 """
 
 from __future__ import annotations
@@ -37,450 +32,285 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .. import ops
-from ..ops import DomainError, Op
-from .trace import CONST, OP, PARAM, Trace
+from ..ops import DomainError
+from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U, V, schedule
+from .trace import Trace
 
-__all__ = ["Program"]
+__all__ = ["Program", "InputError"]
 
-U, V = 0, 1  # the two stages / buffers
 _DATA = operator.attrgetter("data")  # read every parameter's value without a Python-level loop
-_SHORT_SUM = 4  # sums of at most this many terms are added position by position
+_NUMPY = ops.NUMPY
 
 
-class _Index:
-    """Rows of a buffer to read from (gather) or add into (scatter-add), prepared once."""
+class InputError(ValueError):
+    """An input holds nan or inf: input ``input`` (its position among the trace's inputs) at ``sample``."""
 
-    __slots__ = ("src", "idx", "sl", "order", "uniq", "starts", "needs_grad")
+    def __init__(self, message: str, input: int, sample: int, value: float) -> None:
+        super().__init__(message)
+        self.input, self.sample, self.value = input, sample, value
 
-    def __init__(self, src: int, rows: Sequence[int], needs_grad: bool) -> None:
-        self.src = src
-        self.idx = np.asarray(rows, dtype=np.intp)
-        self.needs_grad = needs_grad
-        n = len(self.idx)
-        first = int(self.idx[0]) if n else 0
-        contiguous = n > 0 and bool(np.array_equal(self.idx, np.arange(first, first + n)))
-        self.sl = slice(first, first + n) if contiguous else None
-        self.order: np.ndarray | None = None
-        self.uniq: np.ndarray | None = None
-        self.starts: np.ndarray = np.zeros(0, np.intp)
-        if self.sl is None and len(np.unique(self.idx)) < n:
-            # Repeated rows: sort once, then segment-sum contributions per row.
-            order = np.argsort(self.idx, kind="stable")
-            sorted_idx = self.idx[order]
-            starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
-            self.order, self.uniq, self.starts = order, sorted_idx[starts], starts
 
-    def add_into(self, buf: np.ndarray, contrib: np.ndarray) -> None:
-        """buf[rows] += contrib, correct when a row appears several times."""
-        if self.sl is not None:
-            buf[self.sl] += contrib
-        elif self.order is None:
-            buf[self.idx] += contrib
+class _Undefined(Exception):
+    """An op group met operands outside its domain (raised inside a step, explained by ``Program``)."""
+
+    def __init__(self, group: OpGroup, xs: list[np.ndarray], bad: np.ndarray) -> None:
+        super().__init__(group.name)
+        self.group, self.xs, self.bad = group, xs, bad
+
+
+# -------------------------------------------------------------------- forward steps
+
+
+def _op_forward(g: OpGroup, bufs: list[np.ndarray]) -> None:
+    xs = [r.read(bufs) for r in g.args]
+    op = g.op
+    if op.domain is not None:
+        bad = op.domain(*xs)
+        if np.any(bad):
+            raise _Undefined(g, xs, bad)
+    bufs[g.stage][g.start:g.stop] = op.forward(_NUMPY, *xs)
+
+
+def _dot_forward(g: DotGroup, bufs: list[np.ndarray]) -> None:
+    out = bufs[g.stage][g.start:g.stop]
+    np.matmul(g.weights.read(bufs).reshape(g.stop - g.start, -1), g.xs.read(bufs), out=out)
+    for t in g.terms:
+        if t.into is None:
+            out += t.rows.read(bufs)
         else:
-            if contrib.shape[0] != len(self.idx):
-                contrib = np.broadcast_to(contrib, (len(self.idx),) + contrib.shape[1:])
-            buf[self.uniq] += np.add.reduceat(contrib[self.order], self.starts, axis=0)
+            t.into.add_into(out, t.rows.read(bufs))
 
 
-@dataclass
-class _Group:
-    """Nodes of one kind at one level of one stage: rows ``start:stop`` of that stage's buffer.
+def _sum_forward(g: SumGroup, bufs: list[np.ndarray]) -> None:
+    out = bufs[g.stage][g.start:g.stop]
+    if g.columns:  # a short sum: t_0 + t_1 + ..., left to right like the chain
+        first, second, *rest = g.columns
+        np.add(first.read(bufs), second.read(bufs), out=out)
+        for col in rest:
+            out += col.read(bufs)
+        return
+    width = out.shape[1]
+    if len(g.terms) == 1:
+        t = g.terms[0].rows.read(bufs)
+        if t.shape[1] != width:
+            t = np.broadcast_to(t, (t.shape[0], width))
+    else:
+        t = np.empty((g.n_terms, width))
+        for terms in g.terms:
+            t[terms.position] = terms.rows.read(bufs)
+    if g.width:  # summing over the middle axis adds the terms one after another, like the chain did
+        out[...] = t.reshape(g.stop - g.start, g.width, width).sum(axis=1)
+    else:
+        assert g.seg_starts is not None
+        out[...] = np.add.reduceat(t, g.seg_starts, axis=0)
 
-    ``kind`` is ``"op"`` (one op of the table applied row-wise), ``"sum"`` (n-ary
-    sums) or ``"dot"`` (n-ary sums of products weight·x sharing the same x rows:
-    a matrix product).
+
+_CHUNK = 4096  # a run's steps are read from its arrays this many at a time
+
+
+def _run_steps(g: RunGroup, lo: int, hi: int, reverse: bool = False) -> Any:
+    """Steps lo .. hi - 1 of a run as plain numbers: (row, op code, src0, src1, row0, row1, needs0, needs1)."""
+    sl = slice(lo, hi) if not reverse else slice(hi - 1, lo - 1 if lo else None, -1)
+    rows = range(g.start + lo, g.start + hi) if not reverse else range(g.start + hi - 1, g.start + lo - 1, -1)
+    return zip(rows, g.code[sl].tolist(), *g.src[sl].T.tolist(), *g.rows[sl].T.tolist(), *g.needs[sl].T.tolist())
+
+
+def _run_forward(g: RunGroup, bufs: list[np.ndarray]) -> None:
+    """Step by step: row ``start + k`` = op_k(its argument rows), one numpy call per step."""
+    out, ops = bufs[g.stage], g.ops
+    for lo in range(0, g.size, _CHUNK):
+        for row, code, s0, s1, r0, r1, _, _ in _run_steps(g, lo, min(lo + _CHUNK, g.size)):
+            op = ops[code]
+            xs = (bufs[s0][r0],) if s1 < 0 else (bufs[s0][r0], bufs[s1][r1])
+            if op.domain is not None and np.any(op.domain(*xs)):
+                raise _Undefined(g.step(row - g.start), [x.reshape(1, -1) for x in xs],
+                                 np.reshape(op.domain(*xs), (1, -1)))
+            out[row] = op.forward(_NUMPY, *xs)
+
+
+_FORWARD: dict[type, Callable[[Any, list[np.ndarray]], None]] = {
+    OpGroup: _op_forward, DotGroup: _dot_forward, SumGroup: _sum_forward, RunGroup: _run_forward}
+
+
+# -------------------------------------------------------------------- backward steps
+
+
+def _times(g: np.ndarray, d: Any, safe: bool = False) -> np.ndarray:
+    """g * d, skipping the multiplication for the constant local derivatives ±1.
+
+    ``safe``: 0 where g is 0, also where d is infinite -- as eager, which skips a node
+    whose gradient is 0 (the backward pass is rerun so only when the fast one gave inf or nan).
     """
+    if isinstance(d, float):
+        if d == 1.0:
+            return g
+        if d == -1.0:
+            return -g
+    return np.where(g == 0.0, 0.0, g * d) if safe else g * d
 
-    kind: str
-    stage: int
-    op: Op | None
-    level: int
-    start: int
-    stop: int
-    nodes: list[int]         # trace node indices, one per row
-    needs_grad: bool
-    args: list[_Index] = field(default_factory=list)   # "op": one gather per argument position
-    # "sum" and "dot": the (other) terms, per buffer, each with its row (segment) in the group
-    terms: list[tuple[_Index, np.ndarray, _Index | None]] = field(default_factory=list)
-    sum_positions: list[np.ndarray] = field(default_factory=list)  # "sum": where each buffer's terms go
-    n_terms: int = 0
-    seg_starts: np.ndarray | None = None
-    equal_width: int = 0     # "sum": every sum has this many terms (0: ragged)
-    weights: _Index | None = None  # "dot": U rows of the (rows x m) weight matrix, row-major
-    xs: _Index | None = None       # "dot": the m shared x rows
 
-    @property
-    def name(self) -> str:
-        if self.kind != "op":
-            return self.kind
-        assert self.op is not None
-        return self.op.name if self.op.param is None else f"{self.op.name}[p={self.op.param:g}]"
+def _op_backward(g: OpGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
+    st = g.stage
+    g_out = grads[st][g.start:g.stop]
+    xs = [r.read(bufs) for r in g.args]
+    for r, d in zip(g.args, g.op.local(_NUMPY, bufs[st][g.start:g.stop], *xs), strict=True):
+        if not r.needs_grad:
+            continue
+        if r.src == st:
+            r.add(grads, _times(g_out, d, safe))
+        elif isinstance(d, float) and not safe:  # a uniform input's share, summed over the batch
+            r.add(grads, g_out.sum(axis=1, keepdims=True) * d)
+        else:
+            r.add(grads, _times(g_out, d, safe).sum(axis=1, keepdims=True))
+
+
+def _to_terms(g: SumGroup | DotGroup, grads: list[np.ndarray], g_out: np.ndarray) -> None:
+    """∂(sum)/∂term = 1: each term receives its sum's gradient (summed over the batch if uniform)."""
+    g_u = None
+    columns = g.columns if isinstance(g, SumGroup) else ()
+    for r in columns:
+        if r.needs_grad:
+            if r.src == g.stage:
+                r.add(grads, g_out)
+            else:
+                g_u = g_out.sum(axis=1, keepdims=True) if g_u is None else g_u
+                r.add(grads, g_u)
+    for t in g.terms:
+        if t.rows.needs_grad:
+            if t.rows.src == g.stage:
+                share = g_out
+            else:
+                g_u = g_out.sum(axis=1, keepdims=True) if g_u is None else g_u
+                share = g_u
+            t.rows.add(grads, share if t.into is None else share[t.member])
+
+
+def _sum_backward(g: SumGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
+    _to_terms(g, grads, grads[g.stage][g.start:g.stop])
+
+
+def _dot_backward(g: DotGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
+    g_out = grads[g.stage][g.start:g.stop]
+    # (an inner dimension of 1 -- one row, or the U stage's one column -- is an outer product:
+    # a broadcast multiply, the same numbers, without matmul's overhead)
+    if g.xs.needs_grad:  # ∂(w·x)/∂x = w
+        w_t = g.weights.read(bufs).reshape(g.stop - g.start, -1).T
+        g.xs.add(grads, w_t * g_out if g_out.shape[0] == 1 else w_t @ g_out)
+    if g.weights.needs_grad:  # ∂(w·x)/∂w = x, summed over the batch
+        x_t = g.xs.read(bufs).T
+        g.weights.add(grads, (g_out * x_t if g_out.shape[1] == 1 else g_out @ x_t).reshape(-1, 1))
+    _to_terms(g, grads, g_out)
+
+
+def _run_backward(g: RunGroup, bufs: list[np.ndarray], grads: list[np.ndarray], safe: bool = False) -> None:
+    """The steps in reverse: each argument row gets g_out × its local derivative."""
+    st, ops, values, g_rows = g.stage, g.ops, bufs[g.stage], grads[g.stage]
+    for hi in range(g.size, 0, -_CHUNK):
+        for row, code, s0, s1, r0, r1, n0, n1 in _run_steps(g, max(hi - _CHUNK, 0), hi, reverse=True):
+            if not (n0 or n1):
+                continue
+            g_out, x = g_rows[row], bufs[s0][r0]
+            if s1 < 0:
+                _step_into(grads, st, s0, r0, g_out, ops[code].local(_NUMPY, values[row], x)[0], safe)
+                continue
+            d0, d1 = ops[code].local(_NUMPY, values[row], x, bufs[s1][r1])
+            if n0:
+                _step_into(grads, st, s0, r0, g_out, d0, safe)
+            if n1:
+                _step_into(grads, st, s1, r1, g_out, d1, safe)
+
+
+def _step_into(grads: list[np.ndarray], stage: int, src: int, r: int, g_out: np.ndarray, d: Any,
+               safe: bool) -> None:
+    """grads[src][r] += g_out · d: per sample in the same stage, summed over the batch into a uniform row."""
+    if src == stage:
+        row = grads[src][r]
+        row += _times(g_out, d, safe)
+    elif safe:
+        grads[U][r, 0] += _times(g_out, d, safe).sum()
+    elif type(d) is float:
+        grads[U][r, 0] += g_out.sum() * d
+    else:
+        grads[U][r, 0] += g_out.dot(d) if d.shape == g_out.shape else (g_out * d).sum()
+
+
+def _finite(a: np.ndarray) -> bool:
+    """Every entry finite? One sum (a sum too large for a float, though every entry is finite, looks closer)."""
+    return math.isfinite(float(a.sum())) or bool(np.isfinite(a).all())
+
+
+_BACKWARD: dict[type, Callable[[Any, list[np.ndarray], list[np.ndarray], bool], None]] = {
+    OpGroup: _op_backward, DotGroup: _dot_backward, SumGroup: _sum_backward, RunGroup: _run_backward}
+
+
+# -------------------------------------------------------------------- the program
 
 
 class Program:
-    """A trace scheduled for batched numpy execution (see the module docstring)."""
+    """A trace scheduled for batched numpy execution (see the module docstring and ``schedule.py``)."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        nodes = trace.nodes
-        n = len(nodes)
-        uniform = [False] * n
-        needs = [False] * n
-        uses = [0] * n
-        parent = [-1] * n
-        for i, node in enumerate(nodes):
-            if node.kind in (PARAM, CONST):
-                uniform[i] = True
-                needs[i] = node.kind == PARAM
-            elif node.kind == OP:
-                uniform[i] = all(uniform[a] for a in node.args)
-                needs[i] = any(needs[a] for a in node.args)
-                for a in node.args:
-                    uses[a] += 1
-                    parent[a] = i
-        for o in trace.outputs:
-            uses[o] += 1
-        is_add = [nd.kind == OP and nd.op is not None and nd.op.sum_like for nd in nodes]
-        absorbed = [is_add[i] and uses[i] == 1 and parent[i] >= 0 and is_add[parent[i]] for i in range(n)]
-
-        # Executed nodes and their dependencies (an op's args, or a sum's terms).
-        deps: dict[int, list[int]] = {}
-        for i, node in enumerate(nodes):
-            if node.kind != OP or absorbed[i]:
-                continue
-            if is_add[i]:
-                terms: list[int] = []
-                stack = list(reversed(node.args))
-                while stack:
-                    a = stack.pop()
-                    if absorbed[a]:
-                        stack.extend(reversed(nodes[a].args))
-                    else:
-                        terms.append(a)
-                deps[i] = terms
-            else:
-                deps[i] = list(node.args)
-
-        # Sums of products weight·x (weight uniform, x per sample, the product used
-        # only by this sum) are candidates for a matrix product.
-        def product(t: int, in_uniform_sum: bool) -> tuple[int, int] | None:
-            """(weight, x) if term t is a product used only by its sum: weight uniform, x per sample
-            (or, in a uniform sum such as an L2 penalty, both uniform)."""
-            nd = nodes[t]
-            if not (nd.op is not None and nd.op.bilinear and uses[t] == 1 and t in deps):
-                return None
-            a, b = nd.args
-            if in_uniform_sum:
-                return (a, b)
-            if uniform[a] != uniform[b]:
-                return (a, b) if uniform[a] else (b, a)
-            return None
-
-        # sum -> (weights, xs, other terms, the product nodes it replaces)
-        dots: dict[int, tuple[list[int], list[int], list[int], list[int]]] = {}
-        for i, ds in deps.items():
-            if is_add[i]:
-                prods = [(t, product(t, uniform[i])) for t in ds]
-                if any(p is not None for _, p in prods):
-                    dots[i] = ([p[0] for _, p in prods if p is not None], [p[1] for _, p in prods if p is not None],
-                               [t for t, p in prods if p is None], [t for t, p in prods if p is not None])
-
-        def levels(contracted: set[int]) -> list[int]:
-            hidden = {t for i in contracted for t in dots[i][3]}
-            level = [0] * n
-            for i, ds in deps.items():  # dict order is topological order
-                if i in hidden:
-                    continue
-                if i in contracted:
-                    ds = dots[i][1] + dots[i][2]
-                level[i] = 1 + max((level[d] for d in ds if uniform[d] == uniform[i]), default=0)
-            return level
-
-        # Contract where several sums at one level share their x rows (an MLP layer), or one sum is long.
-        level = levels(set(dots))
-        count: dict[tuple[int, tuple[int, ...]], int] = {}
-        for i, (_, xs, _, _) in dots.items():
-            count[(level[i], tuple(xs))] = count.get((level[i], tuple(xs)), 0) + 1
-        contracted = {i for i, (_, xs, _, _) in dots.items() if count[(level[i], tuple(xs))] >= 2 or len(xs) >= 4}
-        level = levels(contracted)
-        hidden = {t for i in contracted for t in dots[i][3]}
-
-        def key(i: int) -> tuple[Any, ...]:
-            op = nodes[i].op
-            assert op is not None
-            stage = U if uniform[i] else V
-            if i in contracted:
-                return (stage, level[i], "~dot", 0.0, tuple(dots[i][1]))
-            if is_add[i]:
-                return (stage, level[i], "~sum", 0.0, ())
-            srcs = tuple(U if uniform[a] else V for a in deps[i])
-            return (stage, level[i], op.name, -np.inf if op.param is None else op.param, srcs)
-
-        groups_of: dict[tuple[Any, ...], list[int]] = {}
-        for i in deps:
-            if i not in hidden:
-                groups_of.setdefault(key(i), []).append(i)
-        keys = sorted(groups_of)
-
-        # Rows: U = params, constants, then uniform groups; V = inputs, then groups.
-        # Parameters are laid out so that each matrix product's weights, row-major, and then
-        # its other uniform terms (the biases) are contiguous rows: gathered as views, not copies.
-        row = [-1] * n
-        param_order: list[int] = []
-        placed: set[int] = set()
-
-        def place(candidates: list[int]) -> None:
-            for t in candidates:
-                if nodes[t].kind == PARAM and t not in placed:
-                    placed.add(t)
-                    param_order.append(t)
-
-        # Per-sample matrix products first (they are the hot path), then uniform ones (penalties).
-        for k in sorted(keys, key=lambda k: k[0] != V):
-            if k[2] == "~dot":
-                for i in groups_of[k]:
-                    place(dots[i][0])
-                for i in groups_of[k]:
-                    place(dots[i][2])
-        place(trace.param_nodes)
-        for r, i in enumerate(param_order):
-            row[i] = r
-        consts = [i for i, nd in enumerate(nodes) if nd.kind == CONST]
-        for r, i in enumerate(consts, start=len(trace.param_nodes)):
-            row[i] = r
-        for r, i in enumerate(trace.input_nodes):
-            row[i] = r
-        size = [len(trace.param_nodes) + len(consts), len(trace.input_nodes)]
-        spans = []
-        for k in keys:
-            stage = k[0]
-            start = size[stage]
-            for i in groups_of[k]:
-                row[i] = size[stage]
-                size[stage] += 1
-            spans.append((start, size[stage]))
-
-        def stage_of(t: int) -> int:
-            return U if uniform[t] else V
-
-        def term_indices(flat: list[tuple[int, int]], n_members: int) -> tuple[list[Any], list[np.ndarray]]:
-            """Terms (node, member) split by buffer: (gather, member of each, scatter-into-members or None)."""
-            out, positions = [], []
-            for src in (U, V):
-                pos = [p for p, (t, _) in enumerate(flat) if stage_of(t) == src]
-                if not pos:
-                    continue
-                seg = np.asarray([flat[p][1] for p in pos], np.intp)
-                gather = _Index(src, [row[flat[p][0]] for p in pos], any(needs[flat[p][0]] for p in pos))
-                direct = len(seg) == n_members and bool(np.array_equal(seg, np.arange(n_members)))
-                out.append((gather, seg, None if direct else _Index(-1, seg.tolist(), True)))
-                positions.append(np.asarray(pos, np.intp))
-            return out, positions
-
-        self.groups: list[_Group] = []
-        for k, (start, stop) in zip(keys, spans, strict=True):
-            members = groups_of[k]
-            stage = k[0]
-            group = _Group("op", stage, nodes[members[0]].op, k[1], start, stop, members,
-                           any(needs[i] for i in members))
-            if k[2] == "~dot":
-                group.kind, group.op = "dot", None
-                weights = [row[w] for i in members for w in dots[i][0]]
-                group.weights = _Index(U, weights, any(needs[w] for i in members for w in dots[i][0]))
-                xs = dots[members[0]][1]
-                group.xs = _Index(stage, [row[x] for x in xs], any(needs[x] for x in xs))
-                flat = [(t, j) for j, i in enumerate(members) for t in dots[i][2]]
-                group.terms, _ = term_indices(flat, len(members))
-                group.n_terms = len(weights) + len(flat)
-            elif k[2] == "~sum":
-                group.kind, group.op = "sum", None
-                flat = [(t, j) for j, i in enumerate(members) for t in deps[i]]
-                counts = [len(deps[i]) for i in members]
-                group.seg_starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-                group.equal_width = counts[0] if len(set(counts)) == 1 else 0
-                group.n_terms = len(flat)
-                columns = [[deps[i][j] for i in members] for j in range(group.equal_width)]
-                if 0 < group.equal_width <= _SHORT_SUM and all(
-                        len({stage_of(c) for c in col}) == 1 for col in columns):
-                    # Short sums of equal length: add the j-th terms of every row, position by position.
-                    group.args = [_Index(stage_of(col[0]), [row[c] for c in col], any(needs[c] for c in col))
-                                  for col in columns]
-                if not group.args:
-                    group.terms, group.sum_positions = term_indices(flat, len(members))
-            else:
-                op = group.op
-                assert op is not None
-                for j in range(op.arity):
-                    children = [deps[i][j] for i in members]
-                    group.args.append(_Index(stage_of(children[0]), [row[c] for c in children],
-                                             any(needs[c] for c in children)))
-            self.groups.append(group)
-
-        self.row = row            # trace node -> its row in its stage's buffer (-1: folded away)
-        self.uniform = uniform    # trace node -> computed once per call (True) or per sample
-        self.n_rows = size
-        self.n_params = len(trace.param_nodes)
-        position = {i: k for k, i in enumerate(trace.param_nodes)}
-        self.params = [trace.params[position[i]] for i in param_order]  # in row order
-        self._u_template = np.zeros((size[U], 1))
-        for i in consts:
-            self._u_template[row[i], 0] = nodes[i].value
-        self.outputs = [(stage_of(o), row[o]) for o in trace.outputs]
+        self.plan = schedule(trace)
+        self.params = [trace.params[k] for k in self.plan.param_order.tolist()]  # in row order
+        self.n_params = len(self.params)
         self.n_inputs = len(trace.input_nodes)
         self._buffers: dict[str, np.ndarray] = {}
-        self._forward_steps = [self._forward_step(g, k) for k, g in enumerate(self.groups)]
-        self._backward_steps = [self._backward_step(g, k) for k, g in reversed(list(enumerate(self.groups)))
-                                if g.needs_grad]
+        self._u = self.plan.u_template  # the U buffer: constants in place; parameters written per call
 
-    # ---------------------------------------------------------------- steps
-    # Each group becomes one forward and one backward closure with every decision
-    # (which buffer, slice or index, which kind) taken here, once.
+    @property
+    def groups(self) -> list[Group]:
+        return self.plan.groups
 
-    def _forward_step(self, g: _Group, k: int) -> Callable[[list[np.ndarray], list[Any]], None]:
-        st, s, e = g.stage, g.start, g.stop
-        np_ = ops.NUMPY
-        if g.kind == "op":
-            assert g.op is not None
-            forward, domain = g.op.forward, g.op.domain
-            gets = [_getter(ix) for ix in g.args]
+    @property
+    def n_rows(self) -> tuple[int, int]:
+        return self.plan.n_rows
 
-            def op_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
-                xs = [get(bufs) for get in gets]
-                if domain is not None:
-                    bad = domain(*xs)
-                    if np.any(bad):
-                        batch = bufs[V].shape[1]
-                        self._domain_error(g, xs, np.broadcast_to(bad, (e - s, bufs[st].shape[1])), batch)
-                bufs[st][s:e] = forward(np_, *xs)
-                saved[k] = xs
-
-            return op_step
-        if g.kind == "dot":
-            assert g.weights is not None and g.xs is not None
-            get_w, get_x, shape = _getter(g.weights), _getter(g.xs), (e - s, -1)
-            terms = [(_getter(ix), scatter) for ix, _, scatter in g.terms]
-
-            def dot_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
-                w, x = get_w(bufs).reshape(shape), get_x(bufs)
-                out = bufs[st][s:e]
-                np.matmul(w, x, out=out)
-                for get, scatter in terms:
-                    if scatter is None:
-                        out += get(bufs)
-                    else:
-                        scatter.add_into(out, get(bufs))
-                saved[k] = (w, x)
-
-            return dot_step
-        if g.args:  # a short sum: t_0 + t_1 + ..., left to right like the chain
-            get0, get1, *rest = [_getter(ix) for ix in g.args]
-
-            def short_sum_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
-                out = bufs[st][s:e]
-                np.add(get0(bufs), get1(bufs), out=out)
-                for get in rest:
-                    out += get(bufs)
-
-            return short_sum_step
-        terms_ = [(_getter(ix), pos) for (ix, _, _), pos in zip(g.terms, g.sum_positions, strict=True)]
-        n_terms, width_of_sum = g.n_terms, g.equal_width
-        seg_starts = g.seg_starts if g.seg_starts is not None else np.zeros(1, np.intp)
-
-        def sum_step(bufs: list[np.ndarray], saved: list[Any]) -> None:
-            width = bufs[st].shape[1]
-            if len(terms_) == 1:
-                t = terms_[0][0](bufs)
-                if t.shape[1] != width:
-                    t = np.broadcast_to(t, (t.shape[0], width))
-            else:
-                t = np.empty((n_terms, width))
-                for get, pos in terms_:
-                    t[pos] = get(bufs)
-            if width_of_sum:
-                # Summing over the middle axis adds the terms one after another, like the chain did.
-                bufs[st][s:e] = t.reshape(e - s, width_of_sum, width).sum(axis=1)
-            else:
-                bufs[st][s:e] = np.add.reduceat(t, seg_starts, axis=0)
-
-        return sum_step
-
-    def _backward_step(self, g: _Group, k: int) -> Callable[[list[np.ndarray], list[np.ndarray], list[Any]], None]:
-        st, s, e = g.stage, g.start, g.stop
-        np_ = ops.NUMPY
-        if g.kind == "op":
-            assert g.op is not None
-            local = g.op.local
-            args = [(j, _adder(ix), ix.src == st) for j, ix in enumerate(g.args) if ix.needs_grad]
-
-            def op_back(bufs: list[np.ndarray], grads: list[np.ndarray], saved: list[Any]) -> None:
-                g_out = grads[st][s:e]
-                locals_ = local(np_, bufs[st][s:e], *saved[k])
-                for j, add, same_stage in args:
-                    d = locals_[j]
-                    if same_stage:
-                        add(grads, _times(g_out, d))
-                    elif isinstance(d, float):  # a parameter's share, summed over the batch
-                        add(grads, g_out.sum(axis=1, keepdims=True) * d)
-                    else:
-                        add(grads, np.einsum("ij,ij->i", g_out, np.broadcast_to(d, g_out.shape))[:, None])
-
-            return op_back
-        # sums and dots: ∂(sum)/∂term = 1, so each term receives the sum's gradient
-        positional = [(_adder(ix), ix.src == st) for ix in g.args if ix.needs_grad]
-        terms = [(_adder(ix), None if scatter is None else seg, ix.src == st)
-                 for ix, seg, scatter in g.terms if ix.needs_grad]
-        add_x = _adder(g.xs) if g.xs is not None and g.xs.needs_grad else None
-        add_w = _adder(g.weights) if g.weights is not None and g.weights.needs_grad else None
-        is_dot = g.kind == "dot"
-
-        def sum_back(bufs: list[np.ndarray], grads: list[np.ndarray], saved: list[Any]) -> None:
-            g_out = grads[st][s:e]
-            if is_dot:
-                w, x = saved[k]
-                if add_x is not None:  # ∂(w·x)/∂x = w
-                    add_x(grads, w.T @ g_out)
-                if add_w is not None:  # ∂(w·x)/∂w = x, summed over the batch
-                    add_w(grads, (g_out @ x.T).reshape(-1, 1))
-            g_u = None
-            for add, same_stage in positional:
-                if same_stage:
-                    add(grads, g_out)
-                else:
-                    if g_u is None:
-                        g_u = g_out.sum(axis=1, keepdims=True)
-                    add(grads, g_u)
-            for add, seg, same_stage in terms:
-                if same_stage:
-                    add(grads, g_out if seg is None else g_out[seg])
-                else:
-                    if g_u is None:
-                        g_u = g_out.sum(axis=1, keepdims=True)
-                    add(grads, g_u if seg is None else g_u[seg])
-
-        return sum_back
-
-    # ---------------------------------------------------------------- description
+    @property
+    def outputs(self) -> list[tuple[int, int]]:
+        return self.plan.outputs
 
     @property
     def n_groups(self) -> int:
         """How many vectorised steps one forward pass takes."""
-        return len(self.groups)
+        return len(self.plan.groups)
 
     def schedule(self) -> str:
         """The forward schedule as text: one line per group (stage, level, op, how many nodes)."""
-        lines = [f"schedule of {self.trace.fn_name}: {self.trace.n_ops} ops in {len(self.groups)} groups "
-                 f"({self.n_rows[U]} uniform rows, {self.n_rows[V]} per-sample rows)"]
-        for g in self.groups:
-            stage = "U" if g.stage == U else "V"
-            extra = f", {g.n_terms} terms" if g.kind != "op" else ""
-            lines.append(f"  {stage} level {g.level:3d}  {g.name:<16} x{g.stop - g.start}{extra}")
-        return "\n".join(lines)
+        return self.plan.text(self.trace.fn_name, self.trace.n_ops)
+
+    # ---------------------------------------------------------------- parameters
+
+    def param_vector(self) -> np.ndarray:
+        """The parameters' current ``data``, in the order of ``self.params``."""
+        return np.fromiter(map(_DATA, self.params), dtype=float, count=self.n_params)
+
+    def set_params(self, vector: np.ndarray) -> None:
+        """Write ``vector`` (ordered like ``self.params``) into the parameters' ``data``."""
+        values = self._check_vector(vector).tolist()
+        for p, d in zip(self.params, values, strict=True):
+            p.data = d
+
+    def _check_vector(self, vector: Any) -> np.ndarray:
+        vector = np.asarray(vector, dtype=float)
+        if vector.shape != (self.n_params,):
+            raise ValueError(f"a parameter vector for {self.trace.fn_name} has shape ({self.n_params},) "
+                             f"(one entry per parameter, ordered like .params), got {vector.shape}")
+        self._check_finite_params(vector)
+        return vector
+
+    def _check_finite_params(self, vector: np.ndarray) -> None:
+        if not np.isfinite(vector).all():
+            k = int(np.flatnonzero(~np.isfinite(vector))[0])
+            label = self.params[k].label
+            raise ValueError(f"parameter {k}{f' ({label})' if label else ''} of {self.trace.fn_name} is "
+                             f"{vector[k]}: parameters must be finite numbers. Training diverged (lower the "
+                             "learning rate), or the parameter vector was damaged.")
 
     # ---------------------------------------------------------------- forward
 
@@ -495,154 +325,239 @@ class Program:
             buf = self._buffers[name] = np.empty((self.n_rows[V], batch))
         return buf
 
-    def param_vector(self) -> np.ndarray:
-        """The parameters' current ``data``, in the order of ``self.params``."""
-        return np.fromiter(map(_DATA, self.params), dtype=float, count=self.n_params)
-
-    def set_params(self, vector: np.ndarray) -> None:
-        """Write ``vector`` (ordered like ``self.params``) into the parameters' ``data``."""
-        vector = self._check_vector(vector)
-        for p, d in zip(self.params, vector.tolist(), strict=True):
-            p.data = d
-
-    def _check_vector(self, vector: Any) -> np.ndarray:
-        vector = np.asarray(vector, dtype=float)
-        if vector.shape != (self.n_params,):
-            raise ValueError(f"a parameter vector for {self.trace.fn_name} has shape ({self.n_params},) "
-                             f"(one entry per parameter, ordered like .params), got {vector.shape}")
-        return vector
-
-    def _params_and_consts(self, vector: np.ndarray | None = None) -> np.ndarray:
-        u = self._u_template.copy()
+    def _uniform_buffer(self, params: np.ndarray | None) -> np.ndarray:
+        """The U buffer with the parameters (``params``, or read from the Values) and constants in place."""
+        u = self._u
         if self.n_params:
-            u[: self.n_params, 0] = self.param_vector() if vector is None else self._check_vector(vector)
+            if params is None:
+                u[: self.n_params, 0] = self.param_vector()
+            else:
+                vector = np.asarray(params, dtype=float)
+                if vector.shape != (self.n_params,):
+                    self._check_vector(vector)
+                u[: self.n_params, 0] = vector
         return u
 
-    def _forward(self, cols: Sequence[np.ndarray],
-                 params: np.ndarray | None = None) -> tuple[list[np.ndarray], list[Any], int]:
+    def _forward(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+        batch = self._check_inputs(cols)
+        bufs = [self._uniform_buffer(params), self._buffer("values", batch)]
+        if cols:
+            bufs[V][: self.n_inputs] = cols
+        forward = _FORWARD
+        try:
+            for g in self.plan.groups:
+                forward[type(g)](g, bufs)
+        except _Undefined as e:
+            self._check_given(bufs)
+            raise self._domain_error(e.group, e.xs, e.bad, batch) from None
+        self._check_values(bufs, batch)
+        return bufs, batch
+
+    def _check_inputs(self, cols: Sequence[np.ndarray]) -> int:
         if len(cols) != self.n_inputs:
             raise ValueError(f"{self.trace.fn_name} was traced with {self.n_inputs} inputs, got {len(cols)} columns")
         batch = len(cols[0]) if cols else 1
         for k, c in enumerate(cols):
             if c.shape != (batch,):
-                raise ValueError(f"input {self.trace.nodes[self.trace.input_nodes[k]].name} has shape {c.shape}; "
+                raise ValueError(f"input {self._input_name(k)} has shape {c.shape}; "
                                  f"every input must have the same shape (batch,) = ({batch},)")
-        bufs = [self._params_and_consts(params), self._buffer("values", batch)]
-        if cols:
-            bufs[V][: self.n_inputs] = cols
-        saved: list[Any] = [None] * len(self.groups)
-        with np.errstate(all="ignore"):
-            for step in self._forward_steps:
-                step(bufs, saved)
-        return bufs, saved, batch
+        if batch == 0:
+            raise ValueError(f"the batch given to {self.trace.fn_name} is empty (0 samples): give at least one row")
+        return batch
 
-    def _domain_error(self, g: _Group, xs: list[np.ndarray], bad: np.ndarray, batch: int) -> None:
-        assert g.op is not None
-        rows, samples = np.nonzero(bad)
-        node = self.trace.nodes[g.nodes[int(rows[0])]]
-        where = f"{node.name}" + (f" ({node.label})" if node.label else "")
-        args = " ".join(self.trace.nodes[a].name for a in node.args)
-        values = ", ".join(f"{float(np.broadcast_to(x, bad.shape)[rows[0], samples[0]])!r}" for x in xs)
-        if g.stage == U:
-            who = "for the current parameter values (it does not depend on the inputs)"
-        else:
-            who = f"for {int(bad.any(axis=0).sum())} of {batch} samples (first: sample {int(samples[0])})"
-        raise DomainError(
-            f"{g.op.name} is undefined {who}: {g.op.name} needs {g.op.domain_text}; at "
-            f"{where} = {g.op.name} {args} with operands {values}. "
-            "Change those inputs (or the expression) so that this holds.")
+    def _input_name(self, k: int) -> str:
+        labels = self.trace.input_labels
+        return labels[k] if labels and labels[k] else f"{k}"
 
-    def _output(self, bufs: list[np.ndarray], k: int, batch: int) -> np.ndarray:
-        stage, r = self.outputs[k]
-        y = bufs[stage][r]
-        y = np.full(batch, y[0]) if stage == U else y.copy()
-        if not np.all(np.isfinite(y)):
-            bad = int((~np.isfinite(y)).sum())
-            name = self.trace.nodes[self.trace.outputs[k]].name
-            raise DomainError(f"output {k} ({name}) of {self.trace.fn_name} is not finite for {bad} of {batch} "
-                              "samples: an op overflowed. Scale the inputs down, or look for a runaway value.")
-        return y
+    def _bad_input(self, inputs: np.ndarray) -> None:
+        k, b = (int(i[0]) for i in np.nonzero(~np.isfinite(inputs)))
+        raise InputError(f"the input {self._input_name(k)} of {self.trace.fn_name} is {inputs[k, b]} for sample "
+                         f"{b}: inputs must be finite numbers. Clean or drop that sample.", k, b, float(inputs[k, b]))
 
-    def run(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
-        """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
-        bufs, _, batch = self._forward(cols, params)
-        outs = [self._output(bufs, k, batch) for k in range(len(self.outputs))]
+    def _check_values(self, bufs: list[np.ndarray], batch: int) -> None:
+        """Every value is finite: the parameters and inputs given, then every computed one (else the group
+        where the first non-finite value appeared is named)."""
+        if math.isfinite(float(bufs[U].sum()) + float(bufs[V].sum())):
+            return  # (a sum too large for a float, though every value is finite, looks closer and passes)
+        self._check_given(bufs)
+        for g in self.plan.groups:
+            rows = bufs[g.stage][g.start:g.stop]
+            if not np.isfinite(rows).all():
+                if isinstance(g, RunGroup):  # the step that overflowed
+                    g = g.step(int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0]))
+                raise self._overflow_error(g, bufs, batch)
+
+    def _check_given(self, bufs: list[np.ndarray]) -> None:
+        """The parameters and the inputs are finite (else a ValueError names the first that is not)."""
+        self._check_finite_params(bufs[U][: self.n_params, 0])
+        inputs = bufs[V][: self.n_inputs]
+        if not np.isfinite(inputs).all():
+            self._bad_input(inputs)
+
+    # ---------------------------------------------------------------- results
+
+    def _results(self, bufs: list[np.ndarray], batch: int) -> Any:
+        """Every output for every sample, arrays of shape (batch,), shaped like fn's result (copies)."""
+        outs = [np.full(batch, bufs[U][r, 0]) if stage == U else bufs[V][r].copy() for stage, r in self.outputs]
         kind = self.trace.output_kind
         return outs[0] if kind == "value" else (tuple(outs) if kind == "tuple" else outs)
 
-    # ---------------------------------------------------------------- backward
+    # (numpy's floating-point warnings are off while a program runs: every result is checked instead)
+
+    def run(self, cols: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
+        """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
+        with np.errstate(all="ignore"):
+            bufs, batch = self._forward(cols, params)
+            return self._results(bufs, batch)
 
     def value_and_grad(self, cols: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                        write_grad: bool = True, params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Loss reduced over the batch and its gradient for each parameter (see ``Jitted.value_and_grad``)."""
+        with np.errstate(all="ignore"):
+            _, _, loss, grads = self._loss_and_grads(cols, reduction, output, params)
+        if write_grad:
+            for p, g in zip(self.params, grads.tolist(), strict=True):
+                p.grad += g
+        return loss, grads
+
+    def value_grad_and_outputs(self, cols: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
+                               params: np.ndarray | None = None) -> tuple[float, np.ndarray, Any]:
+        """``value_and_grad`` (writing no ``.grad``) and every output per sample, from one forward pass."""
+        with np.errstate(all="ignore"):
+            bufs, batch, loss, grads = self._loss_and_grads(cols, reduction, output, params)
+            return loss, grads, self._results(bufs, batch)
+
+    def _loss_and_grads(self, cols: Sequence[np.ndarray], reduction: str, output: int,
+                        params: np.ndarray | None) -> tuple[list[np.ndarray], int, float, np.ndarray]:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         if not -len(self.outputs) <= output < len(self.outputs):
             raise IndexError(f"output {output} is out of range: {self.trace.fn_name} returns "
                              f"{len(self.outputs)} value(s)")
-        bufs, saved, batch = self._forward(cols, params)
+        bufs, batch = self._forward(cols, params)
         stage, r = self.outputs[output]
         y = bufs[stage][r]
+        scale = 1.0 / batch if reduction == "mean" else 1.0
         if stage == V:
             loss = float(y.sum()) / batch if reduction == "mean" else float(y.sum())
+            seed = (V, r, scale)
         else:  # the output does not depend on the inputs: the same for every sample
             loss = float(y[0]) if reduction == "mean" else float(y[0]) * batch
+            seed = (U, r, scale * batch)
         if not math.isfinite(loss):
-            self._output(bufs, output, batch)  # raises, counting the samples that overflowed
+            raise DomainError(f"the loss of {self.trace.fn_name} summed over the batch of {batch} overflows "
+                              f"({loss}): every sample's value is finite, their sum is not. Use "
+                              "reduction='mean' on smaller batches, or scale the loss down.", kind="overflow")
+        param_grads = self._backward(bufs, batch, seed)[U][: self.n_params, 0]  # (a fresh array per call)
+        if not _finite(param_grads):  # again, as eager: where a gradient is 0, nothing flows (no 0·inf)
+            param_grads = self._backward(bufs, batch, seed, safe=True)[U][: self.n_params, 0]
+            if not _finite(param_grads):
+                raise self._gradient_error(bufs, batch, seed)
+        return bufs, batch, loss, param_grads
+
+    # ---------------------------------------------------------------- backward
+
+    def _seeded(self, batch: int, seed: tuple[int, int, float]) -> list[np.ndarray]:
+        """Zeroed gradient buffers with ∂loss/∂output = ``seed``."""
         grads = [np.zeros((self.n_rows[U], 1)), self._buffer("grads", batch)]
         grads[V].fill(0.0)
-        scale = 1.0 / batch if reduction == "mean" else 1.0
-        grads[stage][r] += scale if stage == V else scale * batch
-        with np.errstate(all="ignore"):
-            for step in self._backward_steps:
-                step(bufs, grads, saved)
-        param_grads = grads[U][: self.n_params, 0].copy()
-        if write_grad:
-            for p, gp in zip(self.params, param_grads.tolist(), strict=False):
-                p.grad += gp
-        return loss, param_grads
+        stage, r, value = seed
+        grads[stage][r] += value
+        return grads
+
+    def _backward(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float],
+                  safe: bool = False) -> list[np.ndarray]:
+        grads = self._seeded(batch, seed)
+        backward = _BACKWARD
+        for g in reversed(self.plan.groups):
+            if g.needs_grad:
+                backward[type(g)](g, bufs, grads, safe)
+        return grads
+
+    def _gradient_error(self, bufs: list[np.ndarray], batch: int, seed: tuple[int, int, float]) -> DomainError:
+        """The backward pass again, checked after every group: the first that made a gradient non-finite."""
+        grads = self._seeded(batch, seed)
+        steps = [g.step(k) if isinstance(g, RunGroup) else g
+                 for g in self.plan.groups for k in (range(g.size) if isinstance(g, RunGroup) else (0,))]
+        for g in reversed(steps):
+            if not g.needs_grad:
+                continue
+            _BACKWARD[type(g)](g, bufs, grads, True)
+            if not all(np.isfinite(r.read(grads)).all() for r in _gradient_rows(g)):
+                return self._explain_gradient(g, bufs, grads, batch)
+        return DomainError(f"a parameter gradient of {self.trace.fn_name} is not a finite number. Rescale the "
+                           "inputs, or keep them away from where a derivative is infinite.")
+
+    # ---------------------------------------------------------------- errors
+
+    def _describe(self, g: Group, bad: np.ndarray, batch: int) -> tuple[int, int, str, tuple[int, ...], str]:
+        """For the first bad entry of group ``g``: its row, its sample, the equation, the operand nodes, who."""
+        rows, samples = np.nonzero(bad)
+        r, b = int(rows[0]), int(samples[0])
+        tr = self.trace
+        names = tr.names()
+        nd = tr.node(int(self.plan.row_nodes[g.stage][g.start + r]), names)
+        where = nd.name + (f" ({nd.label})" if nd.label else "")
+        if isinstance(g, OpGroup):
+            equation = f"{where} = {g.name} {' '.join(names[a] for a in nd.args)}"
+        else:
+            equation = f"{where}, one of {g.size} {g.name}s ({getattr(g, 'n_terms', 0)} terms in all)"
+        if g.stage == U:
+            who = "for the current parameter values (it does not depend on the inputs)"
+        else:
+            who = f"for {int(bad.any(axis=0).sum())} of {batch} samples (first: sample {b})"
+        return r, b, equation, nd.args if isinstance(g, OpGroup) else (), who
+
+    def _domain_error(self, g: OpGroup, xs: list[np.ndarray], bad: Any, batch: int) -> DomainError:
+        op = g.op
+        bad = np.broadcast_to(bad, (g.size, batch if g.stage == V else 1))
+        r, b, equation, _, who = self._describe(g, bad, batch)
+        values = tuple(float(np.broadcast_to(x, bad.shape)[r, b]) for x in xs)
+        return DomainError(f"{op.name} is undefined {who}: {op.name} needs {op.domain_text}; at {equation} "
+                           f"with operands {', '.join(map(repr, values))}. "
+                           "Change those inputs (or the expression) so that this holds.", op, values, "domain")
+
+    def _overflow_error(self, g: Group, bufs: list[np.ndarray], batch: int) -> DomainError:
+        out = bufs[g.stage][g.start:g.stop]
+        r, b, equation, args, who = self._describe(g, ~np.isfinite(out), batch)
+        values = tuple(float(np.broadcast_to(x, out.shape)[r, b]) for x in self._operands(g, bufs))
+        operands = f" with operands {', '.join(map(repr, values))}" if values else ""
+        return DomainError(f"{g.name} overflowed: its result is not finite {who}, at "
+                           f"{equation}{operands} (result {float(out[r, b])}). Scale the inputs down, or look for "
+                           "a runaway value earlier in the computation.", getattr(g, "op", None), values, "overflow")
+
+    def _explain_gradient(self, g: Group, bufs: list[np.ndarray], grads: list[np.ndarray], batch: int) -> DomainError:
+        g_out = grads[g.stage][g.start:g.stop]
+        if isinstance(g, OpGroup):
+            locals_ = g.op.local(_NUMPY, bufs[g.stage][g.start:g.stop], *self._operands(g, bufs))
+            for d in locals_:
+                d = np.broadcast_to(d, g_out.shape)
+                bad = ~np.isfinite(g_out * d) & (g_out != 0.0)
+                if bad.any():
+                    r, b, equation, _, who = self._describe(g, bad, batch)
+                    return DomainError(
+                        f"the gradient through {equation} is not a finite number {who}: the local derivative "
+                        f"{float(d[r, b])!r} times the upstream gradient {float(g_out[r, b])!r}. No gradient was "
+                        "returned or written. Rescale the inputs, or keep them away from where the derivative is "
+                        "infinite (log or 1/x near 0, say).", g.op, (), "gradient")
+        bad = np.ones_like(g_out, dtype=bool)
+        _, _, equation, _, who = self._describe(g, bad, batch)
+        return DomainError(f"the gradient flowing out of {equation} is not a finite number once summed (over the "
+                           "batch, or over the paths that meet there): it overflowed. No gradient was returned or "
+                           "written. Scale the loss or the inputs down.", kind="gradient")
+
+    @staticmethod
+    def _operands(g: Group, bufs: list[np.ndarray]) -> list[np.ndarray]:
+        return [r.read(bufs) for r in g.args] if isinstance(g, OpGroup) else []
 
 
-def _times(g: np.ndarray, d: Any) -> np.ndarray:
-    """g * d, skipping the multiplication for the constant local derivatives ±1."""
-    if isinstance(d, float):
-        if d == 1.0:
-            return g
-        if d == -1.0:
-            return -g
-    return g * d
-
-
-def _getter(ix: _Index) -> Callable[[list[np.ndarray]], np.ndarray]:
-    """bufs -> the rows ``ix`` names: a view for a contiguous range, else a gather."""
-    src = ix.src
-    if ix.sl is not None:
-        sl = ix.sl
-        return lambda bufs: bufs[src][sl]
-    idx = ix.idx
-    return lambda bufs: bufs[src][idx]
-
-
-def _adder(ix: _Index) -> Callable[[list[np.ndarray], np.ndarray], None]:
-    """(grads, contribution) -> grads[src][rows] += contribution, rows repeated or not."""
-    src = ix.src
-    if ix.sl is not None:
-        sl = ix.sl
-
-        def add_range(grads: list[np.ndarray], c: np.ndarray) -> None:
-            grads[src][sl] += c
-
-        return add_range
-    if ix.order is None:
-        idx = ix.idx
-
-        def add_rows(grads: list[np.ndarray], c: np.ndarray) -> None:
-            grads[src][idx] += c
-
-        return add_rows
-    order, uniq, starts = ix.order, ix.uniq, ix.starts
-
-    def add_repeated(grads: list[np.ndarray], c: np.ndarray) -> None:
-        grads[src][uniq] += np.add.reduceat(c[order], starts, axis=0)
-
-    return add_repeated
+def _gradient_rows(g: Group) -> list[Rows]:
+    """The rows a group's backward step adds gradients into."""
+    rows: list[Rows] = []
+    if isinstance(g, OpGroup):
+        rows = list(g.args)
+    elif isinstance(g, SumGroup):
+        rows = [*g.columns, *(t.rows for t in g.terms)]
+    elif isinstance(g, DotGroup):
+        rows = [g.xs, g.weights, *(t.rows for t in g.terms)]
+    return [r for r in rows if r.needs_grad]

@@ -35,10 +35,23 @@ __all__ = ["mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy", "l
 
 def _as_list(xs: Any, what: str) -> list[Any]:
     if isinstance(xs, np.ndarray):
-        return xs.tolist()
+        return (xs[:, 0] if xs.ndim == 2 and xs.shape[1] == 1 else xs).tolist()  # a column (n, 1) is n numbers
     if isinstance(xs, (Value, int, float, np.number)):
         return [xs]
+    if isinstance(xs, (str, bytes)) or not hasattr(xs, "__iter__"):
+        raise TypeError(f"{what} must be a list (or array) of numbers, got {type(xs).__name__}")
     return list(xs)
+
+
+def _number(x: Any, what: str, i: int, j: int | None = None) -> float:
+    """A target (or a prediction given as a number) as a finite float; the error names where it is."""
+    where = f"index {i}" + (f", class {j}" if j is not None else "")
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} at {where} must be a number, got {type(x).__name__}: {x!r:.40}")
+    f = float(x)
+    if not math.isfinite(f):
+        raise ValueError(f"{what} at {where} is {f}: losses take finite numbers. Drop or fix that sample.")
+    return f
 
 
 def _pair(preds: Any, targets: Any) -> tuple[list[Any], list[Any]]:
@@ -48,22 +61,29 @@ def _pair(preds: Any, targets: Any) -> tuple[list[Any], list[Any]]:
         raise ValueError(f"got {len(ps)} predictions but {len(ts)} targets; give one target per prediction")
     if not ps:
         raise ValueError("the batch is empty: give at least one prediction and target")
-    return ps, [t if isinstance(t, Value) else float(t) for t in ts]
+    return ([_lift(p, i) for i, p in enumerate(ps)],
+            [t if isinstance(t, Value) else _number(t, "target", i) for i, t in enumerate(ts)])
 
 
-def _lift(p: Any) -> Value:
-    return p if isinstance(p, Value) else Value(p)
+def _lift(p: Any, i: int = 0, j: int | None = None) -> Value:
+    return p if isinstance(p, Value) else Value(_number(p, "prediction", i, j))
 
 
 def _mean(terms: list[Value]) -> Value:
-    # micrograd's form: sum(losses) * (1.0 / len(losses))
+    """micrograd's form, ``sum(losses) * (1.0 / len(losses))``.
+
+    While ``jit`` traces a per-sample loss (a batch of one), the one term is its own
+    mean: the compiled step then skips the ``0 + term`` and ``× 1.0`` it would add.
+    """
+    if len(terms) == 1 and current_tracer() is not None:
+        return terms[0]
     return sum(terms) * (1.0 / len(terms))  # type: ignore[return-value]
 
 
 def mse(preds: Sequence[Any], targets: Sequence[float]) -> Value:
     """Mean squared error, (1/n) Σ (sᵢ - tᵢ)²; d/dsᵢ = 2(sᵢ - tᵢ)/n."""
     ps, ts = _pair(preds, targets)
-    return _mean([(_lift(p) - t) ** 2 for p, t in zip(ps, ts, strict=True)])
+    return _mean([(p - t) ** 2 for p, t in zip(ps, ts, strict=True)])
 
 
 def bce(probs: Sequence[Any], targets: Sequence[float]) -> Value:
@@ -71,12 +91,16 @@ def bce(probs: Sequence[Any], targets: Sequence[float]) -> Value:
 
     Only the terms with a non-zero weight are built, so a hard target t = 1
     needs p > 0 only. For raw scores use :func:`bce_with_logits`, which never
-    takes the log of 0.
+    takes the log of 0. A "probability" outside [0, 1] is refused.
     """
     ps, ts = _pair(probs, targets)
     terms = []
+    tracing = current_tracer() is not None  # then p holds no number yet to check
     for i, (p, t) in enumerate(zip(ps, ts, strict=True)):
-        p = _lift(p)
+        if not tracing and not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"bce takes probabilities, but the prediction at index {i} is {p.data:g}, outside "
+                             "[0, 1]. Put a sigmoid on the model's output, or give the raw scores to "
+                             "bce_with_logits.")
         if isinstance(t, Value):  # a traced target: both terms, weighted
             terms.append(-(t * p.log() + (1 - t) * (1 - p).log()))
             continue
@@ -103,7 +127,6 @@ def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     zs, ts = _pair(logits, targets)
     terms = []
     for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
-        z = _lift(z)
         sp = z.softplus()  # type: ignore[attr-defined]
         if isinstance(t, Value):
             terms.append(sp - z * t)
@@ -123,19 +146,25 @@ def hinge(scores: Sequence[Any], targets: Sequence[float]) -> Value:
         if not isinstance(t, Value) and t not in (-1.0, 1.0):
             raise ValueError(f"hinge targets must be -1 or +1, got {t:g} at index {i}; "
                              "map {0, 1} labels with y*2 - 1 (or data sets' labels='signed')")
-    return _mean([(1 + -yi * _lift(si)).relu() for yi, si in zip(ts, ss, strict=True)])
+    return _mean([(1 + -yi * si).relu() for yi, si in zip(ts, ss, strict=True)])
 
 
 def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]) -> Value:
     """Cross-entropy of softmax(scores) against the labels, averaged over the batch.
 
     A label is a class index y, or a row t of class probabilities (one-hot, or
-    soft targets; Values when traced). Subtracting m = max s (a constant, so
-    gradients are unchanged) keeps every exp ≤ 1::
+    soft targets: each in [0, 1], summing to 1; Values when traced). Subtracting
+    m = max s (a constant, so gradients are unchanged) keeps every exp ≤ 1::
 
         loss = ln Σⱼ e^(sⱼ - m) - Σⱼ tⱼ·(sⱼ - m)      ∂loss/∂sⱼ = softmax(s)ⱼ - tⱼ
 
     (for an index, t is one-hot at y and the last sum is just s_y - m).
+
+    While ``jit`` traces, the scores hold no numbers to take the max of. The
+    log-sum-exp is then built pairwise from ops that cannot overflow,
+    ln(eᵃ + eᵇ) = b + softplus(a - b), down the row (depth log₂ k), and the loss is
+    ``ln Σⱼ e^(sⱼ) - Σⱼ tⱼ·sⱼ`` (Σ t = 1): the same value and gradient, for logits of
+    any size, as eager.
     """
     rows = _as_list(scores, "scores")
     ys = _as_list(labels, "labels")
@@ -148,21 +177,49 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
         if isinstance(row, Value) or not hasattr(row, "__len__"):
             raise ValueError(f"sample {i}: softmax_cross_entropy needs a list of class scores per sample "
                              "(a model with one output per class), got a single score")
-        row = [_lift(s) for s in row]
-        k = len(row)
-        # While jit traces, scores are unknown: no shift (exp overflow is then reported as a DomainError).
-        m = max(s.data for s in row) if not current_tracer() is not None else 0.0
-        shifted = [s - m for s in row]
-        log_sum = sum(e.exp() for e in shifted).log()  # type: ignore[union-attr]
-        if hasattr(y, "__len__"):  # a row of class probabilities
-            if len(y) != k:
-                raise ValueError(f"label {i} has {len(y)} class probabilities but there are {k} scores")
-            terms.append(log_sum - sum(t * s for t, s in zip(y, shifted, strict=True)))
+        row = [_lift(s, i, j) for j, s in enumerate(row)]
+        t = _probabilities(y, len(row), i) if hasattr(y, "__len__") else None  # else: a class index
+        index = _class_index(y, len(row), i) if t is None else 0
+        if current_tracer() is not None:
+            target = row[index] if t is None else sum(tj * s for tj, s in zip(t, row, strict=True))
+            terms.append(_traced_log_sum_exp(row) - target)
             continue
-        if isinstance(y, bool) or float(y) != int(y) or not 0 <= int(y) < k:
-            raise ValueError(f"label {y!r} at index {i} is not a class index in 0..{k - 1}")
-        terms.append(log_sum - shifted[int(y)])
+        m = max(s.data for s in row)
+        shifted = [s - m for s in row]
+        target = shifted[index] if t is None else sum(tj * s for tj, s in zip(t, shifted, strict=True))
+        terms.append(sum(e.exp() for e in shifted).log() - target)  # type: ignore[union-attr]
     return _mean(terms)
+
+
+def _traced_log_sum_exp(row: list[Value]) -> Value:
+    """ln Σ e^s from ops that never overflow: ln(eᵃ + eᵇ) = b + softplus(a - b), pairwise down the row."""
+    level = row
+    while len(level) > 1:
+        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]  # type: ignore
+        level = pairs + level[len(pairs) * 2:]
+    return level[0]
+
+
+def _class_index(y: Any, k: int, i: int) -> int:
+    if isinstance(y, Value):
+        raise ValueError(f"label {i} is a single Value: a traced label is a row of class probabilities")
+    f = _number(y, "label", i)
+    if f != int(f) or not 0 <= f < k:
+        raise ValueError(f"label {y!r} at index {i} is not a class index in 0..{k - 1}")
+    return int(f)
+
+
+def _probabilities(t: Any, k: int, i: int) -> list[Any]:
+    """A row of k class probabilities: each in [0, 1], summing to 1 (Values, when traced, are taken as given)."""
+    if len(t) != k:
+        raise ValueError(f"label {i} has {len(t)} class probabilities but there are {k} scores")
+    if any(isinstance(tj, Value) for tj in t):
+        return list(t)
+    row = [_number(tj, "label", i, j) for j, tj in enumerate(t)]
+    if any(not 0.0 <= tj <= 1.0 for tj in row) or abs(sum(row) - 1.0) > 1e-6:
+        raise ValueError(f"label {i} is not a row of class probabilities: {row!r:.80} must each be in [0, 1] and "
+                         "sum to 1 (give a class index, or a one-hot or soft row)")
+    return row
 
 
 def l2(params: Iterable[Value], alpha: float = 1e-4) -> Value:

@@ -15,10 +15,15 @@ from typing import Any
 
 from ..files import write_atomic
 
-__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "read_model_file", "write_model_file", "describe_config"]
+__all__ = ["ModelFileError", "FORMAT", "FORMAT_VERSION", "MAX_PARAMETERS", "read_model_file", "write_model_file",
+           "describe_config"]
 
 FORMAT = "microgradx.nn"
 FORMAT_VERSION = 1
+#: The most parameters a model file may describe: checked from the architecture's numbers before
+#: anything is built (a scalar engine at this size already needs gigabytes).
+MAX_PARAMETERS = 10_000_000
+_INT_DIGITS = 18  # longer integers are read as floats (inf if too large), never as huge Python ints
 
 
 class ModelFileError(ValueError):
@@ -42,11 +47,14 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     except UnicodeDecodeError:
         raise ModelFileError(f"{name} is not a text file, so not a model saved by microgradx") from None
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_integer)
     except json.JSONDecodeError as e:
         hint = "it looks truncated" if e.pos >= len(text.rstrip()) else "it is not valid JSON"
         raise ModelFileError(f"{name}: {hint} ({e.msg} at line {e.lineno} column {e.colno}). "
                              "Save the model again with model.save(path).") from None
+    except RecursionError:
+        raise ModelFileError(f"{name}: its JSON is nested too deeply to be a model file; "
+                             "save the model again with model.save(path)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFileError(f"{name} is JSON but not a microgradx model file "
                              f"(expected a 'format': {FORMAT!r} entry); save one with model.save(path)")
@@ -57,6 +65,12 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     if not isinstance(arch, dict) or not isinstance(params, dict):
         raise ModelFileError(f"{name} lacks an 'architecture' object or a 'parameters' object")
     return arch, params
+
+
+def _integer(digits: str) -> int | float:
+    """A JSON integer: an int when short, else a float (``inf`` when too large), so that a damaged file's
+    400-digit number is reported like any other non-finite parameter instead of overflowing later."""
+    return int(digits) if len(digits.lstrip("-")) <= _INT_DIGITS else float(digits)
 
 
 def describe_config(arch: dict[str, Any]) -> str:

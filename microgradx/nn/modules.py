@@ -20,10 +20,12 @@ and each neuron labels the ``Value`` it returns with its own name
 from __future__ import annotations
 
 import gc
+import html
 import math
 import os
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
 from operator import mul
 from typing import Any
 
@@ -32,7 +34,7 @@ import numpy as np
 from ..engine import Value, gc_paused
 from ..graph import Scope
 from ..ops import OPS, Op
-from .modelfile import ModelFileError, describe_config, read_model_file, write_model_file
+from .modelfile import MAX_PARAMETERS, ModelFileError, describe_config, read_model_file, write_model_file
 
 __all__ = [
     "Module", "Neuron", "Layer", "MLP", "ModelFileError",
@@ -71,8 +73,20 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
 
 def _check_count(name: str, n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
+        raise ValueError(f"{name} must be a positive int, got {n!r:.60}")
     return int(n)
+
+
+def _check_flag(name: str, flag: Any) -> bool:
+    if not isinstance(flag, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(flag).__name__}: {flag!r:.40}")
+    return bool(flag)
+
+
+def _check_dropout(p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {p!r:.40}")
+    return float(p)
 
 
 class Module:
@@ -101,18 +115,33 @@ class Module:
             yield from child.named_parameters(prefix + name + ".")
 
     def parameters(self) -> list[Value]:
-        """All parameters (a new list each call, as in micrograd), in ``named_parameters`` order."""
-        cached = self.__dict__.get("_param_cache")
-        if cached is None:
-            cached = [p for _, p in self.named_parameters()]
-            self.__dict__["_param_cache"] = cached
-        return list(cached)
+        """All parameters (a new list each call, as in micrograd), in ``named_parameters`` order.
+
+        Read afresh every call, never cached, so a replaced weight (``neuron.w[1] = Value(3.0)``)
+        is what an optimizer made afterwards gets.
+        """
+        out = [p for _, p in self._own_parameters()]
+        for _, child in self._children():
+            out.extend(child.parameters())
+        return out
 
     def modules(self) -> Iterator[Module]:
         """This module and every sub-module, depth first."""
         yield self
         for _, child in self._children():
             yield from child.modules()
+
+    # ---------------------------------------------------------------- what training needs to know
+
+    @property
+    def n_outputs(self) -> int | None:
+        """How many numbers one sample's output holds (1: a single Value); None if the module cannot say."""
+        return None
+
+    @property
+    def has_dropout(self) -> bool:
+        """Does training mode draw random numbers (dropout)? Then one trace cannot stand for every step."""
+        return any(getattr(m, "dropout", 0.0) for m in self.modules())
 
     def _relabel(self, prefix: str = "") -> None:
         """Give every parameter its dotted name as label, and every module its name and scope."""
@@ -191,9 +220,13 @@ class Module:
         for k, v in state.items():
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
                 raise ValueError(f"parameter {k!r} must be a number, got {type(v).__name__}: {v!r:.40}")
-            f = float(v)
+            try:
+                f = float(v)
+            except OverflowError:
+                f = math.inf if v > 0 else -math.inf
             if not math.isfinite(f):
-                raise ValueError(f"parameter {k!r} is {f}: a model's parameters must be finite")
+                big = " (too large for a float)" if math.isinf(f) else ""
+                raise ValueError(f"parameter {k!r} is {f}{big}: a model's parameters must be finite numbers")
             values[k] = f
         for k, p in named.items():
             p.data = values[k]
@@ -214,7 +247,13 @@ class Module:
         The file is written to a temporary file in the same folder and renamed
         over ``path``, so a crash never leaves a half-written model behind.
         """
-        write_model_file(path, self.config(), self.state_dict())
+        state = self.state_dict()
+        bad = [k for k, v in state.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"refusing to save {self.describe()}: parameter {bad[0]!r} is {state[bad[0]]}"
+                             f"{f' (and {len(bad) - 1} more)' if len(bad) > 1 else ''}; a model file holds finite "
+                             f"numbers only. {os.fspath(path)} was not written (training probably diverged).")
+        write_model_file(path, self.config(), state)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
@@ -230,7 +269,18 @@ class Module:
                                  f"load it with {kind}.load(path)")
         kwargs = {k: v for k, v in arch.items() if k != "type"}
         try:
+            n = target.parameter_count(kwargs)  # from the numbers alone: nothing is built yet
+            if n > MAX_PARAMETERS:
+                raise ValueError(f"it has {n:,} parameters, more than the {MAX_PARAMETERS:,} a model file may hold")
+            if n != len(params):
+                raise ModelFileError(f"{os.fspath(path)} has {len(params)} parameters but {describe_config(arch)} "
+                                     f"has {n}: the file is damaged or belongs to another model")
             model = target.from_config(kwargs)
+        except KeyError as e:
+            raise ModelFileError(f"{os.fspath(path)}: the architecture {arch!r:.200} lacks the entry {e.args[0]!r}; "
+                                 "save the model again with model.save(path)") from None
+        except ModelFileError:
+            raise
         except (TypeError, ValueError) as e:
             raise ModelFileError(f"{os.fspath(path)}: the architecture {arch!r:.200} is not valid ({e})") from None
         model._load_checked(params, path)
@@ -261,6 +311,11 @@ class Module:
             raise ModelFileError(f"{os.fspath(path)}: {e}") from None
 
     @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        """How many parameters the module ``config()`` describes has, computed without building it."""
+        raise NotImplementedError(f"{cls.__name__} cannot count the parameters of a config")
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
         """The module described by ``config()``, weights zero (``load``/``restore`` fill them in).
 
@@ -279,6 +334,11 @@ def _as_inputs(x: Inputs, nin: int) -> list[Any]:
         x = x.tolist()
     elif isinstance(x, (Value, int, float, np.number)):
         raise ValueError(f"expected {nin} inputs, got a single {type(x).__name__}; pass a list, e.g. [x]")
+    elif not isinstance(x, Sequence) or isinstance(x, (str, bytes)):
+        order = " (a set has no order)" if isinstance(x, (set, frozenset)) else ""
+        keys = " (a dict would give its keys)" if isinstance(x, Mapping) else ""
+        raise TypeError(f"expected {nin} inputs as a list, tuple or 1-D array, got a {type(x).__name__}"
+                        f"{order}{keys}: pass the numbers in order, e.g. [x0, x1]")
     if len(x) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(x)}")
     if type(x) is list and all(type(xi) is Value for xi in x):
@@ -315,6 +375,7 @@ class Neuron(Module):
         self.activation = _check_choice("activation", activation, list(ACTIVATIONS))
         self.nonlin = activation != "linear"
         self.init = _check_choice("init", init, INITS)
+        bias = _check_flag("bias", bias)
         rng = _rng(seed)
         if init == "uniform":
             ws = [rng.uniform(-1, 1) for _ in range(nin)]
@@ -337,6 +398,10 @@ class Neuron(Module):
             named.append(("b", self.b))
         return named
 
+    def parameters(self) -> list[Value]:
+        """micrograd's ``self.w + [self.b]`` (the weights, then the bias)."""
+        return self.w + [self.b] if self.b is not None else list(self.w)
+
     def forward(self, x: Inputs) -> Value:
         return self._forward(_as_inputs(x, len(self.w)))
 
@@ -347,8 +412,20 @@ class Neuron(Module):
         out._scope = self.scope  # type: ignore[attr-defined]
         return out
 
+    @property
+    def nin(self) -> int:
+        return len(self.w)
+
+    @property
+    def n_outputs(self) -> int:
+        return 1
+
     def config(self) -> dict[str, Any]:
         return {"type": "Neuron", "nin": len(self.w), "activation": self.activation, "bias": self.b is not None}
+
+    @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        return _check_count("nin", config["nin"]) + _check_flag("bias", config.get("bias", True))
 
     def describe(self) -> str:
         return f"Neuron({len(self.w)})"
@@ -370,11 +447,9 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, dropout: float = 0.0, **kwargs: Any) -> None:
         nin, nout = _check_count("nin", nin), _check_count("nout", nout)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
+        self.dropout = _check_dropout(dropout)
         rng = _rng(kwargs.pop("seed", None))
-        self._dropout_rng = rng
+        self._dropout_rng = None if rng is random else rng  # None: the global stream (a module cannot be copied)
         kwargs.setdefault("fan_out", nout)
         self.neurons = [Neuron(nin, seed=rng, **kwargs) for _ in range(nout)]
         self._relabel()
@@ -389,20 +464,38 @@ class Layer(Module):
         out = [n._forward(x) for n in self.neurons]
         if self.dropout and self.training:
             keep = 1.0 / (1.0 - self.dropout)
-            out = [o * (0.0 if self._dropout_rng.random() < self.dropout else keep) for o in out]
+            draw = (self._dropout_rng or random).random
+            out = [o * (0.0 if draw() < self.dropout else keep) for o in out]
         return out[0] if len(out) == 1 else out
+
+    @property
+    def nin(self) -> int:
+        return len(self.neurons[0].w)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.neurons)
 
     def config(self) -> dict[str, Any]:
         n = self.neurons[0]
         return {"type": "Layer", "nin": len(n.w), "nout": len(self.neurons), "activation": n.activation,
                 "bias": n.b is not None, "dropout": self.dropout}
 
+    @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        nin, nout = _check_count("nin", config["nin"]), _check_count("nout", config["nout"])
+        return nout * (nin + _check_flag("bias", config.get("bias", True)))
+
     def describe(self) -> str:
         return f"Layer({len(self.neurons[0].w)}, {len(self.neurons)})"
 
     def __repr__(self) -> str:
+        """micrograd's ``Layer of [ReLUNeuron(2), ...]``; a run of more than three equal neurons is written once
+        with its count (``ReLUNeuron(2) × 16``), so that a wide model's repr stays one readable line."""
         drop = f" + Dropout({self.dropout:g})" if self.dropout else ""
-        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]{drop}"
+        runs = [(text, len(list(group))) for text, group in groupby(repr(n) for n in self.neurons)]
+        parts = [part for text, k in runs for part in ([f"{text} × {k}"] if k > 3 else [text] * k)]
+        return f"Layer of [{', '.join(parts)}]{drop}"
 
 
 class MLP(Module):
@@ -419,9 +512,11 @@ class MLP(Module):
                  output_activation: str = "linear", init: str = "uniform", seed: Rng = None,
                  bias: bool = True, dropout: float = 0.0) -> None:
         nin = _check_count("nin", nin)
-        if isinstance(nouts, (int, np.integer)) or not len(nouts):
-            raise ValueError(f"nouts must be a non-empty list of layer sizes, e.g. [16, 16, 1]; got {nouts!r}")
-        nouts = [_check_count("layer size", n) for n in nouts]
+        nouts = _layer_sizes(nouts)
+        _check_choice("activation", activation, list(ACTIVATIONS))  # also when there is no hidden layer
+        if _check_dropout(dropout) and len(nouts) == 1:
+            raise ValueError(f"dropout applies after hidden layers, and MLP({nin}, {nouts}) has none: "
+                             "add a hidden layer or leave dropout at 0")
         rng = _rng(seed)
         sz = [nin] + nouts
         last = len(nouts) - 1
@@ -447,6 +542,16 @@ class MLP(Module):
     def nouts(self) -> list[int]:
         return [len(layer.neurons) for layer in self.layers]
 
+    @property
+    def n_outputs(self) -> int:
+        return len(self.layers[-1].neurons)
+
+    @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        sizes = [_check_count("nin", config["nin"]), *_layer_sizes(config["nouts"])]
+        bias = _check_flag("bias", config.get("bias", True))
+        return sum((a + bias) * b for a, b in zip(sizes, sizes[1:]))
+
     def config(self) -> dict[str, Any]:
         first, last = self.layers[0].neurons[0], self.layers[-1].neurons[0]
         hidden = first.activation if len(self.layers) > 1 else "relu"
@@ -458,7 +563,39 @@ class MLP(Module):
         return f"MLP({self.nin}, {self.nouts})"
 
     def __repr__(self) -> str:
-        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"  # micrograd's (wide layers shortened)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """One row per layer: name, inputs, outputs, activation, dropout, parameter count, weight range."""
+        rows = []
+        for layer in self.layers:
+            ws = [w.data for n in layer.neurons for w in n.w]
+            rows.append({"layer": layer.name, "nin": layer.nin, "nout": layer.n_outputs,
+                         "activation": layer.neurons[0].activation, "dropout": layer.dropout,
+                         "parameters": len(layer.parameters()), "weights": (min(ws), max(ws))})
+        return rows
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of the layers (micrograd's repr lists every neuron)."""
+        head = "".join(f"<th>{h}</th>" for h in ("layer", "in → out", "activation", "dropout", "parameters",
+                                                  "weights (min … max)"))
+        body = "".join(
+            f"<tr><td>{html.escape(r['layer'])}</td><td>{r['nin']} → {r['nout']}</td><td>{r['activation']}</td>"
+            f"<td>{r['dropout']:g}</td><td>{r['parameters']:,}</td>"
+            f"<td>{r['weights'][0]:.3g} … {r['weights'][1]:.3g}</td></tr>" for r in self.summary())
+        total = len(self.parameters())
+        return (f"<table><caption>{html.escape(self.describe())}: {total:,} parameters</caption>"
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _layer_sizes(nouts: Any) -> list[int]:
+    """``nouts`` as a non-empty list of positive ints, or a clear error."""
+    if isinstance(nouts, (int, np.integer, str, bytes, Mapping)) or not isinstance(nouts, Iterable):
+        raise ValueError(f"nouts must be a non-empty list of layer sizes, e.g. [16, 16, 1]; got {nouts!r:.60}")
+    sizes = [_check_count("layer size", n) for n in nouts]
+    if not sizes:
+        raise ValueError("nouts must be a non-empty list of layer sizes, e.g. [16, 16, 1]; got an empty list")
+    return sizes
 
 
 Neuron._kind, Layer._kind, MLP._kind = "neuron", "layer", "model"

@@ -24,15 +24,22 @@ With g the gradient, λ the weight decay and η the learning rate:
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import numpy as np
 
 from ..engine import Value
 
 __all__ = [
-    "Optimizer", "SGD", "Adam", "AdamW", "RMSProp", "clip_grad_norm",
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSProp", "clip_grad_norm", "clip_grad_vector",
+    "grad_vector", "data_vector", "write_data",
     "LRScheduler", "StepLR", "LinearLR", "LambdaLR", "OPTIMIZERS", "make_optimizer",
 ]
+
+_DATA = operator.attrgetter("data")
 
 
 def _grad(p: Value) -> float:
@@ -41,8 +48,26 @@ def _grad(p: Value) -> float:
     return g.data if isinstance(g, Value) else float(g)
 
 
-def _check_hyper(name: str, value: float, low: float = 0.0, high: float | None = None,
+def grad_vector(params: list[Value]) -> np.ndarray:
+    """Every parameter's gradient as one vector (a Value gradient is read as its number)."""
+    return np.fromiter(map(_grad, params), dtype=np.float64, count=len(params))
+
+
+def data_vector(params: list[Value]) -> np.ndarray:
+    """Every parameter's ``data`` as one vector."""
+    return np.fromiter(map(_DATA, params), dtype=np.float64, count=len(params))
+
+
+def write_data(params: list[Value], vector: np.ndarray) -> None:
+    """``params[i].data = vector[i]`` for every i (as Python floats)."""
+    for p, d in zip(params, vector.tolist(), strict=True):
+        p.data = d
+
+
+def _check_hyper(name: str, value: Any, low: float = 0.0, high: float | None = None,
                  open_high: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r:.40}")
     v = float(value)
     bad = not math.isfinite(v) or v < low or (high is not None and (v >= high if open_high else v > high))
     if bad:
@@ -51,21 +76,63 @@ def _check_hyper(name: str, value: float, low: float = 0.0, high: float | None =
     return v
 
 
-class Optimizer:
-    """Holds the parameters and per-parameter state; subclasses define :meth:`step`.
+def _check_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
 
-    ``lr`` is a plain attribute: schedules (and you) may change it between steps.
+
+def _parameter_list(params: Any) -> list[Value]:
+    """``params`` as a list of distinct Values, or a clear error saying what to pass."""
+    if hasattr(params, "parameters") and callable(params.parameters):
+        raise TypeError(f"an optimizer takes the parameters, not the {type(params).__name__}: "
+                        "pass model.parameters()")
+    if isinstance(params, Value):
+        raise TypeError("an optimizer takes a list of parameters, got a single Value: pass [v]")
+    try:
+        ps = list(params)
+    except TypeError:
+        raise TypeError(f"an optimizer takes a list of parameters (Values), got {type(params).__name__}: "
+                        "pass model.parameters()") from None
+    if not ps:
+        raise ValueError("the optimizer got an empty parameter list: pass model.parameters()")
+    seen: dict[int, int] = {}
+    for i, p in enumerate(ps):
+        if not isinstance(p, Value):
+            raise TypeError(f"parameter {i} is a {type(p).__name__}, not a Value: pass model.parameters()")
+        first = seen.setdefault(id(p), i)
+        if first != i:
+            raise ValueError(f"parameter {i} ({p.label or 'unlabelled'}) is the same Value as parameter {first}: "
+                             "each parameter may appear once, or it would be updated twice per step")
+    return ps
+
+
+class Optimizer:
+    """Holds the parameters and per-parameter state; subclasses define :meth:`_update`.
+
+    Two ways to take a step, with the same math: :meth:`step` reads every
+    parameter's ``grad`` and updates its ``data`` (the Value path), and
+    :meth:`update` updates a vector of parameter values from a vector of
+    gradients, both ordered like ``params`` (the vector path, which
+    ``fit(compiled=True)`` uses so that no step loops over parameters in Python).
+    ``step()`` is ``update()`` on the gathered numbers, written back.
+
+    ``lr`` may be changed between steps (schedules do); it must stay a finite number >= 0.
     """
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("the optimizer got an empty parameter list: pass model.parameters()")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"parameter {i} is a {type(p).__name__}, not a Value: pass model.parameters()")
-        self.lr = _check_hyper("lr", lr)
+        self.params = _parameter_list(params)
+        self.lr = lr
         self.steps = 0
+
+    @property
+    def lr(self) -> float:
+        """The learning rate η of the next step."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _check_hyper("lr", value)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 before the next ``backward``."""
@@ -73,7 +140,18 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        raise NotImplementedError
+        """Update every parameter's ``data`` from its ``grad``."""
+        p = data_vector(self.params)
+        self.update(p, grad_vector(self.params))
+        write_data(self.params, p)
+
+    def update(self, p: np.ndarray, g: np.ndarray) -> None:
+        """One step on the vector ``p`` in place, with gradient ``g`` (both ordered like ``params``)."""
+        self.steps += 1
+        self._update(p, g)
+
+    def _update(self, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _update(p, g) (or step())")
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
@@ -98,35 +176,32 @@ class SGD(Optimizer):
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
-        self._buf: list[float] | None = None
+        self._buf: np.ndarray | None = None
 
-    def step(self) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray) -> None:
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        if wd:
+            g = g + wd * p
         if mu == 0.0:
-            for p in self.params:
-                g = _grad(p)
-                if wd:
-                    g += wd * p.data
-                p.data -= lr * g
-            self.steps += 1
+            p -= lr * g
             return
-        first = self._buf is None
-        if first:
-            self._buf = [0.0] * len(self.params)
-        buf = self._buf
-        assert buf is not None
-        for i, p in enumerate(self.params):
-            g = _grad(p)
-            if wd:
-                g += wd * p.data
-            b = g if first else mu * buf[i] + (1.0 - self.dampening) * g
-            buf[i] = b
-            p.data -= lr * (g + mu * b if self.nesterov else b)
-        self.steps += 1
+        if self._buf is None:  # the first step starts the velocity at g
+            self._buf = g.copy()
+        else:
+            self._buf *= mu
+            self._buf += (1.0 - self.dampening) * g
+        p -= lr * (g + mu * self._buf if self.nesterov else self._buf)
 
     def _hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
                 "weight_decay": self.weight_decay}
+
+
+def _betas(betas: Any) -> tuple[float, float]:
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), e.g. (0.9, 0.999); got {betas!r:.60}")
+    return (_check_hyper("beta1", betas[0], 0.0, 1.0, open_high=True),
+            _check_hyper("beta2", betas[1], 0.0, 1.0, open_high=True))
 
 
 class Adam(Optimizer):
@@ -140,31 +215,28 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float = 0.001, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        b1, b2 = betas
-        self.betas = (_check_hyper("beta1", b1, 0.0, 1.0, open_high=True),
-                      _check_hyper("beta2", b2, 0.0, 1.0, open_high=True))
+        self.betas = _betas(betas)
         self.eps = _check_hyper("eps", eps)
         self.weight_decay = _check_hyper("weight_decay", weight_decay)
-        self._m = [0.0] * len(self.params)
-        self._v = [0.0] * len(self.params)
+        self._m = np.zeros(len(self.params))
+        self._v = np.zeros(len(self.params))
 
-    def step(self) -> None:
-        self.steps += 1
+    def _update(self, p: np.ndarray, g: np.ndarray) -> None:
         t, lr, wd, eps = self.steps, self.lr, self.weight_decay, self.eps
         b1, b2 = self.betas
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
         step_size, sqrt_c2 = lr / c1, math.sqrt(c2)
+        if wd:
+            if self._decoupled:
+                p *= 1.0 - lr * wd
+            else:
+                g = g + wd * p
         m, v = self._m, self._v
-        for i, p in enumerate(self.params):
-            g = _grad(p)
-            if wd:
-                if self._decoupled:
-                    p.data *= 1.0 - lr * wd
-                else:
-                    g += wd * p.data
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= step_size * m[i] / (math.sqrt(v[i]) / sqrt_c2 + eps)
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * g * g
+        p -= step_size * m / (np.sqrt(v) / sqrt_c2 + eps)
 
     def _hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
@@ -190,42 +262,57 @@ class RMSProp(Optimizer):
         self.eps = _check_hyper("eps", eps)
         self.weight_decay = _check_hyper("weight_decay", weight_decay)
         self.momentum = _check_hyper("momentum", momentum)
-        self._v = [0.0] * len(self.params)
-        self._buf = [0.0] * len(self.params)
+        self._v = np.zeros(len(self.params))
+        self._buf = np.zeros(len(self.params))
 
-    def step(self) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray) -> None:
         lr, a, eps, wd, mu = self.lr, self.alpha, self.eps, self.weight_decay, self.momentum
-        v, buf = self._v, self._buf
-        for i, p in enumerate(self.params):
-            g = _grad(p)
-            if wd:
-                g += wd * p.data
-            v[i] = a * v[i] + (1.0 - a) * g * g
-            d = g / (math.sqrt(v[i]) + eps)
-            if mu:
-                buf[i] = mu * buf[i] + d
-                d = buf[i]
-            p.data -= lr * d
-        self.steps += 1
+        if wd:
+            g = g + wd * p
+        v = self._v
+        v *= a
+        v += (1.0 - a) * g * g
+        d = g / (np.sqrt(v) + eps)
+        if mu:
+            self._buf *= mu
+            self._buf += d
+            d = self._buf
+        p -= lr * d
 
     def _hyper(self) -> dict[str, Any]:
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
                 "momentum": self.momentum}
 
 
+def clip_grad_vector(g: np.ndarray, max_norm: float) -> float:
+    """Scale the gradient vector ``g`` in place so that its norm √(Σ g²) is at most ``max_norm``.
+
+    Returns the norm before clipping. As ``torch.nn.utils.clip_grad_norm_``, the
+    scale is max_norm/(norm + 1e-6), applied only when that is below 1.
+    """
+    max_norm = _check_hyper("max_norm", max_norm)
+    total = math.sqrt(float(np.dot(g, g)))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        g *= coef
+    return total
+
+
 def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
     """Scale all gradients so that their global norm √(Σ g²) is at most ``max_norm``.
 
-    Returns the norm before clipping (as ``torch.nn.utils.clip_grad_norm_``,
-    which scales by max_norm/(norm + 1e-6) when the norm is larger).
+    Returns the norm before clipping (see :func:`clip_grad_vector`, which this
+    applies to the parameters' gradients).
     """
+    if hasattr(params, "parameters"):
+        raise TypeError(f"clip_grad_norm takes the parameters, not the {type(params).__name__}: "
+                        "pass model.parameters()")
     ps = list(params)
-    max_norm = _check_hyper("max_norm", max_norm)
-    total = math.sqrt(sum(_grad(p) ** 2 for p in ps))
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for p in ps:
-            p.grad = _grad(p) * coef
+    g = grad_vector(ps)
+    total = clip_grad_vector(g, max_norm)
+    if max_norm / (total + 1e-6) < 1.0:
+        for p, gi in zip(ps, g.tolist(), strict=True):
+            p.grad = gi
     return total
 
 
@@ -233,7 +320,12 @@ def clip_grad_norm(params: Iterable[Value], max_norm: float) -> float:
 
 
 class LRScheduler:
-    """Sets ``optimizer.lr = base_lr · factor(epoch)``; call :meth:`step` once per epoch (or step)."""
+    """Sets ``optimizer.lr = base_lr · factor(epoch)``; call :meth:`step` once per epoch (or step).
+
+    Schedules only change one number, so the Value path and the vector path of
+    the optimizer share them unchanged. A factor that would make the learning
+    rate negative or not a number is refused, naming the schedule and the epoch.
+    """
 
     def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -241,14 +333,24 @@ class LRScheduler:
         self.optimizer = optimizer
         self.base_lr = optimizer.lr
         self.last_epoch = 0
-        self.optimizer.lr = self.base_lr * self.factor(0)
+        self._set_lr()
 
     def factor(self, epoch: int) -> float:
         raise NotImplementedError
 
     def step(self) -> None:
         self.last_epoch += 1
-        self.optimizer.lr = self.base_lr * self.factor(self.last_epoch)
+        self._set_lr()
+
+    def _set_lr(self) -> None:
+        epoch = self.last_epoch
+        factor = self.factor(epoch)
+        lr = self.base_lr * factor
+        if not (isinstance(lr, float) and math.isfinite(lr) and lr >= 0.0):
+            raise ValueError(f"{type(self).__name__} would set the learning rate to {lr!r} at epoch {epoch} "
+                             f"(base lr {self.base_lr:g} x factor {factor!r}): a learning rate must be a "
+                             "finite number >= 0; check the schedule's arguments (or lr_lambda)")
+        self.optimizer.lr = lr
 
     def get_last_lr(self) -> list[float]:
         """The current learning rate, as a one-element list (PyTorch's shape)."""
@@ -259,9 +361,7 @@ class StepLR(LRScheduler):
     """lr = base_lr · γ^⌊epoch / step_size⌋."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if step_size < 1:
-            raise ValueError(f"step_size must be a positive int, got {step_size!r}")
-        self.step_size, self.gamma = int(step_size), _check_hyper("gamma", gamma)
+        self.step_size, self.gamma = _check_int("step_size", step_size), _check_hyper("gamma", gamma)
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
@@ -277,11 +377,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5) -> None:
-        if total_iters < 1:
-            raise ValueError(f"total_iters must be a positive int, got {total_iters!r}")
+        self.total_iters = _check_int("total_iters", total_iters)
         self.start_factor = _check_hyper("start_factor", start_factor)
         self.end_factor = _check_hyper("end_factor", end_factor)
-        self.total_iters = int(total_iters)
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
@@ -293,11 +391,16 @@ class LambdaLR(LRScheduler):
     """lr = base_lr · fn(epoch), for any schedule you can write as a function."""
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]) -> None:
+        if not callable(lr_lambda):
+            raise TypeError(f"lr_lambda must be a function of the epoch, got {type(lr_lambda).__name__}")
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
-        return float(self.lr_lambda(epoch))
+        f = self.lr_lambda(epoch)
+        if isinstance(f, bool) or not isinstance(f, numbers.Real):
+            raise TypeError(f"lr_lambda({epoch}) returned {type(f).__name__} {f!r:.40}, not a number")
+        return float(f)
 
 
 #: Optimizers by name (for ``fit(optimizer='adam')`` and the command line).
@@ -306,6 +409,9 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
 
 def make_optimizer(name: str, params: Iterable[Value], lr: float, **kwargs: Any) -> Optimizer:
     """``make_optimizer('adam', model.parameters(), lr=0.01)``."""
+    if not isinstance(name, str):
+        raise TypeError(f"an optimizer is named by a string ({', '.join(map(repr, OPTIMIZERS))}) or given as an "
+                        f"Optimizer, got {type(name).__name__}: {name!r:.40}")
     key = name.lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(map(repr, OPTIMIZERS))}")

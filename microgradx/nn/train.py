@@ -1,6 +1,4 @@
-"""Training loops and helpers: ``fit``, ``predict``, ``accuracy``, ``decision_boundary``.
-
-``fit`` runs the loop every notebook writes by hand::
+"""Training: ``fit`` runs the loop every notebook writes by hand::
 
     for epoch in range(epochs):
         for batch in batches:
@@ -9,15 +7,22 @@
             opt.zero_grad(); loss.backward()          # backward
             opt.step()                                # update
 
-and records the loss and accuracy of every epoch in a :class:`History`.
+and records the loss and accuracy of every epoch in a :class:`History`. It is
+made of parts, each replaceable on its own: the data are checked (``arrays``),
+cut into :func:`batches`, each batch is one :class:`~microgradx.nn.steps.Step`
+(eager, or compiled with the parameters in one vector), every epoch is recorded
+in the ``History``, and :class:`StopRules` decide whether to go on.
+``predict``, ``accuracy``, ``decision_boundary`` and ``grad_norms`` live in
+``evaluate`` and are importable from here too.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,229 +34,191 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
 
-from ..compiled.jit import compile_loss, jit
-from ..engine import Value, gc_paused, no_grad
-from .losses import get_loss, l2
-from .modules import Module
+from ..engine import Value
+from .arrays import features, labels
+from .evaluate import accuracy, decision_boundary, grad_norms, group_norms, hits, layer_groups, mode, predict
+from .history import History
+from .losses import get_loss
 from .optim import LRScheduler, Optimizer, make_optimizer
+from .steps import CompiledStep, EagerStep, Step
 
-__all__ = ["fit", "History", "NonFiniteLossError", "predict", "accuracy", "decision_boundary", "grad_norms"]
+__all__ = ["fit", "History", "NonFiniteLossError", "StopRules", "batches",
+           "predict", "accuracy", "decision_boundary", "grad_norms"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """Training diverged: the loss (or a gradient) stopped being a finite number."""
 
 
+def batches(n: int, size: int, shuffle: bool, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's batches as row indices: shuffled with ``rng`` when there is more than one batch."""
+    order = rng.permutation(n) if (shuffle and size < n) else np.arange(n)
+    return [order[start:start + size] for start in range(0, n, size)]
+
+
 @dataclass
-class History:
-    """What ``fit`` measured, one entry per epoch (``val_*`` only with validation data)."""
+class StopRules:
+    """When to end training early: a target loss or accuracy, no validation progress, or the callback."""
 
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    grad_norms: list[dict[str, float]] = field(default_factory=list)
-    stopped: str = ""  # why training ended early ("" when all epochs ran)
+    target_loss: float | None = None
+    target_accuracy: float | None = None
+    patience: int | None = None
+    min_delta: float = 0.0
+    callback: Callable[[int, History], Any] | None = None
+    best: float = math.inf  # the best validation loss so far
+    since_best: int = 0     # epochs since it improved by more than min_delta
 
-    @property
-    def epochs(self) -> int:
-        return len(self.loss)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
-                "val_accuracy": self.val_accuracy, "lr": self.lr, "grad_norms": self.grad_norms,
-                "stopped": self.stopped}
-
-
-# --------------------------------------------------------------------- helpers
-
-
-def _rows(X: Any) -> list[list[float]]:
-    arr = np.asarray(X, dtype=np.float64)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (one row per sample), got shape {arr.shape}")
-    return arr.tolist()
+    def reason(self, epoch: int, history: History) -> str:
+        """Why to stop after this epoch ("" to go on). Call once per epoch: it runs the callback."""
+        if history.val_loss and history.val_loss[-1] < self.best - self.min_delta:
+            self.best, self.since_best = history.val_loss[-1], 0
+        elif history.val_loss:
+            self.since_best += 1
+        if self.callback is not None and self.callback(epoch, history) is True:
+            return f"callback stopped training at epoch {epoch}"
+        loss, acc = history.loss[-1], history.accuracy[-1]
+        if self.target_loss is not None and loss <= self.target_loss:
+            return f"loss {loss:.4g} reached target {self.target_loss:g} at epoch {epoch}"
+        if self.target_accuracy is not None and acc >= self.target_accuracy:
+            return f"accuracy {acc:.3f} reached target {self.target_accuracy:g} at epoch {epoch}"
+        if self.patience is not None and self.since_best >= self.patience:
+            return (f"validation loss did not improve for {self.patience} epochs "
+                    f"(best {self.best:.4g}); stopped at epoch {epoch}")
+        return ""
 
 
-def _score_data(out: Any) -> Any:
-    """A model output as floats: one float, or a list for multi-output models."""
-    if isinstance(out, Value):
-        return out.data
-    return [o.data for o in out]
+# --------------------------------------------------------------------- checking the arguments
 
 
-def predict(model: Callable[[Any], Any], X: Any) -> np.ndarray:
-    """The model's raw outputs for every row of ``X``: shape (n,) or (n, k); no graph is recorded."""
-    with no_grad():
-        scores = [_score_data(model(row)) for row in _rows(X)]
-    return np.asarray(scores, dtype=np.float64)
+def _count(name: str, n: Any, none_ok: bool = False) -> Any:
+    if n is None and none_ok:
+        return None
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"{name} must be a positive int{' or None' if none_ok else ''}, got {n!r:.40}")
+    return int(n)
 
 
-def _predicted_labels(scores: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
-    if scores.ndim == 2:
-        return np.argmax(scores, axis=1)
-    positive = scores > threshold
-    if np.all(np.isin(y, (-1.0, 1.0))) and np.any(y == -1):
-        return np.where(positive, 1.0, -1.0)
-    return positive.astype(np.float64)
+def _amount(name: str, x: Any, low: float = 0.0, none_ok: bool = True) -> float | None:
+    if x is None and none_ok:
+        return None
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or x < low:
+        raise ValueError(f"{name} must be a finite number >= {low:g}{' (or None)' if none_ok else ''}, "
+                         f"got {x!r:.40}")
+    return float(x)
 
 
-def accuracy(model_or_scores: Any, X: Any = None, y: Any = None, threshold: float = 0.0) -> float:
-    """Fraction of correct predictions.
-
-    ``accuracy(model, X, y)`` or ``accuracy(scores, y=y)``. Multi-output
-    scores predict their argmax (labels are class indices); a single score
-    predicts the positive class when it is above ``threshold`` (0 for scores
-    and logits, use 0.5 for probabilities); labels may be {-1, +1} or {0, 1}.
-    """
-    if y is None:
-        raise ValueError("accuracy needs the labels y")
-    if callable(model_or_scores):
-        scores = predict(model_or_scores, X)
-    else:
-        scores = np.asarray(model_or_scores, dtype=np.float64)
-    ys = np.asarray(y, dtype=np.float64)
-    if len(scores) != len(ys):
-        raise ValueError(f"got {len(scores)} predictions but {len(ys)} labels")
-    return float(np.mean(_predicted_labels(scores, ys, threshold) == ys))
+def _check_options(l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any, target_accuracy: Any,
+                   patience: Any, validation: Any) -> None:
+    _amount("l2_alpha", l2_alpha, none_ok=False)
+    _amount("min_delta", min_delta, none_ok=False)
+    if _amount("clip_grad_norm", clip) == 0.0:
+        raise ValueError("clip_grad_norm must be > 0 (the largest gradient norm a step may take), or None")
+    _amount("target_loss", target_loss, low=-math.inf)
+    if (_amount("target_accuracy", target_accuracy) or 0.0) > 1.0:
+        raise ValueError(f"target_accuracy is a fraction in [0, 1], got {target_accuracy!r}")
+    _count("patience", patience, none_ok=True)
+    if patience is not None and validation is None:
+        raise ValueError("patience needs validation=(X_val, y_val) to watch")
 
 
-def decision_boundary(model: Callable[[Any], Any], X: Any, resolution: int = 60, margin: float = 0.5
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores on a grid covering ``X`` (2-D inputs), for ``plt.contourf(xx, yy, scores)``.
-
-    Returns ``(xx, yy, scores)``: meshgrids of shape (resolution, resolution)
-    spanning the data plus ``margin``, and the model's outputs there, shape
-    (resolution, resolution) or (resolution, resolution, k) for k outputs.
-    """
-    pts = np.asarray(X, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[1] != 2:
-        raise ValueError(f"decision_boundary draws 2-D inputs: X must have shape (n, 2), got {pts.shape}")
-    if resolution < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
-    (x0, y0), (x1, y1) = pts.min(axis=0) - margin, pts.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
-    scores = predict(model, np.column_stack([xx.ravel(), yy.ravel()]))
-    return xx, yy, scores.reshape(xx.shape + scores.shape[1:])
-
-
-def _layer_groups(model: Any) -> list[tuple[str, list[Value]]]:
-    """Parameters grouped per layer (``layers.0``, ...) for an MLP, else one group."""
-    if isinstance(model, Module):
-        groups: dict[str, list[Value]] = {}
-        for name, p in model.named_parameters():
-            parts = name.split(".")
-            key = ".".join(parts[:2]) if parts[0] == "layers" else "model"
-            groups.setdefault(key, []).append(p)
-        return list(groups.items())
-    return [("model", list(model.parameters()))]
+def _data(model: Any, X: Any, y: Any, validation: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Training and validation arrays, checked before any training: shapes, lengths, finite numbers."""
+    if not callable(model) or not callable(getattr(model, "parameters", None)):
+        raise TypeError(f"fit trains a model: a Module such as MLP(2, [16, 1]), or a callable with a parameters() "
+                        f"method; got {type(model).__name__}")
+    Xs = features(X)
+    ys = labels(y, len(Xs))
+    if not len(Xs):
+        raise ValueError("no training data: X is empty")
+    nin = getattr(model, "nin", None)
+    if isinstance(nin, int) and Xs.shape[1] != nin:
+        raise ValueError(f"X has {Xs.shape[1]} columns but the model takes {nin} inputs")
+    if validation is None:
+        return Xs, ys, None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise ValueError("validation must be a pair (X_val, y_val)")
+    Xv = features(validation[0], "validation X")
+    yv = labels(validation[1], len(Xv), "validation y", rows_of="validation X")
+    if Xv.shape[1] != Xs.shape[1] or not len(Xv) or yv.shape[1:] != ys.shape[1:]:
+        raise ValueError(f"validation data must be shaped like the training data: X {Xs.shape}, y {ys.shape}; "
+                         f"got X {Xv.shape}, y {yv.shape}")
+    return Xs, ys, (Xv, yv)
 
 
-def grad_norms(model: Any) -> dict[str, float]:
-    """√(Σ g²) of the current gradients, per layer: ``{'layers.0': 0.8, 'layers.1': 0.05}``."""
-    return {k: math.sqrt(sum(float(p.grad) ** 2 for p in ps)) for k, ps in _layer_groups(model)}
+def _optimizer(optimizer: Any, model: Any, lr: float, scheduler: Any, callback: Any
+               ) -> tuple[Optimizer, LRScheduler | None]:
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(epoch, history), got {type(callback).__name__}")
+    if isinstance(optimizer, Optimizer):
+        mine = set(map(id, model.parameters()))
+        if not any(id(p) in mine for p in optimizer.params):
+            raise ValueError("the optimizer holds none of this model's parameters (was it made for another model?): "
+                             "build it with the model's own, e.g. SGD(model.parameters(), lr=0.1)")
+    opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, model.parameters(), lr)
+    if scheduler is not None and not isinstance(scheduler, LRScheduler) and not callable(scheduler):
+        raise TypeError(f"scheduler must be a scheduler or a function of the optimizer, got {type(scheduler).__name__}")
+    sched = scheduler(opt) if scheduler is not None and not isinstance(scheduler, LRScheduler) else scheduler
+    if sched is not None and (not isinstance(sched, LRScheduler) or sched.optimizer is not opt):
+        raise ValueError("scheduler must be a scheduler of the optimizer fit uses (or a function of it making one, "
+                         "e.g. lambda opt: StepLR(opt, 10)); this one would change another optimizer's lr")
+    return opt, sched
 
 
-# --------------------------------------------------------------------- fit
+# --------------------------------------------------------------------- one epoch
 
 
 def _threshold_for(loss: Any) -> float:
     return 0.5 if getattr(loss, "__name__", "") == "bce" else 0.0
 
 
-def _eager_step(model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
-                alpha: float, opt: Optimizer) -> tuple[float, list[Any]]:
-    """Forward and backward for one batch in the eager engine; fills the gradients.
-
-    Returns (loss, scores as floats). The graph is dropped before returning, so
-    reference counting frees it at once; the cyclic GC is paused meanwhile
-    because it would only rescan the growing graph (the engine makes no cycles).
-    """
-    with gc_paused():
-        scores = [model([Value(v) for v in row]) for row in rows]
-        total = loss_fn(scores, targets)
-        if alpha:
-            total = total + l2(model.parameters(), alpha)
-        opt.zero_grad()
-        total.backward()
-        return total.data, [_score_data(s) for s in scores]
+def _diverged(why: str, epoch: int, k: int, lr: float) -> NonFiniteLossError:
+    return NonFiniteLossError(f"training diverged at epoch {epoch}, step {k}: {why.rstrip('.')}. Lower the learning "
+                              f"rate (now {lr:g}) or clip gradients (fit(..., clip_grad_norm=1.0)).")
 
 
-class _CompiledStep:
-    """``_eager_step`` through the compiled path: the per-sample loss is traced once, then run batched.
-
-    The batch loss is the mean of per-sample losses (a batch of one given to
-    ``loss_fn``), plus the L2 penalty, which jit computes once since it does not
-    depend on the sample. Class-index labels become one-hot rows, so the traced
-    graph reads each sample's target as an input.
-    """
-
-    def __init__(self, model: Any, loss_fn: Callable[..., Value], targets: list[Any]) -> None:
-        if any(getattr(m, "dropout", 0.0) for m in model.modules()):
-            raise ValueError("fit(compiled=True) traces the model once, so dropout would keep one fixed mask; "
-                             "train with dropout eagerly (compiled=False), or build the model with dropout=0")
-        self.n_classes = k = _n_outputs(model)
-        # The loss checks its targets (±1 for hinge, [0, 1] for bce, ...) on plain numbers: once, here.
-        loss_fn([[0.5] * k if k > 1 else 0.5 for _ in targets], targets)
-        self._programs: dict[float, Any] = {}
-        self.model, self.loss_fn = model, loss_fn
-        self.scores = jit(lambda x: model(x))
-
-    def _loss(self, alpha: float) -> Any:
-        if alpha not in self._programs:
-            model, loss_fn = self.model, self.loss_fn
-
-            def per_sample(score: Any, target: Any) -> Value:
-                loss = loss_fn([score], [target])  # a batch of one; jit takes the mean over the batch
-                return loss + l2(model.parameters(), alpha) if alpha else loss
-
-            self._programs[alpha] = compile_loss(model, per_sample)
-        return self._programs[alpha]
-
-    def _targets(self, targets: list[Any]) -> np.ndarray:
-        t = np.asarray(targets, dtype=float)
-        if self.n_classes > 1 and t.ndim == 1:  # class indices -> one-hot rows
-            return np.eye(self.n_classes)[t.astype(int)]
-        return t
-
-    def __call__(self, model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
-                 alpha: float, opt: Optimizer) -> tuple[float, list[Any]]:
-        X = np.asarray(rows, dtype=float)
-        opt.zero_grad()
-        loss, _ = self._loss(alpha).value_and_grad(X, self._targets(targets))  # adds into every .grad
-        out = self.scores(X)
-        scores = np.stack(out, axis=1).tolist() if isinstance(out, list) else out.tolist()
-        return float(loss), scores
+def _train_epoch(step: Step, y: np.ndarray, rows_per_batch: list[np.ndarray], opt: Optimizer, clip: float | None,
+                 groups: list[tuple[str, np.ndarray]], labels_like: tuple[float, float], epoch: int
+                 ) -> tuple[float, float, dict[str, float] | None]:
+    """Every batch's step; returns the epoch's (mean loss, training accuracy, mean gradient norms per layer)."""
+    total, scores, norms = 0.0, [], []
+    for k, rows in enumerate(rows_per_batch, start=1):
+        try:
+            loss, batch_scores = step(rows)
+        except ArithmeticError as e:
+            raise _diverged(str(e), epoch, k, opt.lr) from e
+        g = step.gradient()
+        if not math.isfinite(loss):
+            raise _diverged(f"the loss became {loss}", epoch, k, opt.lr)
+        if not np.isfinite(g).all():
+            i = int(np.flatnonzero(~np.isfinite(g))[0])
+            raise _diverged(f"the gradient of {step.params[i].label or 'a parameter'} became {g[i]}", epoch, k, opt.lr)
+        if groups:
+            norms.append(group_norms(g, groups))
+        step.update(clip)
+        total += loss * len(rows)
+        scores.append(batch_scores)
+    seen = np.concatenate(rows_per_batch)
+    acc = float(np.mean(hits(np.concatenate(scores), y[seen], *labels_like)))
+    mean_norms = {name: float(np.mean([d[name] for d in norms])) for name in norms[0]} if norms else None
+    return total / len(seen), acc, mean_norms
 
 
-def _n_outputs(model: Any) -> int:
-    """How many scores the model gives per sample (its last layer's width)."""
-    layers = getattr(model, "layers", None)
-    last = layers[-1] if layers else model
-    return len(getattr(last, "neurons", [last]))
+def _validate(model: Any, step: Step, data: tuple[np.ndarray, np.ndarray], labels_like: tuple[float, float]
+              ) -> tuple[float, float]:
+    """(loss, accuracy) on the validation data, in evaluation mode (dropout off)."""
+    with mode(model, False):
+        loss, scores = step.evaluate(*data)
+    return loss, float(np.mean(hits(scores, data[1], *labels_like)))
 
 
-def _fraction_correct(scores: list[Any], targets: list[Any], threshold: float, negative: float) -> float:
-    """Accuracy from float scores (one per sample, or a list per sample) without numpy overhead."""
-    hits = 0
-    for s, t in zip(scores, targets, strict=True):
-        if isinstance(s, list):
-            pred: float = max(range(len(s)), key=s.__getitem__)
-        else:
-            pred = 1.0 if s > threshold else negative
-        hits += pred == t
-    return hits / len(targets)
+def _postfix(h: History) -> dict[str, str]:
+    post = {"loss": f"{h.loss[-1]:.4f}", "acc": f"{h.accuracy[-1]:.3f}"}
+    if h.val_loss:
+        post["val_loss"] = f"{h.val_loss[-1]:.4f}"
+    return post
 
 
-def _evaluate(model: Any, loss_fn: Callable[..., Value], rows: list[list[float]], targets: list[Any],
-              threshold: float, negative: float) -> tuple[float, float]:
-    with no_grad():
-        outs = [model(row) for row in rows]
-        loss = loss_fn(outs, targets).data
-    return loss, _fraction_correct([_score_data(o) for o in outs], targets, threshold, negative)
+# --------------------------------------------------------------------- fit
 
 
 def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
@@ -260,7 +227,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
         callback: Callable[[int, History], Any] | None = None, progress: bool = True,
         target_loss: float | None = None, target_accuracy: float | None = None,
         validation: tuple[Any, Any] | None = None, patience: int | None = None, min_delta: float = 0.0,
-        record_grad_norms: bool = False, shuffle: bool = True, seed: int = 0, compiled: bool = False) -> History:
+        record_grad_norms: bool = False, shuffle: bool = True, seed: int = 0, compiled: bool = False,
+        clip_grad_norm: float | None = None) -> History:
     """Train ``model`` on ``(X, y)`` and return the per-epoch :class:`History`.
 
     * ``loss``: a name from :data:`microgradx.losses.LOSSES` or ``fn(scores, targets) -> Value``.
@@ -269,119 +237,53 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     * ``batch_size``: ``None`` for full-batch steps (one step per epoch); otherwise the
       data are shuffled every epoch (with ``seed``) and cut into mini-batches.
     * ``l2_alpha``: adds alpha·Σ p² to the loss (micrograd's regulariser).
+    * ``clip_grad_norm``: before each update, scale the gradient so that √(Σ g²) ≤ this.
     * ``scheduler``: stepped once per epoch; a scheduler, or a function of the optimizer making one.
     * ``callback(epoch, history)`` runs after every epoch; returning ``True`` stops training.
     * stops early when the epoch loss reaches ``target_loss`` or the accuracy reaches
-      ``target_accuracy``, or when the loss on ``validation=(X_val, y_val)`` has not improved
-      by ``min_delta`` for ``patience`` epochs.
+      ``target_accuracy``, or when the loss on ``validation=(X_val, y_val)`` (measured in
+      evaluation mode) has not improved by ``min_delta`` for ``patience`` epochs.
     * ``record_grad_norms``: keep the per-layer gradient norm of each epoch (mean over its steps).
     * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each
-      step for the whole batch with numpy (same loss, same gradients, many times faster).
+      step for the whole batch with numpy, the parameters in one vector (same loss, same
+      gradients, many times faster). The parameter Values are updated at the end of every
+      epoch (before validation and the callback) and when ``fit`` returns or raises.
 
-    A loss or gradient that becomes non-finite raises :class:`NonFiniteLossError`
-    naming the epoch and step.
+    The model trains in training mode; its own mode is restored at the end. Labels of
+    shape (n, 1) are read as (n,). A loss or gradient that becomes non-finite raises
+    :class:`NonFiniteLossError` naming the epoch and step.
     """
     loss_fn = get_loss(loss)
-    rows = _rows(X)
-    targets = np.asarray(y).tolist()
-    if len(rows) != len(targets):
-        raise ValueError(f"X has {len(rows)} rows but y has {len(targets)} labels")
-    if not rows:
-        raise ValueError("no training data: X is empty")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    if patience is not None and validation is None:
-        raise ValueError("patience needs validation=(X_val, y_val) to watch")
-    opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(optimizer, model.parameters(), lr)
-    sched = scheduler(opt) if scheduler is not None and not isinstance(scheduler, LRScheduler) else scheduler
-    threshold = _threshold_for(loss_fn)
-    negative = -1.0 if any(t == -1 for t in targets) else 0.0  # labels {-1, +1} or {0, 1}
-    if validation is not None:
-        val_rows, val_targets = _rows(validation[0]), np.asarray(validation[1]).tolist()
-    if hasattr(model, "train"):
-        model.train()
-
-
-
-    # One optimisation step's forward and backward: the eager engine, or the
-    # same loss traced once and run for the whole batch with numpy. Both fill
-    # the gradients and return the loss and the scores as floats.
-    step_fn = _CompiledStep(model, loss_fn, targets) if compiled else _eager_step
-    history = History()
-    rng = np.random.default_rng(seed)
-    n = len(rows)
+    Xs, ys, val = _data(model, X, y, validation)
+    epochs, batch_size = _count("epochs", epochs), _count("batch_size", batch_size, none_ok=True)
+    _check_options(l2_alpha, min_delta, clip_grad_norm, target_loss, target_accuracy, patience, validation)
+    opt, sched = _optimizer(optimizer, model, lr, scheduler, callback)
+    rules = StopRules(target_loss, target_accuracy, patience, min_delta, callback)
+    history, rng, n = History(), np.random.default_rng(seed), len(Xs)
     size = n if batch_size is None else min(batch_size, n)
-    best, since_best = math.inf, 0
-    params = model.parameters()
-    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True)
-    try:
-        for epoch in bar:
-            order = rng.permutation(n) if (shuffle and size < n) else np.arange(n)
-            total, scores_all, targets_all, norms = 0.0, [], [], []
-            history.lr.append(opt.lr)
-            for step, start in enumerate(range(0, n, size), start=1):
-                idx = order[start:start + size]
-                b_rows, b_targets = [rows[i] for i in idx], [targets[i] for i in idx]
-                try:
-                    loss_v, scores = step_fn(model, loss_fn, b_rows, b_targets, l2_alpha, opt)
-                except ArithmeticError as e:
-                    why = str(e).rstrip(".")
-                    raise NonFiniteLossError(
-                        f"training diverged at epoch {epoch}, step {step}: {why}. Lower the learning rate "
-                        f"(now {opt.lr:g}) or clip gradients.") from e
-                _check_finite(loss_v, params, epoch, step, opt.lr)
-                if record_grad_norms:
-                    norms.append(grad_norms(model))
-                opt.step()
-                total += loss_v * len(idx)
-                scores_all.extend(scores)
-                targets_all.extend(b_targets)
-            epoch_loss = total / n
-            acc = _fraction_correct(scores_all, targets_all, threshold, negative)
-            history.loss.append(epoch_loss)
-            history.accuracy.append(acc)
-            if norms:
-                history.grad_norms.append({k: float(np.mean([d[k] for d in norms])) for k in norms[0]})
-            post = {"loss": f"{epoch_loss:.4f}", "acc": f"{acc:.3f}"}
-            if validation is not None:
-                v_loss, v_acc = _evaluate(model, loss_fn, val_rows, val_targets, threshold, negative)
-                history.val_loss.append(v_loss)
-                history.val_accuracy.append(v_acc)
-                post["val_loss"] = f"{v_loss:.4f}"
-                if v_loss < best - min_delta:
-                    best, since_best = v_loss, 0
-                else:
-                    since_best += 1
-            if progress:
-                bar.set_postfix(post, refresh=False)
-            if sched is not None:
-                sched.step()
-            if callback is not None and callback(epoch, history) is True:
-                history.stopped = f"callback stopped training at epoch {epoch}"
-                break
-            if target_loss is not None and epoch_loss <= target_loss:
-                history.stopped = f"loss {epoch_loss:.4g} reached target {target_loss:g} at epoch {epoch}"
-                break
-            if target_accuracy is not None and acc >= target_accuracy:
-                history.stopped = f"accuracy {acc:.3f} reached target {target_accuracy:g} at epoch {epoch}"
-                break
-            if patience is not None and since_best >= patience:
-                history.stopped = (f"validation loss did not improve for {patience} epochs "
-                                   f"(best {best:.4g}); stopped at epoch {epoch}")
-                break
-    finally:
-        bar.close()
+    labels_like = (_threshold_for(loss_fn), -1.0 if np.any(ys == -1) else 0.0)  # threshold; {-1, +1} or {0, 1}
+    with mode(model, True):
+        step: Step = (CompiledStep if compiled else EagerStep)(model, loss_fn, Xs, ys, l2_alpha, opt)
+        groups = layer_groups(model, step.params) if record_grad_norms else []
+        bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True)
+        try:
+            for epoch in bar:
+                lr_now = opt.lr
+                loss_e, acc, norms = _train_epoch(step, ys, batches(n, size, shuffle, rng), opt, clip_grad_norm,
+                                                  groups, labels_like, epoch)
+                step.sync()
+                measured = _validate(model, step, val, labels_like) if val is not None else None
+                history.record(loss_e, acc, lr_now, norms, measured)
+                if progress:
+                    bar.set_postfix(_postfix(history), refresh=False)
+                if sched is not None:
+                    sched.step()
+                history.stopped = rules.reason(epoch, history)
+                if callback is not None:
+                    step.reload()
+                if history.stopped:
+                    break
+        finally:
+            step.sync()
+            bar.close()
     return history
-
-
-def _check_finite(loss: float, params: Sequence[Value], epoch: int, step: int, lr: float) -> None:
-    if not math.isfinite(loss):
-        raise NonFiniteLossError(f"the loss became {loss} at epoch {epoch}, step {step}. "
-                                 f"Lower the learning rate (now {lr:g}) or clip gradients.")
-    for p in params:
-        if not math.isfinite(float(p.grad)):
-            raise NonFiniteLossError(f"the gradient of {p.label or 'a parameter'} became {float(p.grad)} at "
-                                     f"epoch {epoch}, step {step}. Lower the learning rate (now {lr:g}) "
-                                     "or clip gradients.")

@@ -1,0 +1,57 @@
+"""Training data in, checked once: features as an (n, d) float array, labels as (n,) or (n, k), all finite.
+
+``fit``, ``predict`` and ``accuracy`` read their arrays through these two
+functions, so a bad entry is reported the same way everywhere, by array, row
+and column (``X holds nan at row 3, column 1``), before any training starts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["features", "labels"]
+
+
+def _as_floats(a: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what} must be numbers in a rectangular array (one row per sample), "
+                        f"and it cannot be read as one: {e}") from None
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f"row {first[0]}" + (f", column {first[1]}" if arr.ndim == 2 else "")
+        more = f" (and {int(bad.sum()) - 1} more non-finite entries)" if bad.sum() > 1 else ""
+        raise ValueError(f"{what} holds {arr[first]} at {where}{more}: training data must be finite numbers. "
+                         "Drop or fill those entries first.")
+
+
+def features(X: Any, what: str = "X") -> np.ndarray:
+    """``X`` as a float array of shape (n, d); a 1-D ``X`` is one feature per sample, shape (n, 1)."""
+    arr = _as_floats(X, what)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be a 2-D array (one row per sample), got shape {arr.shape}")
+    _check_finite(arr, what)
+    return arr
+
+
+def labels(y: Any, n: int, what: str = "y", rows_of: str = "X") -> np.ndarray:
+    """``y`` as floats, shape (n,) (a column (n, 1) is squeezed) or (n, k) rows of class probabilities."""
+    arr = _as_floats(y, what)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"{what} must hold one label (or one row of class probabilities) per sample, "
+                         f"got shape {arr.shape}")
+    if len(arr) != n:
+        raise ValueError(f"{rows_of} has {n} rows but {what} has {len(arr)} labels")
+    _check_finite(arr, what)
+    return arr
