@@ -140,9 +140,11 @@ dist = {k: np.hypot(*(p[-1] - (ws[best], bs[best]))) for k, p in optimizer_paths
 assert dist["momentum (lr 0.02, μ 0.9)"] < dist["SGD (lr 0.08)"] and dist["Adam (lr 0.2)"] < dist["SGD (lr 0.08)"]
 """,
     "15_overfitting_and_regularisation": """
-assert plain_history.loss[-1] < 0.05 and plain_history.val_loss[-1] > 3 * min(plain_history.val_loss)  # overfits
-assert early_history.epochs < 300 and best["epoch"] == int(np.argmin(early_history.val_loss)) + 1
+assert plain_history.loss[-1] < 0.05 and plain_history.val_loss[-1] > 2.5 * min(plain_history.val_loss)  # overfits
+assert early_history.epochs < plain_history.epochs and best["epoch"] == int(np.argmin(early_history.val_loss)) + 1
+assert abs(validation_loss(early) - min(early_history.val_loss)) < 1e-9    # early stopping went back to the best
 assert l2_best["alpha"] not in (alphas[0], alphas[-1])                  # the sweet spot is inside the sweep
+assert l2_best["val_loss"] < plain_history.val_loss[-1] / 2
 assert dropout_history.val_loss[-1] < plain_history.val_loss[149]
 assert validation_loss(more) < validation_loss(plain) / 3
 """,
