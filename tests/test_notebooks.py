@@ -116,7 +116,7 @@ assert runs["xavier"].loss[49] > 0.6 > runs["he"].loss[49]                      
 """,
     "12_dead_relu": """
 assert sum(v.data == 0.0 for v in model.layers[0]([0.5, -1.0])) == 2                # two neurons off
-assert x0.grad != 0 and "upstream 0.0" in explain(x0)
+assert x0.grad != 0 and "upstream 0.0" in explain(x0, score)
 relu_runs, leaky_runs = results["relu"], results["leaky_relu"]
 assert any(r["accuracy"] <= 0.5 for r in relu_runs) and all(r["accuracy"] > 0.5 for r in leaky_runs)
 assert np.mean([r["accuracy"] for r in leaky_runs]) > np.mean([r["accuracy"] for r in relu_runs])
