@@ -137,6 +137,21 @@ def test_several_outputs_colour_each_region_by_the_class_with_the_largest_score(
     assert ax.get_title() == "decision boundary: 100% of the points right"
 
 
+def test_a_compiled_boundary_draws_the_same_regions_as_the_eager_one():
+    from microgradx.nn import MLP
+
+    model = MLP(2, [8, 1], activation="tanh", seed=3)
+    X = np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]])
+    drawn = []
+    for compiled in (False, True):
+        fig, ax = axes()
+        plot_decision_boundary(model, X, [1, 1, -1, -1], ax=ax, resolution=31, compiled=compiled)
+        boundary = np.concatenate([p.vertices for p in ax.collections[1].get_paths()])  # the score-0 curve
+        drawn.append((boundary, ax.get_title()))
+    assert len(drawn[0][0]) > 10 and drawn[0][0].shape == drawn[1][0].shape
+    assert np.allclose(drawn[0][0], drawn[1][0], rtol=0, atol=1e-9) and drawn[0][1] == drawn[1][1]
+
+
 def test_decision_boundary_needs_2d_inputs_and_one_label_per_point():
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         plot_decision_boundary(right_of_half, np.zeros((4, 3)), [1, 1, 1, 1])

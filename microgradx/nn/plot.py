@@ -88,17 +88,19 @@ def plot_history(history: History, ax: Axes | None = None, *, log: bool | None =
 
 
 def plot_decision_boundary(model: Any, X: Any, y: Any, ax: Axes | None = None, *, resolution: int = 100,
-                           threshold: float = 0.0, title: str | None = None) -> Axes:
+                           threshold: float = 0.0, title: str | None = None, compiled: bool = False) -> Axes:
     """The data (coloured by label) on the regions where ``model`` predicts each class; returns ``ax``.
 
     ``X``: shape (n, 2); ``y``: labels {-1, +1} or {0, 1} for one output, class
     indices 0..k-1 for k outputs. The title says how many points are right.
+    ``compiled``: score the grid through the compiled path (the same numbers, much faster
+    for a fine grid or a big model).
     """
     pts = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y, dtype=np.float64).reshape(-1)
     if len(labels) != len(pts):
         raise ValueError(f"X has {len(pts)} rows but y has {len(labels)} labels")
-    xx, yy, scores = decision_boundary(model, pts, resolution=resolution)
+    xx, yy, scores = decision_boundary(model, pts, resolution=resolution, compiled=compiled)
     ax = _axes(ax)
     if scores.ndim == 2:
         _two_regions(ax, xx, yy, scores, threshold)
