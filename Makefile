@@ -59,10 +59,10 @@ viz: dot
 	$(call install,)
 	$(BIN)/python -m microgradx gallery viz
 
-# Open the course in JupyterLab, from the venv.
+# Open the course in JupyterLab, from the venv (as root, e.g. in a container, JupyterLab needs --allow-root).
 notebooks: dot
 	$(call install,notebooks)
-	$(BIN)/python -m jupyter lab notebooks/
+	$(BIN)/python -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: dot
 	$(call install,bench)
