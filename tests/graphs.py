@@ -1,4 +1,4 @@
-"""Small graphs shared by the drawing, explanation and animation tests."""
+"""Small graphs, and a read counter, shared by the drawing, explanation and animation tests."""
 
 from __future__ import annotations
 
@@ -18,3 +18,28 @@ def chain_rule_example() -> tuple[Value, Value, Value, Value]:
     L = c * d
     L.label = "L"
     return a, b, e, L
+
+
+class Counting:
+    """Counts how often the engine's nodes are read (inputs, local derivatives, chain-rule steps),
+    to show where the work stops. Installed with pytest's ``monkeypatch``, undone after the test."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.prev = self.locals = self.steps = 0
+        prev, local, step = Value._prev, Value.local_derivatives, Value._backward
+
+        def counted_prev(node):
+            self.prev += 1
+            return prev.fget(node)
+
+        def counted_local(node):
+            self.locals += 1
+            return local(node)
+
+        def counted_step(node):
+            self.steps += 1
+            return step(node)
+
+        monkeypatch.setattr(Value, "_prev", property(counted_prev))
+        monkeypatch.setattr(Value, "local_derivatives", counted_local)
+        monkeypatch.setattr(Value, "_backward", counted_step)

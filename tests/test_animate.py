@@ -18,7 +18,7 @@ from microgradx.draw.dot import GraphTooLargeError
 from microgradx.draw.flow import Flow
 from microgradx.engine import Value
 from microgradx.examples import neuron
-from tests.graphs import chain_rule_example
+from tests.graphs import Counting, chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -121,31 +121,6 @@ def test_the_page_stores_each_steps_changes_not_every_frame():
         assert changes <= 3 * (n + 1)  # each tanh step: its input's grad and one edge label
         sizes[n] = len(json.dumps(data))
     assert sizes[80] / sizes[40] < 2.3 and sizes[40] / sizes[20] < 2.3
-
-
-class Counting:
-    """Counts how often the engine's nodes are read, to show where the work stops."""
-
-    def __init__(self, monkeypatch):
-        self.prev = self.locals = self.steps = 0
-        prev, local = Value._prev, Value.local_derivatives
-        step = Value._backward
-
-        def counted_prev(node):
-            self.prev += 1
-            return prev.fget(node)
-
-        def counted_local(node):
-            self.locals += 1
-            return local(node)
-
-        def counted_step(node):
-            self.steps += 1
-            return step(node)
-
-        monkeypatch.setattr(Value, "_prev", property(counted_prev))
-        monkeypatch.setattr(Value, "local_derivatives", counted_local)
-        monkeypatch.setattr(Value, "_backward", counted_step)
 
 
 def test_a_graph_too_large_to_animate_is_refused_before_any_step(monkeypatch):

@@ -11,6 +11,7 @@ import pytest
 
 from microgradx.draw.cells import sum_text
 from microgradx.draw.dot import draw_dot
+from microgradx.graph import topological_order
 from microgradx.nn import MLP
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -206,12 +207,4 @@ def _output_grad(loss, model) -> float:
 
 
 def _nodes(root):
-    seen, stack, out = set(), [root], []
-    while stack:
-        n = stack.pop()
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        out.append(n)
-        stack.extend(n._prev)
-    return out
+    return topological_order(root)

@@ -23,7 +23,7 @@ from microgradx.draw.flow import fmt
 from microgradx.draw.groups import neuron_groups
 from microgradx.engine import Value
 from microgradx.graph import Scope
-from tests.graphs import chain_rule_example
+from tests.graphs import Counting, chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -493,25 +493,6 @@ def test_a_gradient_accumulated_over_two_passes_is_drawn_honestly_with_one_warni
 
 
 # ---------------------------------------------------------------- resources: refuse before any work
-
-
-class Counting:
-    """Counts reads of the engine's nodes, to show where the work stops."""
-
-    def __init__(self, monkeypatch):
-        self.prev = self.locals = 0
-        prev, local = Value._prev, Value.local_derivatives
-
-        def counted_prev(node):
-            self.prev += 1
-            return prev.fget(node)
-
-        def counted_local(node):
-            self.locals += 1
-            return local(node)
-
-        monkeypatch.setattr(Value, "_prev", property(counted_prev))
-        monkeypatch.setattr(Value, "local_derivatives", counted_local)
 
 
 def chain(n: int) -> Value:
