@@ -29,7 +29,7 @@ from . import modes
 from .checks import gradient_error, label_text, number
 from .graph import backward_order
 from .modes import STATE, TracingError, gc_paused, no_grad
-from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, VALUE, VPOW, DomainError, Op, user_op
+from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, RELU, VALUE, VPOW, DomainError, Op, user_op
 
 __all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
 
@@ -66,15 +66,15 @@ class Value:
     _y: Value | None
 
     def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
-        self.data = number(data, "Value(data)")
+        self.data = data if type(data) is float and data - data == 0.0 else number(data, "Value(data)")
         self.grad = 0.0
         if label:
             self.label = label_text(label)
         self._mark = None
-        children = tuple(_children)
+        children = _children if type(_children) is tuple else tuple(_children)
         if not children:
             self._op = self._x = self._y = None
-            if STATE.tracer is not None:
+            if modes.unusual and STATE.tracer is not None:
                 STATE.tracer.constant(self)
             return
         for c in children:
@@ -103,14 +103,14 @@ class Value:
         """
         with gc_paused():
             interior, leaves = backward_order(self)  # interior grads set to 0; leaves keep theirs
-            before = [leaf.grad for leaf in leaves]  # to put back if the pass fails
+            before = list(map(_GRAD, leaves))  # to put back if the pass fails
             try:
                 if self._x is None:
                     self.grad = self.grad + (_lift(1.0) if create_graph else 1.0)
                 else:
                     self.grad = _lift(1.0) if create_graph else 1.0
                 _chain_rule(interior, create_graph)
-                _check_finite(leaves)
+                _check_finite(leaves, create_graph)
             except BaseException as e:
                 for leaf, g in zip(reversed(leaves), reversed(before)):
                     leaf.grad = g
@@ -161,8 +161,12 @@ class Value:
         if modes.unusual or data - data != 0.0:  # a mode to respect, or inf/nan: the checked path
             return self._apply(ADD, other)
         out = _new(Value)  # _node(data, ADD, self, other), written out: this is the hottest line of a step
-        out.data = data
-        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, ADD, self, other
+        out.data = data  # (one store a line: a tuple assignment of five costs 15% more)
+        out.grad = 0.0
+        out._mark = None
+        out._op = ADD
+        out._x = self
+        out._y = other
         return out
 
     def __mul__(self, other: Operand) -> Value:
@@ -172,8 +176,12 @@ class Value:
         if modes.unusual or data - data != 0.0:  # a mode to respect, or inf/nan: the checked path
             return self._apply(MUL, other)
         out = _new(Value)  # _node(data, MUL, self, other), written out: this is the hottest line of a step
-        out.data = data
-        out.grad, out._mark, out._op, out._x, out._y = 0.0, None, MUL, self, other
+        out.data = data  # (one store a line: a tuple assignment of five costs 15% more)
+        out.grad = 0.0
+        out._mark = None
+        out._op = MUL
+        out._x = self
+        out._y = other
         return out
 
     def __radd__(self, other: Operand) -> Value:
@@ -224,7 +232,17 @@ class Value:
         return self._apply(OPS["sigmoid"])
 
     def relu(self) -> Value:
-        return self._apply(OPS["relu"])
+        if modes.unusual:  # written out like + and ×: the activation of every hidden neuron
+            return self._apply(RELU)
+        out = _new(Value)
+        data = self.data
+        out.data = data if data > 0.0 else 0.0
+        out.grad = 0.0
+        out._mark = None
+        out._op = RELU
+        out._x = self
+        out._y = None
+        return out
 
     def leaky_relu(self, slope: float | None = None) -> Value:
         return self._apply(LEAKY_RELU.bound(None if slope is None else number(slope, "slope")))
@@ -331,12 +349,15 @@ def _chain_rule(interior: list[Any], create_graph: bool) -> None:  # interior no
         if g == 0.0:  # nothing flows back through this node (behind a dead relu, say)
             continue
         op, x, y = node._op, node._x, node._y
-        if op is ADD:  # the two commonest rows' steps written out: ∂(x+y) = (1, 1), ∂(x·y) = (y, x)
-            x.grad += g
+        if op is ADD:  # the three commonest rows' steps written out: ∂(x+y) = (1, 1), ∂(x·y) = (y, x),
+            x.grad += g  # ∂relu(x) = [x > 0]
             y.grad += g
         elif op is MUL:
             x.grad += g * y.data
             y.grad += g * x.data
+        elif op is RELU:
+            if x.data > 0.0:
+                x.grad += g
         elif op.user_defined:
             node._backward()  # the user's closure
         elif y is None:
@@ -348,14 +369,11 @@ def _chain_rule(interior: list[Any], create_graph: bool) -> None:  # interior no
             y.grad += g * dy
 
 
-def _check_finite(leaves: list[Value]) -> None:
+def _check_finite(leaves: list[Value], create_graph: bool) -> None:
     """Raise if a leaf's gradient is not a finite number (every wrong gradient reaches some leaf)."""
-    try:
-        total = math.fsum(map(_GRAD, leaves))
-    except TypeError:  # create_graph: the gradients are Values
-        total = math.fsum(g.data if isinstance(g, Value) else g for g in map(_GRAD, leaves))
-    except (OverflowError, ValueError):
-        total = math.inf
+    grads = map(_GRAD, leaves)
+    # The sum is inf or nan if any term is (or if finite terms overflow: the loop below tells which).
+    total = sum(g.data if isinstance(g, Value) else g for g in grads) if create_graph else sum(grads)
     if total - total != 0.0:
         for leaf in leaves:
             g = leaf.grad.data if isinstance(leaf.grad, Value) else leaf.grad

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microgradx import OPS, Value, gradcheck
+from microgradx import OPS, Value, gradcheck, no_grad
 from microgradx.ops import FLOAT, NUMPY, POW, VALUE
 from tests.oracle import ORACLE
 
@@ -174,6 +174,18 @@ def test_the_engines_written_out_add_and_mul_agree_with_their_rows():
             assert out.data == OPS[op_name].forward(FLOAT, a, b) and out._op is OPS[op_name]
             out.backward()
             assert (u.grad, v.grad) == tuple(OPS[op_name].local(FLOAT, out.data, a, b))
+
+
+def test_the_engines_written_out_relu_agrees_with_its_row():
+    row = OPS["relu"]
+    for a in (2.5, 1e-300, 0.0, -0.0, -1e-300, -3.0):
+        u = Value(a)
+        out = u.relu()
+        assert out.data == row.forward(FLOAT, a) and out._op is row
+        out.backward()
+        assert (u.grad,) == tuple(row.local(FLOAT, out.data, a))
+        with no_grad():  # the checked path the written-out one stands for
+            assert u.relu().data == out.data
 
 
 def test_the_default_parameter_comes_from_the_row():

@@ -574,7 +574,9 @@ def test_an_optimizer_over_part_of_the_model_trains_only_that_part_compiled_as_e
             compiled=compiled)
         assert model.layers[0].state_dict() == frozen
         models.append(model)
-    assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-9)
+    # The output bias's gradient is rounding noise here (~1e-17, summed in another order by each path), and
+    # Adam divides by its own size: the bias moves by ~3e-10 either way. So equal to 1e-9 absolute too.
+    assert models[1].state_dict() == pytest.approx(models[0].state_dict(), rel=1e-9, abs=1e-9)
 
 
 def test_logits_of_800_train_compiled_without_overflow_and_as_eager():

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..engine import Value, gc_paused
 from ..graph import Scope
-from ..ops import OPS, Op
+from ..ops import OPS, RELU, Op
 from .modelfile import MAX_PARAMETERS, ModelFileError, describe_config, read_model_file, write_model_file
 
 __all__ = [
@@ -327,6 +327,12 @@ class Module:
 
 def _as_inputs(x: Inputs, nin: int) -> list[Any]:
     """The inputs as a list of length ``nin``: numbers become (labelled) leaves, Values stay."""
+    if type(x) is list and len(x) == nin:  # the common case first: a list of Values, used as it is
+        for xi in x:
+            if type(xi) is not Value:
+                break
+        else:
+            return x
     if isinstance(x, np.ndarray):
         if x.ndim != 1:
             raise ValueError(f"expected a single sample of {nin} inputs (a 1-D array), got an array of "
@@ -341,8 +347,6 @@ def _as_inputs(x: Inputs, nin: int) -> list[Any]:
                         f"{order}{keys}: pass the numbers in order, e.g. [x0, x1]")
     if len(x) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(x)}")
-    if type(x) is list and all(type(xi) is Value for xi in x):
-        return x
     return [xi if isinstance(xi, Value) else Value(xi, label=f"x.{k}") for k, xi in enumerate(x)]
 
 
@@ -407,7 +411,8 @@ class Neuron(Module):
 
     def _forward(self, x: list[Value]) -> Value:
         act = _weighted_sum(self.w, x, self.b)
-        out = act if self._f is None else act._apply(self._f)
+        f = self._f
+        out = act if f is None else (act.relu() if f is RELU else act._apply(f))
         out.label = self.name
         out._scope = self.scope  # type: ignore[attr-defined]
         return out
@@ -456,6 +461,10 @@ class Layer(Module):
 
     def _children(self) -> list[tuple[str, Module]]:
         return [(f"neurons.{j}", n) for j, n in enumerate(self.neurons)]
+
+    def parameters(self) -> list[Value]:
+        """micrograd's ``[p for n in self.neurons for p in n.parameters()]`` (no names built: a step calls it twice)."""
+        return [p for n in self.neurons for p in n.parameters()]
 
     def forward(self, x: Inputs) -> Any:
         return self._forward(_as_inputs(x, len(self.neurons[0].w)))
@@ -527,6 +536,10 @@ class MLP(Module):
 
     def _children(self) -> list[tuple[str, Module]]:
         return [(f"layers.{i}", layer) for i, layer in enumerate(self.layers)]
+
+    def parameters(self) -> list[Value]:
+        """micrograd's ``[p for layer in self.layers for p in layer.parameters()]``."""
+        return [p for layer in self.layers for p in layer.parameters()]
 
     def forward(self, x: Inputs) -> Any:
         xs: Any = _as_inputs(x, self.nin)
