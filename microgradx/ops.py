@@ -77,6 +77,18 @@ def _sign(x: float) -> float:
     return 1.0 if x > 0 else (-1.0 if x < 0 else 0.0)
 
 
+def _step(x: float) -> float:
+    return 1.0 if x > 0 else 0.0
+
+
+def _np_step(x: np.ndarray) -> np.ndarray:
+    return np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+
+
+def _maximum(x: float, y: float) -> float:
+    return x if x > y else y
+
+
 class _Backend:
     """A namespace of elementary functions over one kind of number."""
 
@@ -91,22 +103,22 @@ class _Backend:
 FLOAT: Any = _Backend(
     "float",
     exp=math.exp, log=math.log, log1p=math.log1p, tanh=math.tanh, sin=math.sin, cos=math.cos,
-    sqrt=math.sqrt, abs=abs, sigmoid=_sigmoid, sign=_sign, where=_where,
+    sqrt=math.sqrt, abs=abs, sigmoid=_sigmoid, sign=_sign, step=_step, maximum=_maximum, where=_where,
 )
 NUMPY: Any = _Backend(
     "numpy",
     exp=np.exp, log=np.log, log1p=np.log1p, tanh=np.tanh, sin=np.sin, cos=np.cos,
-    sqrt=np.sqrt, abs=np.abs, sigmoid=_np_sigmoid, sign=np.sign, where=np.where,
+    sqrt=np.sqrt, abs=np.abs, sigmoid=_np_sigmoid, sign=np.sign, step=_np_step, maximum=np.maximum, where=np.where,
 )
 # On Value nodes the elementary functions are the Value methods themselves, so
-# a derivative computed with this backend is recorded as a graph. ``sign`` is a
-# step function whose own derivative is 0: it returns a plain constant.
+# a derivative computed with this backend is recorded as a graph. ``sign`` and
+# ``step`` are step functions whose own derivative is 0: they return plain constants.
 VALUE: Any = _Backend(
     "Value",
     exp=lambda v: v.exp(), log=lambda v: v.log(), log1p=lambda v: (v + 1.0).log(), tanh=lambda v: v.tanh(),
     sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
     abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
-    sign=lambda v: _sign(v.data), where=_where,
+    sign=lambda v: _sign(v.data), step=lambda v: _step(v.data), where=_where,
 )
 
 
@@ -346,8 +358,8 @@ SIGMOID = _op(name="sigmoid", symbol="σ", arity=1, method="sigmoid", activation
               local=lambda m, out, x: (out * (1.0 - out),),
               local_text=("{out}·(1 - {out})",), doc="σ(x) = 1/(1+e^-x): d/dx = σ(x)(1 - σ(x))")
 RELU = _op(name="relu", symbol="ReLU", arity=1, method="relu", kinks=(0.0,), activation=True,
-           forward=lambda m, x: m.where(x > 0, x, 0.0),
-           local=lambda m, out, x: (m.where(x > 0, 1.0, 0.0),),
+           forward=lambda m, x: m.maximum(x, 0.0),
+           local=lambda m, out, x: (m.step(x),),
            local_text=("[{x} > 0]",), doc="max(0, x): d/dx = 1 if x > 0 else 0")
 LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, method="leaky_relu", has_param=True,
                  param_name="slope",
