@@ -152,8 +152,8 @@ class Value:
             raise _named(e, self, other) from None
         return _node(data, op, self, other)
 
-    # The two hottest ops skip the generic path: no domain to check, just the sum or product
-    # and an overflow check (the test suite holds them to the op table's rows).
+    # The hottest ops (+ and × here, relu below) skip the generic path: no domain to check, just the
+    # sum or product and an overflow check (the test suite holds them to the op table's rows).
     def __add__(self, other: Operand) -> Value:
         if type(other) is not Value:
             other = _lift(other)
@@ -232,7 +232,7 @@ class Value:
         return self._apply(OPS["sigmoid"])
 
     def relu(self) -> Value:
-        if modes.unusual:  # written out like + and ×: the activation of every hidden neuron
+        if modes.unusual:  # written out like + and ×: every hidden neuron applies it
             return self._apply(RELU)
         out = _new(Value)
         data = self.data
