@@ -75,6 +75,7 @@ lint: setup
 	$(call install,$(EXTRAS)$(comma)dev)
 	$(BIN)/ruff check microgradx tests benchmarks notebooks
 	$(BIN)/mypy microgradx
+	MYPYPATH=benchmarks $(BIN)/mypy benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

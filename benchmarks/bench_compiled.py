@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import harness
@@ -231,7 +232,7 @@ def one_size(width: int, rounds: int) -> dict[str, Any]:
         found[name] = c
     harness.check_same(first_loss, f"2-{width}-{width}-1: first-step loss")
     n = block_size(X, y, width)
-    blocks = {name: (lambda c=c: c.block(n)) for name, c in found.items()}
+    blocks: dict[str, Callable[[], float]] = {name: partial(c.block, n) for name, c in found.items()}
     times = harness.paired_rounds(blocks, rounds, f"2-{width}-{width}-1, blocks of {n} + {n} steps")
     last = {name: c.one() for name, c in found.items()}  # the step after 1 + rounds·2n steps each
     spread = max(abs(v - last[NUMPY]) / abs(last[NUMPY]) for v in last.values())

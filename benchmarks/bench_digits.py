@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import harness
@@ -237,7 +238,7 @@ def main() -> None:
     data = digits()
     makers: dict[str, Callable[..., Callable[[], Race] | None]] = {
         MX: microgradx_racer, TORCH: torch_racer, JAX: jax_racer,
-        JAX_KEPT: lambda *data: jax_racer(*data, compile_in_race=False)}
+        JAX_KEPT: partial(jax_racer, compile_in_race=False)}
     racers = {name: r for name, make in makers.items() if (r := make(*data)) is not None}
     last: dict[str, Race] = {}
 

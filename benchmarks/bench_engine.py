@@ -64,7 +64,8 @@ class MoonsLoop:
         Value = engine.Value
         random.seed(1337)
         model = nn.MLP(2, [16, 16, 1])
-        self.model, self.k, self.losses = model, 0, []
+        self.model, self.k = model, 0
+        self.losses: list[float] = []
 
         # loss() as the demo notebook writes it (batch_size=None: the whole data set)
         def loss() -> tuple[Any, float]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 from microgradx.draw.animate import animation_html
 from microgradx.draw.dot import GraphTooLargeError, draw_dot, render_bytes
@@ -44,7 +45,9 @@ def drawings() -> None:
     for sizes in ([4, 4, 1], [8, 8, 1], [12, 12, 1]):
         loss = mlp_loss(sizes, [0.5, -1.0, 2.0])
         loss.backward()
-        for view, kw in (("forward", {}), ("backward", {"view": "backward"}), ("neuron", {"collapse": "neuron"})):
+        views: list[tuple[str, dict[str, Any]]] = [("forward", {}), ("backward", {"view": "backward"}),
+                                                   ("neuron", {"collapse": "neuron"})]
+        for view, kw in views:
             t0 = time.perf_counter()
             g = draw_dot(loss, max_nodes=10**6, **kw)
             t1 = time.perf_counter()
@@ -57,7 +60,7 @@ def drawings() -> None:
 def animations() -> None:
     print(f"\n{'animation':>28} {'nodes':>6} {'steps':>6} {'page KB':>8} {'time s':>7}")
     loss = mlp_loss([4, 1], [0.5, -1.0])
-    cases = [("neuron", neuron(), {}), ("2-4-1 MLP loss", loss, {}),
+    cases: list[tuple[str, Any, dict[str, Any]]] = [("neuron", neuron(), {}), ("2-4-1 MLP loss", loss, {}),
              ("2-4-1 MLP loss, by neuron", loss, {"collapse": "neuron"}),
              ("3-13-12-1 MLP loss (limit)", mlp_loss([13, 12, 1], [0.5, -1.0, 2.0]), {}),
              ("tanh chain 666 (the limit)", tanh_chain(666), {})]
@@ -65,7 +68,9 @@ def animations() -> None:
         t0 = time.perf_counter()
         page = animation_html(root, **kw)
         t1 = time.perf_counter()
-        steps = len(json.loads(re.search(r'id="steps">(.*?)</script>', page, re.S).group(1))["frames"])
+        found = re.search(r'id="steps">(.*?)</script>', page, re.S)
+        assert found is not None, "the player page has no steps block"
+        steps = len(json.loads(found.group(1))["frames"])
         nodes = len({id(n) for n in _walk(root)})
         print(f"{name:>28} {nodes:>6} {steps:>6} {len(page.encode()) / 1024:8.1f} {t1 - t0:7.2f}", flush=True)
 
