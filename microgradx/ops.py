@@ -119,6 +119,7 @@ VALUE: Any = _Backend(
     sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
     abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
     sign=lambda v: _sign(v.data), step=lambda v: _step(v.data), where=_where,
+    maximum=lambda v, c: (v - c).relu() + c,  # max(v, c) for a constant c
 )
 
 

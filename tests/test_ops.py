@@ -124,6 +124,13 @@ def test_value_and_derivatives_agree_with_pytorch(name):
     assert [x.grad.item() for x in xs] == pytest.approx(case.derivatives, rel=1e-12)
 
 
+def test_every_backend_offers_the_same_functions_and_they_agree():
+    assert set(vars(FLOAT)) == set(vars(NUMPY)) == set(vars(VALUE))
+    for x in (-1.5, -0.0, 0.0, 2.25):
+        assert NUMPY.maximum(np.array([x]), 0.0)[0] == FLOAT.maximum(x, 0.0) == VALUE.maximum(Value(x), 0.0).data
+        assert NUMPY.step(np.array([x]))[0] == FLOAT.step(x) == VALUE.step(Value(x))
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_the_value_backend_gives_the_same_local_derivatives_as_graphs(name):
     case = ORACLE[name]
