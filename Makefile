@@ -12,13 +12,14 @@ comma  := ,
 .PHONY: setup demo test viz notebooks bench lint dot clean
 
 # $(call installed,EXTRAS): a stamp file that exists once the package is installed with those extras.
-installed = $(VENV)/.installed$(if $(1),-$(subst $(comma),-,$(1)))
+# (Always with a suffix -- "base" for no extras: a pattern rule's % never matches an empty stem.)
+installed = $(VENV)/.installed-$(if $(1),$(subst $(comma),-,$(1)),base)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed%: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.$(if $(EXTRAS_NOW),[$(EXTRAS_NOW)])'
 	@touch $@
 
