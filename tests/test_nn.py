@@ -118,16 +118,25 @@ def test_weighted_sum_overflow_raises_the_engines_error_naming_the_parameter():
         n([1e300, 1.0])
 
 
-def test_micrograd_repr_is_kept():
-    assert repr(Neuron(2)) == "ReLUNeuron(2)"
-    assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
-    assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.Neuron(2), lambda nn: nn.Neuron(3, nonlin=False), lambda nn: nn.Layer(2, 1),
+    lambda nn: nn.Layer(3, 5, nonlin=False), lambda nn: nn.MLP(2, [2, 1]), lambda nn: nn.MLP(2, [16, 16, 1]),
+    lambda nn: nn.MLP(3, [64, 64, 2]),
+], ids=["neuron", "linear neuron", "layer of one", "linear layer", "small mlp", "demo mlp", "64 wide"])
+def test_repr_of_a_micrograd_shaped_model_is_micrograds_own_text(make):
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    import microgradx.nn as ours
+
+    assert repr(make(ours)) == repr(make(micrograd_nn))
+    assert str(make(ours)) == str(make(micrograd_nn))
 
 
-def test_a_wide_layer_writes_a_run_of_equal_neurons_once_with_its_count():
-    assert repr(MLP(2, [16, 16, 1])) == ("MLP of [Layer of [ReLUNeuron(2) × 16], Layer of [ReLUNeuron(16) × 16], "
-                                         "Layer of [LinearNeuron(16)]]")
-    assert repr(Layer(2, 3)) == "Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)]"
+def test_a_layer_wider_than_the_repr_width_writes_its_run_of_equal_neurons_once_with_its_count():
+    from microgradx.nn.modules import REPR_WIDTH
+
+    wide = REPR_WIDTH + 1
+    assert repr(MLP(2, [wide, 1])) == f"MLP of [Layer of [ReLUNeuron(2) × {wide}], Layer of [LinearNeuron({wide})]]"
+    assert repr(Layer(2, REPR_WIDTH)) == "Layer of [" + ", ".join(["ReLUNeuron(2)"] * REPR_WIDTH) + "]"
 
 
 def test_repr_names_other_activations_and_options():
