@@ -61,19 +61,19 @@ def _positive_int(name: str, value: object, alternative: str) -> int:
 
 
 def real(name: str, value: object, low: float = 0.0, high: float = math.inf, *, open_low: bool = False,
-         open_high: bool = False, what: str = "") -> float:
+         open_high: bool = False, what: str = "", note: str = "") -> float:
     """``value`` as a float in the range from ``low`` to ``high`` (each end closed unless ``open_``).
 
     ``what`` names the kind of number in the message (``"a probability"``); by default "a number",
-    or "a finite number" when an end of the range is infinite.
+    or "a finite number" when an end of the range is infinite. ``note`` says what the number means.
     """
-    return _real(name, value, (low, high, open_low, open_high), what, "")
+    return _real(name, value, (low, high, open_low, open_high), what, note, "")
 
 
 def real_or_none(name: str, value: object, low: float = 0.0, high: float = math.inf, *, open_low: bool = False,
-                 open_high: bool = False, what: str = "") -> float | None:
+                 open_high: bool = False, what: str = "", note: str = "") -> float | None:
     """``None``, or ``value`` as in :func:`real`."""
-    return None if value is None else _real(name, value, (low, high, open_low, open_high), what, " or None")
+    return None if value is None else _real(name, value, (low, high, open_low, open_high), what, note, " or None")
 
 
 def probability(name: str, value: object) -> float:
@@ -81,9 +81,12 @@ def probability(name: str, value: object) -> float:
     return real(name, value, 0.0, 1.0, open_high=True, what="a probability")
 
 
-def _real(name: str, value: object, span: tuple[float, float, bool, bool], what: str, alternative: str) -> float:
+def _real(name: str, value: object, span: tuple[float, float, bool, bool], what: str, note: str,
+          alternative: str) -> float:
     low, high, open_low, open_high = span
     expected = f"{name} must be {what or _number_word(low, high)}{_range_text(*span)}{alternative}"
+    if note:
+        expected += f" ({note})"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentKindError(f"{expected}, got {_shown(value)}")
     try:

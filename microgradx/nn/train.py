@@ -19,7 +19,6 @@ in the ``History``, and :class:`StopRules` decide whether to go on.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -36,6 +35,7 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 from ..engine import Value
+from .args import positive_int, positive_int_or_none, real, real_or_none
 from .arrays import features, labels
 from .evaluate import accuracy, decision_boundary, grad_norms, group_norms, hits, layer_groups, mode, predict
 from .history import History
@@ -91,33 +91,14 @@ class StopRules:
 # --------------------------------------------------------------------- checking the arguments
 
 
-def _count(name: str, n: Any, none_ok: bool = False) -> Any:
-    if n is None and none_ok:
-        return None
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if none_ok else ''}, got {n!r:.40}")
-    return int(n)
-
-
-def _amount(name: str, x: Any, low: float = 0.0, none_ok: bool = True) -> float | None:
-    if x is None and none_ok:
-        return None
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or x < low:
-        raise ValueError(f"{name} must be a finite number >= {low:g}{' (or None)' if none_ok else ''}, "
-                         f"got {x!r:.40}")
-    return float(x)
-
-
 def _check_options(l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any, target_accuracy: Any,
                    patience: Any, validation: Any) -> None:
-    _amount("l2_alpha", l2_alpha, none_ok=False)
-    _amount("min_delta", min_delta, none_ok=False)
-    if _amount("clip_grad_norm", clip) == 0.0:
-        raise ValueError("clip_grad_norm must be > 0 (the largest gradient norm a step may take), or None")
-    _amount("target_loss", target_loss, low=-math.inf)
-    if (_amount("target_accuracy", target_accuracy) or 0.0) > 1.0:
-        raise ValueError(f"target_accuracy is a fraction in [0, 1], got {target_accuracy!r}")
-    _count("patience", patience, none_ok=True)
+    real("l2_alpha", l2_alpha)
+    real("min_delta", min_delta)
+    real_or_none("clip_grad_norm", clip, open_low=True, note="the largest gradient norm a step may take")
+    real_or_none("target_loss", target_loss, low=-math.inf)
+    real_or_none("target_accuracy", target_accuracy, 0.0, 1.0, what="a fraction")
+    positive_int_or_none("patience", patience)
     if patience is not None and validation is None:
         raise ValueError("patience needs validation=(X_val, y_val) to watch")
 
@@ -256,7 +237,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     """
     loss_fn = get_loss(loss)
     Xs, ys, val = _data(model, X, y, validation)
-    epochs, batch_size = _count("epochs", epochs), _count("batch_size", batch_size, none_ok=True)
+    epochs, batch_size = positive_int("epochs", epochs), positive_int_or_none("batch_size", batch_size)
     _check_options(l2_alpha, min_delta, clip_grad_norm, target_loss, target_accuracy, patience, validation)
     opt, sched = _optimizer(optimizer, model, lr, scheduler, callback)
     rules = StopRules(target_loss, target_accuracy, patience, min_delta, callback)
