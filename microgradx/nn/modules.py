@@ -139,9 +139,9 @@ class Layer(Module):
         self.dropout = probability("dropout", dropout)
         rng = _rng(kwargs.pop("seed", None))
         # One stream for every neuron's weights and for dropout; None is the global one (a module cannot be copied).
-        self._rng = rng if isinstance(rng, random.Random) else None
+        self._dropout_rng = rng if isinstance(rng, random.Random) else None
         kwargs.setdefault("fan_out", nout)
-        self.neurons = [Neuron(nin, seed=self._rng, **kwargs) for _ in range(nout)]
+        self.neurons = [Neuron(nin, seed=self._dropout_rng, **kwargs) for _ in range(nout)]
         self._relabel()
 
     def forward(self, x: Inputs) -> Any:
@@ -151,7 +151,7 @@ class Layer(Module):
         out = [n._forward(x) for n in self.neurons]
         if self.dropout and self.training:
             keep = 1.0 / (1.0 - self.dropout)
-            draw = (self._rng or random).random
+            draw = (self._dropout_rng or random).random
             out = [o * (0.0 if draw() < self.dropout else keep) for o in out]
         return out[0] if len(out) == 1 else out
 
