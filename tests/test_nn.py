@@ -662,7 +662,7 @@ def test_every_nn_submodule_lists_its_public_names():
     import importlib
 
     for name in ("modules", "losses", "optim", "data", "train", "steps", "evaluate", "history", "arrays",
-                 "recipes", "modelfile"):
+                 "recipes", "modelfile", "module", "args"):
         module = importlib.import_module(f"microgradx.nn.{name}")
         assert module.__all__ and all(hasattr(module, n) for n in module.__all__), name
 
@@ -751,3 +751,21 @@ def test_the_readme_names_every_activation_and_initialisation():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     acts, inits = re.search(r"add activations \(`([^`]*)`\), initialisations\s+\(`([^`]*)`\)", readme).groups()
     assert sorted(acts.split()) == sorted(ACTIVATIONS) and sorted(inits.split()) == sorted(INITS)
+
+
+# ---------------------------------------------------------------- files name a registered type, nothing else
+
+
+@pytest.mark.parametrize("kind", ["Module", "Value", "os.system", "__import__", None, ["MLP"]])
+def test_a_file_naming_a_type_outside_the_registered_ones_builds_nothing(saved, kind):
+    doc = json.loads(saved.read_text())
+    doc["architecture"]["type"] = kind
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="unknown module type .*; expected one of Neuron, Layer, MLP"):
+        Module.load(saved)
+
+
+def test_module_load_rebuilds_whichever_registered_type_the_file_holds(tmp_path):
+    Layer(3, 2, activation="tanh", seed=0).save(tmp_path / "layer.json")
+    loaded = Module.load(tmp_path / "layer.json")
+    assert type(loaded) is Layer and loaded.config() == Layer(3, 2, activation="tanh").config()
