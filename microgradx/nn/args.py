@@ -34,6 +34,8 @@ class ArgumentKindError(TypeError, ValueError):
 
 def _shown(value: object) -> str:
     """The value and its type, e.g. ``'2' (a str)``, cut short so that a huge argument stays one line."""
+    if value is None:
+        return "None"
     kind = type(value).__name__
     return f"{value!r:.40} ({'an' if kind[:1] in 'aeiou' else 'a'} {kind})"
 
