@@ -59,8 +59,8 @@ def train_xor(out: Path) -> None:
 
 def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser("demo", help="micrograd's README example, then XOR trained and drawn (`make demo`)",
-                              description=plain(__doc__))
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "demo", help="micrograd's README example, then XOR trained and drawn (`make demo`)", description=plain(__doc__))
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the drawings (default: out)")
     p.set_defaults(run=demo_command)
     return p

@@ -73,7 +73,7 @@ def _values(assignments: list[tuple[str, str]]) -> dict[str, float]:
 
 def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``draw`` command to an ``argparse`` subparsers object; its ``run`` is :func:`draw_command`."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "draw", help="draw the graph of an expression (forward or backward view)",
         description="Draw the computational graph of an expression, after backward(). Example, the neuron "
                     f"o = tanh(n) at n = 0.8814, where do/dn = 1 - o² = 0.5: {EXAMPLE}")

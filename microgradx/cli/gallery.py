@@ -63,8 +63,8 @@ def build(folder: str | Path = "viz") -> list[Path]:
 
 def add_gallery_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``gallery`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser("gallery", help="write the gallery of drawings (what `make viz` runs)",
-                              description=plain(__doc__))
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "gallery", help="write the gallery of drawings (what `make viz` runs)", description=plain(__doc__))
     p.add_argument("folder", nargs="?", default="viz", help="where to write the drawings (default: viz)")
     p.set_defaults(run=gallery_command)
     return p

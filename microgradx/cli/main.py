@@ -54,7 +54,7 @@ TOP_OPTIONS = ("-h", "--help", "--version")
 class Parser(argparse.ArgumentParser):
     """argparse's parser, whose errors suggest the nearest option or command (``--versoin``: ``--version``?)."""
 
-    commands: dict[str, argparse.ArgumentParser]
+    commands: dict[str, Parser]
 
     def error(self, message: str) -> NoReturn:
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
@@ -82,6 +82,7 @@ def build_parser() -> Parser:
     parser.commands = {}
     for add in COMMANDS:
         sub = add(subparsers)
+        assert isinstance(sub, Parser)  # argparse makes sub-parsers of the parser's own class
         parser.commands[sub.prog.split()[-1]] = sub
     return parser
 

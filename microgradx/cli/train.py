@@ -40,7 +40,7 @@ def recipe_defaults(recipe: Recipe) -> str:
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``train`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "train", help="train an MLP on a toy data set",
         description="Train an MLP on a toy data set with its recipe and print its accuracy.",
         epilog="data sets (model, loss, optimizer; default hyper-parameters):\n"
