@@ -54,6 +54,7 @@ def test_demo_and_gallery_without_dot_say_how_to_install_it_before_computing_any
     assert "needs Graphviz's `dot` program, which was not found on PATH" in line
     assert "sudo apt-get install graphviz (Debian/Ubuntu)" in line and "brew install graphviz (macOS)" in line
     assert "conda install -c conda-forge graphviz" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-bin"]  # no folder made either
 
 
 def test_draw_without_dot_offers_the_dot_source_which_needs_no_graphviz(no_dot, tmp_path, capsys):

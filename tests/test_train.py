@@ -682,3 +682,14 @@ def test_fit_refuses_complex_data_naming_the_entry_as_eager_values_do(compiled):
         fit(MLP(2, [3, 1], seed=0), X + 0j, y.real, loss="hinge", epochs=1, progress=False, compiled=compiled)
     with pytest.raises(TypeError, match="Value"):
         Value(1 + 2j)  # the eager engine refuses them too
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_bad_validation_target_is_named_before_the_first_epoch(compiled):
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    y, y_val = np.array([1, -1, 1, 1, -1, 1.0]), np.array([1, -1, 0.0])
+    model = MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"^validation y: hinge targets must be -1 or \+1, got 0 at index 2;"):
+        fit(model, X, y, loss="hinge", epochs=3, progress=False, compiled=compiled, validation=(X[:3], y_val))
+    assert model.state_dict() == before  # refused before training, not after the first epoch

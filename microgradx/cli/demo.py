@@ -68,8 +68,8 @@ def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def demo_command(args: argparse.Namespace) -> int:
     """Run ``microgradx demo``: its folder and Graphviz are checked before anything is computed."""
-    out = writable_folder(args.out, "the demo's drawings")
     need_dot("the demo's drawings")
+    out = writable_folder(args.out, "the demo's drawings")
     show_readme_example()
     train_xor(out)
     return 0

@@ -72,8 +72,8 @@ def add_gallery_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def gallery_command(args: argparse.Namespace) -> int:
     """Run ``microgradx gallery``: write every drawing and print its path (folder and Graphviz checked first)."""
-    writable_folder(args.folder, "the gallery")
     need_dot("the gallery")
+    writable_folder(args.folder, "the gallery")
     for path in build(args.folder):
         print(path)
     return 0

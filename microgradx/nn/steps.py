@@ -82,22 +82,28 @@ def _checked(loss: Any) -> Value:
     return loss
 
 
-def check_targets(loss_fn: Callable[..., Value], y: np.ndarray, k: int) -> None:
+def check_targets(loss_fn: Callable[..., Value], y: np.ndarray, k: int, what: str = "y") -> None:
     """The loss's own checks (±1 for hinge, [0, 1] for bce, ...) on every target, before any training.
 
     Each distinct target is checked once, on plain numbers. If one is refused, the
     check runs again over all of ``y`` in order, so the error names the real row of
     ``y`` (not the target's place among the distinct ones, nor in a shuffled batch).
+    Targets other than the training ``y`` get their name (``what``) in front of the message.
     """
     def run(targets: np.ndarray) -> None:
         with no_grad():
             _checked(loss_fn([[0.5] * k if k > 1 else 0.5 for _ in range(len(targets))], targets.tolist()))
 
     try:
-        run(np.unique(y, axis=0))
-    except (ValueError, TypeError):
-        run(y)
-        raise  # (not refused row by row: the loss judges the batch as a whole; its own words stand)
+        try:
+            run(np.unique(y, axis=0))
+        except (ValueError, TypeError):
+            run(y)
+            raise  # (not refused row by row: the loss judges the batch as a whole; its own words stand)
+    except (ValueError, TypeError) as e:
+        if what == "y":
+            raise
+        raise type(e)(f"{what}: {e}") from None
 
 
 def _scores(outs: list[Any]) -> np.ndarray:
