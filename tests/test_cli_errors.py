@@ -269,7 +269,20 @@ def test_an_error_inside_a_larger_expression_names_that_part_and_its_column(tmp_
     status, _, err = run(["draw", "2*log(x-y)", "--set", "x=1", "--set", "y=1", "-o", str(tmp_path / "g.svg")],
                          capsys)
     assert status == 1
-    assert "'log(x-y)' (column 3) is undefined at (x-y) = 0.0: log(x-y) needs (x-y) > 0" in error_line(err)
+    assert "'log(x-y)' (column 3) is undefined at x-y = 0.0: log(x-y) needs (x-y) > 0" in error_line(err)
+
+
+def test_an_operand_used_twice_is_listed_once(tmp_path, capsys):
+    status, _, err = run(["draw", "x*x", "--set", "x=1e200", "-o", str(tmp_path / "g.svg")], capsys)
+    assert status == 1 and "'x*x' (column 1) overflows at x = 1e+200: the result is too large" in error_line(err)
+
+
+def test_a_derivative_that_is_not_finite_names_the_part_of_the_expression(tmp_path, capsys):
+    status, _, err = run(["draw", "3 + y**0.5", "--set", "y=0", "-o", str(tmp_path / "g.svg")], capsys)
+    line = error_line(err)
+    assert status == 1 and "'y**0.5' (column 5) has no finite derivative at y = 0.0" in line
+    assert "pow(x" not in line and "x = 0.0" not in line  # not the op's own operand names
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("text, where", [("x +", "at the end (column 4)"), ("x y", "at column 3"),
@@ -314,6 +327,8 @@ def test_an_unknown_option_of_a_command_shows_that_commands_usage(capsys):
     (["train", "xor", "--epoch", "2", "--no-progres", "--sede", "1"], "(did you mean --seed?)"),
     (["trian", "xor"], "invalid choice: 'trian' (choose from 'train', 'draw', 'demo', 'gallery') (did you mean "
                        "train?)"),
+    (["train", "XOR"], "(did you mean xor?)"),
+    (["draw", "a", "--set", "a=1", "--rankdir", "lr"], "(did you mean LR?)"),
 ])
 def test_a_misspelling_is_answered_with_the_nearest_name(argv, suggestion, capsys):
     status, _, err = run(argv, capsys)

@@ -155,10 +155,9 @@ def draw_command(args: argparse.Namespace) -> int:
     try:
         expression, values = parse(args.expression), _values(args.assignments)
         _check_outputs(args)
-        root = expression.build(values)
+        root = expression.differentiate(values)
         if not root.label:
             root.label = "out"
-        root.backward()
         written = _draw(root, args)
     except GraphTooLargeError as e:
         return _fail(_too_large(e, args.max_nodes), status=2)

@@ -65,6 +65,20 @@ class Expression:
 
     def build(self, values: Mapping[str, float]) -> Value:
         """The expression's graph with each variable a leaf ``Value(values[name], label=name)``."""
+        return self._build(values, None)
+
+    def differentiate(self, values: Mapping[str, float]) -> Value:
+        """:meth:`build`, then ``backward()``; a derivative that is not finite is named by the part that has it."""
+        parts: dict[int, ast.AST] = {}
+        root = self._build(values, parts)
+        try:
+            root.backward()
+        except DomainError as e:
+            node = _made_by(e, root, parts)
+            raise (e if node is None else _in_expression(e, node, self.text)) from None
+        return root
+
+    def _build(self, values: Mapping[str, float], parts: dict[int, ast.AST] | None) -> Value:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise ExpressionError(f"no value for {_listing(missing)} in {quote(self.text)}: give one with "
@@ -74,8 +88,23 @@ class Expression:
             raise ExpressionError(f"{_listing(unused)} set but not used in {quote(self.text)} "
                                   f"(its variables are: {_listing(list(self.names)) or 'none'})")
         leaves = {n: Value(values[n], label=n) for n in self.names}
-        out = _build(self.tree.body, leaves, self.text)
+        out = _build(self.tree.body, leaves, self.text, parts)
         return out if isinstance(out, Value) else Value(out)
+
+
+def _made_by(e: DomainError, root: Value, parts: dict[int, ast.AST]) -> ast.AST | None:
+    """The part of the expression whose node raised ``e`` in backward(): its op, with ``e``'s operands."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node._op is e.op and tuple(child.data for child in node._prev) == e.operands and id(node) in parts:
+            return parts[id(node)]
+        stack.extend(node._prev)
+    return None
 
 
 def quote(text: str, limit: int = 60) -> str:
@@ -251,11 +280,12 @@ def _operands(node: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _build(root: ast.AST, leaves: dict[str, Value], text: str = "") -> Any:
+def _build(root: ast.AST, leaves: dict[str, Value], text: str = "", parts: dict[int, ast.AST] | None = None) -> Any:
     """Value (or a plain number for a constant part) computed by the checked tree ``root`` (parsed from ``text``).
 
     Post-order with an explicit stack, left operands first (the order a recursive
-    evaluation, and Python, would create the nodes in): no recursion limit.
+    evaluation, and Python, would create the nodes in): no recursion limit. ``parts``, if
+    given, receives the part of the tree each new Value node was made by (by ``id``).
     """
     results: dict[int, Any] = {}
     stack: list[tuple[ast.AST, bool]] = [(root, False)]
@@ -268,9 +298,11 @@ def _build(root: ast.AST, leaves: dict[str, Value], text: str = "") -> Any:
             continue
         args = [results.pop(id(operand)) for operand in operands]
         try:
-            results[id(node)] = _apply(node, args, leaves)
+            results[id(node)] = made = _apply(node, args, leaves)
         except DomainError as e:
             raise _in_expression(e, node, text) from None
+        if parts is not None and isinstance(made, Value):
+            parts.setdefault(id(made), node)
     return results[id(root)]
 
 
@@ -284,15 +316,19 @@ def _in_expression(e: DomainError, node: ast.AST, text: str) -> DomainError:
     if e.op is None or not text or len(e.operands) != len(operands[:e.op.arity]):
         return e
     written = [_source(text, n) for n in operands[:e.op.arity]]
-    values = ", ".join(f"{w} = {v!r}" for w, v, n in zip(written, e.operands, operands, strict=False)
-                       if _constant(n) is None)
-    at = f" at {values}" if values else ""
+    shown = {ast.get_source_segment(text, n): v for n, v in zip(operands, e.operands, strict=False)
+             if _constant(n) is None}  # each operand once (x*x), constants are in the text already
+    at = (" at " + ", ".join(f"{w} = {v!r}" for w, v in shown.items())) if shown else ""
+    part = f"{_where(text, node)}"
     if e.kind == "overflow":
-        message = f"{_where(text, node)} overflows{at}: the result is too large for a float. Use smaller values."
+        message = f"{part} overflows{at}: the result is too large for a float. Use smaller values."
+    elif e.kind == "gradient":
+        message = (f"{part} has no finite derivative{at}, so backward() cannot give a gradient that is a number. "
+                   "Change the --set values (or the expression) to stay away from that point.")
     else:
         rule = re.sub(r"\b[xy]\b", lambda m: written["xy".index(m.group())] if "xy".index(m.group()) < len(written)
                       else m.group(), e.op.domain_text)
-        message = (f"{_where(text, node)} is undefined{at}: {ast.get_source_segment(text, node)} needs {rule}. "
+        message = (f"{part} is undefined{at}: {ast.get_source_segment(text, node)} needs {rule}. "
                    "Change the --set values (or the expression) so that this holds.")
     return DomainError(message, e.op, e.operands, e.kind)
 
