@@ -27,7 +27,7 @@ def _is_the_command() -> bool:
     if script in ("microgradx", "microgradx.exe", "microgradx-script.py"):
         return True
     argv = list(getattr(sys, "orig_argv", []))
-    return any(a == "-m" and b == "microgradx" or a == "-mmicrogradx" for a, b in zip(argv, [*argv[1:], ""]))
+    return any((a == "-m" and b == "microgradx") or a == "-mmicrogradx" for a, b in zip(argv, [*argv[1:], ""]))
 
 
 def _end_quietly(signum: int, frame: FrameType | None) -> None:
