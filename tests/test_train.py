@@ -693,3 +693,21 @@ def test_a_bad_validation_target_is_named_before_the_first_epoch(compiled):
     with pytest.raises(ValueError, match=r"^validation y: hinge targets must be -1 or \+1, got 0 at index 2;"):
         fit(model, X, y, loss="hinge", epochs=3, progress=False, compiled=compiled, validation=(X[:3], y_val))
     assert model.state_dict() == before  # refused before training, not after the first epoch
+
+
+def test_predict_and_accuracy_refuse_complex_inputs_as_fit_does():
+    from microgradx.nn.evaluate import accuracy, predict
+
+    model = MLP(2, [3, 1], seed=0)
+    X = np.array([[0.5, 1.0], [1.0, 2.0 + 1e-3j]])
+    with pytest.raises(TypeError, match=r"X holds the complex number .* at row 1, column 1"):
+        predict(model, X)
+    with pytest.raises(TypeError, match=r"y holds the complex number"):
+        accuracy(np.array([0.5, -0.5]), y=np.array([1.0, -1.0 + 2j]))
+
+
+def test_accuracy_refuses_complex_scores_instead_of_dropping_their_imaginary_part():
+    from microgradx.nn.evaluate import accuracy
+
+    with pytest.raises(TypeError, match=r"scores holds the complex number \(-0.5\+1j\) at row 1"):
+        accuracy(np.array([0.5, -0.5 + 1j]), y=np.array([1.0, -1.0]))

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["features", "labels"]
+__all__ = ["features", "labels", "as_floats"]
 
 
-def _as_floats(a: Any, what: str) -> np.ndarray:
+def as_floats(a: Any, what: str) -> np.ndarray:
+    """``a`` as a float64 array; TypeError naming ``what`` if it is not numbers, or has complex ones."""
     try:
         raw = np.asarray(a)
     except (TypeError, ValueError):
@@ -52,7 +53,7 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
 
 def features(X: Any, what: str = "X") -> np.ndarray:
     """``X`` as a float array of shape (n, d); a 1-D ``X`` is one feature per sample, shape (n, 1)."""
-    arr = _as_floats(X, what)
+    arr = as_floats(X, what)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -63,7 +64,7 @@ def features(X: Any, what: str = "X") -> np.ndarray:
 
 def labels(y: Any, n: int, what: str = "y", rows_of: str = "X") -> np.ndarray:
     """``y`` as floats, shape (n,) (a column (n, 1) is squeezed) or (n, k) rows of class probabilities."""
-    arr = _as_floats(y, what)
+    arr = as_floats(y, what)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim not in (1, 2):

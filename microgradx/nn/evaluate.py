@@ -18,7 +18,7 @@ import numpy as np
 
 from ..compiled.jit import Jitted, jit
 from ..engine import Value, no_grad
-from .arrays import features, labels
+from .arrays import as_floats, features, labels
 from .modules import Module
 from .optim import grad_vector
 
@@ -112,7 +112,7 @@ def accuracy(model_or_scores: Any, X: Any = None, y: Any = None, threshold: floa
     if callable(model_or_scores):
         scores = predict(model_or_scores, X, compiled=compiled)
     else:
-        scores = np.asarray(model_or_scores, dtype=np.float64)
+        scores = as_floats(model_or_scores, "scores")
     if len(scores) != len(np.asarray(y)):
         raise ValueError(f"got {len(scores)} predictions but {len(np.asarray(y))} labels")
     ys = labels(y, len(scores), rows_of="the scores")
