@@ -41,7 +41,7 @@ from .evaluate import accuracy, decision_boundary, grad_norms, group_norms, hits
 from .history import History
 from .losses import get_loss
 from .optim import LRScheduler, Optimizer, make_optimizer
-from .steps import CompiledStep, EagerStep, Step
+from .steps import CompiledStep, EagerStep, Step, check_targets, n_outputs
 
 __all__ = ["fit", "History", "NonFiniteLossError", "StopRules", "batches",
            "predict", "accuracy", "decision_boundary", "grad_norms"]
@@ -260,6 +260,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     labels_like = (_threshold_for(loss_fn), -1.0 if np.any(ys == -1) else 0.0)  # threshold; {-1, +1} or {0, 1}
     with mode(model, True):
         step: Step = (CompiledStep if compiled else EagerStep)(model, loss_fn, Xs, ys, l2_alpha, opt)
+        if val is not None:  # checked now, not at the end of the first epoch
+            check_targets(loss_fn, val[1], n_outputs(model, Xs), "validation y")
         groups = layer_groups(model, step.params) if record_grad_norms else []
         with tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True) as bar:
             try:
