@@ -34,7 +34,10 @@ def header(number: str) -> str:
 
 def code(exercise: Exercise, solved: bool = False) -> str:
     """The code cell of one exercise: its template (or, for teachers, the reference solution) and the check."""
-    body = exercise.solution_code.rstrip() if solved else exercise.template.rstrip()
+    body = exercise.template.rstrip()
+    if solved:  # the solution keeps the template's imports (the template is what it replaces)
+        imports = [line for line in body.splitlines() if line.startswith(("import ", "from "))]
+        body = "\n".join(imports + [""] * bool(imports) + [exercise.solution_code.rstrip()])
     return (f"# Exercise {exercise.id}\n{body}\n\n"
             f'ex = exercises.get("{exercise.id}")\nex.check({exercise.name})\n# ex.hint()\n# ex.solution()')
 
@@ -56,5 +59,5 @@ def with_exercises(nb: Any, number: str, solved: bool = False) -> Any:
     nb.cells = [c for c in nb.cells if TAG not in c.get("metadata", {})]
     for kind, source, key in cells(number, solved):
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-        nb.cells.append(make(source, metadata={TAG: {"exercise": key}}))
+        nb.cells.append(make(source, metadata={TAG: {"exercise": key}}))  # type: ignore[no-untyped-call]
     return nb

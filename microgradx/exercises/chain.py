@@ -19,7 +19,7 @@ from .kinds import function, graph, number
 def _dl_dy() -> float:
     x, y, z, w = Value(1.5), Value(-2.0), Value(4.0), Value(-3.0)
     ((x * y + z) * w).backward()
-    return y.grad
+    return float(y.grad)
 
 
 number(
@@ -191,7 +191,7 @@ def _predict_a() -> float:
     c = b + a
     out = c * b
     out.backward()
-    return a.grad
+    return float(a.grad)
 
 
 number(
@@ -211,7 +211,7 @@ def _three_calls() -> float:
     loss = w * w
     for _ in range(3):
         loss.backward()
-    return w.grad
+    return float(w.grad)
 
 
 number(
@@ -228,7 +228,7 @@ number(
 def _neuron_w2() -> float:
     w2 = Value(-1.0)
     (Value(1.0) * 0.5 + Value(2.0) * w2 + 1.0).tanh().backward()
-    return w2.grad
+    return float(w2.grad)
 
 
 number(
@@ -263,7 +263,7 @@ def _op_mistake(grad: Any) -> Any:
         def _backward() -> None:
             grad(v, out)
 
-        out._backward = _backward
+        out._backward = _backward  # type: ignore[method-assign]
         return out
     return op
 

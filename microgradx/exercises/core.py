@@ -17,6 +17,7 @@ counter, so both limits work the same in CPython and in Pyodide.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -116,8 +117,11 @@ def _one_line(error: BaseException) -> str:
     return line if len(line) <= 160 else line[:157] + "..."
 
 
-def call_limited(fn: Callable[[], Any], steps: int = STEP_BUDGET, seconds: float = SECONDS) -> Any:
-    """Call ``fn()``, stopping it with ``_OutOfSteps`` after ``steps`` lines of non-library code or ``seconds``."""
+def call_limited(fn: Callable[[], Any], steps: int | None = None, seconds: float | None = None) -> Any:
+    """Call ``fn()``, stopping it with ``_OutOfSteps`` after ``steps`` lines of non-library code or ``seconds``
+    (by default :data:`STEP_BUDGET` and :data:`SECONDS`)."""
+    steps = STEP_BUDGET if steps is None else steps
+    seconds = SECONDS if seconds is None else seconds
     count = 0
     deadline = time.monotonic() + seconds
 
@@ -149,7 +153,7 @@ def run_cases(fn: Any, cases: Sequence[Case], measure: Callable[..., Any]) -> tu
     out: list[Any] = []
     for case in cases:
         try:
-            out.append(call_limited(lambda case=case: measure(fn, *case.args)))
+            out.append(call_limited(functools.partial(measure, fn, *case.args)))
         except _OutOfSteps:
             out.append(Failed("timeout", case.name))
         except Feedback:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ def plain_source(function: Callable[..., Any]) -> str:
         indent = lines[node.lineno - 1][: len(lines[node.lineno - 1]) - len(lines[node.lineno - 1].lstrip())]
         header = f"{indent}def {node.name}({ast.unparse(args)}):"
         lines[node.lineno - 1: node.body[0].lineno - 1] = [header]
-    return "\n".join(lines) + "\n"
+    return re.sub(r"  # type: ignore\[[\w-]+\]", "", "\n".join(lines)) + "\n"
 
 
 def _notebook(id: str) -> str:

@@ -84,7 +84,7 @@ def my_weight_grad(delta, a_prev):
 def _ce_grad() -> float:
     scores = [Value(1.0), Value(2.0), Value(0.0)]
     softmax_cross_entropy([scores], [0]).backward()
-    return scores[0].grad
+    return float(scores[0].grad)
 
 
 number(
@@ -99,7 +99,7 @@ number(
 def _bce_grad() -> float:
     z = Value(-2.0)
     bce_with_logits([z], [1.0]).backward()
-    return z.grad
+    return float(z.grad)
 
 
 number(

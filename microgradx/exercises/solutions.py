@@ -41,7 +41,7 @@ def my_sigmoid(v: Any) -> Any:
     def _backward() -> None:
         v.grad += out.data * (1.0 - out.data) * out.grad  # σ'(x) = σ(x)(1 - σ(x)), times the upstream gradient
 
-    out._backward = _backward
+    out._backward = _backward  # type: ignore[method-assign]
     return out
 
 
@@ -64,33 +64,33 @@ def my_clamp(x: Any) -> Any:
     return x.relu() - (x - 1).relu()  # 0 below 0, x in between, 1 above 1: no `if`, so jit can trace it
 
 
-def my_newton_step(f: Any, x: float) -> float:
+def my_newton_step(f: Any, x: float) -> Any:
     import microgradx as mx
 
     return x - mx.grad(f)(x) / mx.grad(mx.grad(f))(x)
 
 
-def my_softmax(scores: np.ndarray) -> np.ndarray:
+def my_softmax(scores: np.ndarray) -> Any:
     shifted = scores - scores.max(axis=1, keepdims=True)  # e^(s - max) never overflows; the ratio is unchanged
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def my_confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+def my_confusion(true: np.ndarray, predicted: np.ndarray, k: int) -> Any:
     table = np.zeros((k, k), dtype=int)
     np.add.at(table, (true, predicted), 1)  # add.at counts repeated (true, predicted) pairs every time
     return table
 
 
-def my_delta(W_next: np.ndarray, delta_next: np.ndarray, z: np.ndarray) -> np.ndarray:
+def my_delta(W_next: np.ndarray, delta_next: np.ndarray, z: np.ndarray) -> Any:
     return (W_next.T @ delta_next) * (1 - np.tanh(z) ** 2)
 
 
-def my_weight_grad(delta: np.ndarray, a_prev: np.ndarray) -> np.ndarray:
+def my_weight_grad(delta: np.ndarray, a_prev: np.ndarray) -> Any:
     return delta @ a_prev.T  # a row per neuron, a column per input, like W; summed over the samples
 
 
-def my_clip(g: np.ndarray, c: float) -> np.ndarray:
+def my_clip(g: np.ndarray, c: float) -> Any:
     norm = np.sqrt(np.sum(g * g))
     if norm <= c:
         return g.copy()  # short enough already: unchanged (this also keeps a zero gradient zero)

@@ -49,10 +49,10 @@ def solved_notebooks(out: str | Path, notebooks: str | Path = COURSE, only: Sequ
     done: list[tuple[str, str]] = []
     for number in wanted:
         path = source / f"{NOTEBOOKS[number]}.ipynb"
-        nb = with_exercises(nbformat.read(path, as_version=4), number, solved=True)
+        nb = with_exercises(nbformat.read(path, as_version=4), number, solved=True)  # type: ignore[no-untyped-call]
         with tempfile.TemporaryDirectory() as scratch:  # a notebook's own files go here, not into out or the repo
             nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                     resources={"metadata": {"path": scratch}}).execute()
-        done.append((path.name, nbformat.writes(nb)))
+        done.append((path.name, nbformat.writes(nb)))  # type: ignore[no-untyped-call]
     out.mkdir(parents=True, exist_ok=True)
     return [write_atomic(out / name, text, what="solved notebook") for name, text in done]

@@ -44,7 +44,7 @@ def _spread(init: str) -> str:
     A, stds = X, []
     for layer in model.layers[:-1]:
         W = np.array([[w.data for w in n.w] for n in layer.neurons])
-        b = np.array([n.b.data for n in layer.neurons])
+        b = np.array([n.b.data if n.b is not None else 0.0 for n in layer.neurons])
         A = np.maximum(W @ A + b[:, None], 0.0)
         stds.append(float(A.std()))
     if stds[0] == 0.0 or len(np.unique(np.round(A, 12), axis=0)) == 1:
@@ -121,7 +121,7 @@ def _judge_activation(answer: Any) -> str:
     def slope(z: float) -> float:
         v = Value(z)
         f_of(v).backward()
-        return v.grad
+        return float(v.grad)
 
     if all(slope(z) == 0.0 for z in (-0.5, -2.0)):
         return "dead"
@@ -145,7 +145,7 @@ choice(
 def _leaky_grad() -> float:
     z = Value(-2.0)
     (z.leaky_relu(0.01) * 3.0).backward()
-    return z.grad
+    return float(z.grad)
 
 
 number(
@@ -165,7 +165,7 @@ def _chain(factor: float, depth: int) -> float:
     for _ in range(depth):
         out = out * factor
     out.backward()
-    return x.grad
+    return float(x.grad)
 
 
 number(
@@ -303,7 +303,7 @@ def my_momentum_step(p, g, buf, lr, mu):
 def _batch_grad() -> float:
     w = Value(0.5)
     mx.losses.mse([w * 1.0, w * 2.0], [2.0, 3.0]).backward()
-    return w.grad
+    return float(w.grad)
 
 
 number(
@@ -321,7 +321,7 @@ number(
 def _l2_grad() -> float:
     p = Value(3.0)
     mx.losses.l2([p], 0.01).backward()
-    return p.grad
+    return float(p.grad)
 
 
 number(
