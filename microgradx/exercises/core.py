@@ -38,7 +38,7 @@ __all__ = [
 #: Lines of the student's own code one call may run before it is stopped as "too long".
 STEP_BUDGET = 2_000_000
 #: Seconds one call may take (checked inside the step counter, so it needs no thread or signal).
-SECONDS = 20.0
+SECONDS = 10.0
 
 _LIBRARY_DIRS = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in (sys.modules["microgradx"], np))
 

@@ -199,6 +199,12 @@ def _judge_lr(answer: Any) -> str:
 choice(
     "05.2", "L(w1, w2) = 5·w1² + 0.5·w2², from w1 = w2 = 1. Choose an SGD learning rate that brings L below 1e-4 "
     "in 100 steps.", 0.1, judge=_judge_lr, what="a learning rate",
+    advise=lambda answer, obs: {
+        "stuck bouncing": "w1 swings from side to side without shrinking: each step multiplies it by (1 − 10·lr), "
+                          "and here that factor's size is about 1. A little smaller.",
+        "diverged": "it diverged: along w1 each step multiplies w1 by (1 − 10·lr), and that factor is larger than 1 "
+                    "in size.",
+        "slow": "it converges, but too slowly: along w2 each step keeps a fraction (1 − lr) of w2."}.get(obs, str(obs)),
     mistakes=[(1.0, "it diverged: along w1 the curvature is 10, and each step multiplies w1 by (1 − 10·lr). Once "
                     "that factor is bigger than 1 in size, w1 grows every step."),
               (0.001, "too slow: along w2 the curvature is 1, and each step keeps a fraction (1 − lr) of w2. After "

@@ -134,8 +134,8 @@ choice(
     what="an activation name, as a string",
     mistakes=[("relu", "with relu a neuron whose sum is negative everywhere gets gradient 0 everywhere: nothing can "
                        "switch it back on. You need a slope below 0 that is not zero."),
-              ("sigmoid", "a sigmoid gives gradients everywhere, but it changes positive inputs too (and its "
-                          "derivative ≤ 1/4 brings back vanishing gradients): the fix should leave x > 0 alone."),
+              ("sigmoid", "that activation gives gradients everywhere, but it changes positive inputs too (and a "
+                          "squashing function brings back vanishing gradients): the fix should leave x > 0 alone."),
               ("linear", "without any nonlinearity the whole network collapses into one linear function.")],
     hint="Keep relu's right half; give the left half a small, non-zero slope.",
     explanation="leaky_relu: f(z) = z for z > 0 and 0.01·z below, so a neuron that is off still passes a hundredth "
@@ -202,7 +202,7 @@ function(
                                                "does not bound the norm). Scale the whole vector by one number."),
               (lambda g, c: g * c / np.linalg.norm(g), "you rescaled every gradient to length c, also short ones "
                                                        "(and a zero one becomes nan): only shrink when ‖g‖ > c.")],
-    hint="g · min(1, c/‖g‖): one factor for the whole vector, and only when it is below 1.",
+    hint="Multiply the whole vector by one number, chosen so that the new norm is c, and only when ‖g‖ > c.",
     explanation="Scaling by one number keeps the direction; clipping only when ‖g‖ > c leaves ordinary steps alone.",
     template="""
 import numpy as np
@@ -235,6 +235,10 @@ choice(
     "13.3", "Gradient descent (lr 0.1, 300 steps) on f(w) = w⁴/4 + w²/2 from w = 5 diverges unclipped. Choose a "
     "clipping threshold c (fit's clip_grad_norm) that makes it reach the minimum w = 0.", 5.0, judge=_judge_clip,
     what="a threshold c",
+    advise=lambda answer, obs: {
+        "diverged": "it still diverged: with a threshold this large the steps are hardly ever clipped.",
+        "bouncing": "w jumps across the minimum and back without settling: the clipped step, lr · c, is too long.",
+        "slow": "w is still on its way after 300 steps: the clipped step, lr · c, is too short."}.get(obs, str(obs)),
     mistakes=[(0.001, "too small: a clipped step is at most lr · c long, and 300 such steps do not cover the distance "
                       "from 5 to 0."),
               (1000.0, "too large: steps up to lr · c long jump across the minimum and back, round and round, never "
