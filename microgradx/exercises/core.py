@@ -291,7 +291,8 @@ class Exercise:
             return False, number_advice(obs, self.expected())
         if self.kind == "number" and isinstance(obs, tuple):
             off = [str(k + 1) for k, (a, b) in enumerate(zip(obs, self.expected())) if not self._same(a, b)]
-            return False, f"number {', '.join(off)} of your {len(obs)} is not right yet (the others are)."
+            which = f"number {off[0]} is" if len(off) == 1 else f"numbers {', '.join(off)} are"
+            return False, f"of your {len(obs)} numbers, {which} not right yet."
         for o, e, case in zip(outcomes, self.expected(), self.cases):
             if not self._same(o, e):
                 shown = (np.array2string(o, precision=4, separator=", ").replace("\n", "")
