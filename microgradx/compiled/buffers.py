@@ -39,7 +39,7 @@ class Bound:
     are copied out, so nothing returned to the caller aliases its buffers.
     """
 
-    __slots__ = ("plan", "batch", "values", "forward", "grads", "clear", "steps_back")
+    __slots__ = ("plan", "batch", "values", "forward", "grads", "clear", "steps_back", "nbytes")
 
     def __init__(self, plan: Schedule, batch: int) -> None:
         self.plan, self.batch = plan, batch
@@ -49,10 +49,9 @@ class Bound:
         self.grads: list[np.ndarray] = []  # the gradient buffers and backward steps, bound on first use
         self.clear: Step = _nothing
         self.steps_back: list[Step] = []
+        self.nbytes = self._nbytes()  # its value and gradient buffers' bytes
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of its value and gradient buffers."""
+    def _nbytes(self) -> int:
         return sum(int(b.nbytes) for b in (*self.values, *self.grads))
 
     def backward(self, seed: tuple[int, int, float]) -> list[np.ndarray]:
@@ -61,6 +60,7 @@ class Bound:
         if not grads:
             grads = self.grads = [np.empty_like(b) for b in self.values]
             self.clear, self.steps_back = bind_backward(self.plan.groups, self.values, grads, self.plan.outputs)
+            self.nbytes = self._nbytes()
         self.clear()
         stage, r, value = seed
         grads[stage][r] = value
@@ -79,6 +79,7 @@ class Pool:
     def __init__(self, plan: Schedule) -> None:
         self.plan = plan
         self._free: list[Bound] = []
+        self._kept = 0  # bytes of the sets in _free
         self._lock = threading.Lock()
 
     def take(self, batch: int) -> Bound:
@@ -87,22 +88,22 @@ class Pool:
             free = self._free
             for k in range(len(free) - 1, -1, -1):
                 if free[k].batch == batch:
-                    return free.pop(k)
+                    bound = free.pop(k)
+                    self._kept -= bound.nbytes
+                    return bound
         return Bound(self.plan, batch)  # (bound outside the lock: binding a large program takes a while)
 
     def give(self, bound: Bound) -> None:
         """Keep ``bound`` for a later call if the kept sets stay within ``KEEP`` and ``KEEP_BYTES``."""
-        size = bound.nbytes
-        if size > KEEP_BYTES:
+        if bound.nbytes > KEEP_BYTES:
             return  # released now, with the call
         with self._lock:
             free = self._free
             free.append(bound)
-            total = sum(b.nbytes for b in free)
-            while len(free) > KEEP or total > KEEP_BYTES:
-                total -= free.pop(0).nbytes
+            self._kept += bound.nbytes
+            while len(free) > KEEP or self._kept > KEEP_BYTES:
+                self._kept -= free.pop(0).nbytes
 
     def retained_bytes(self) -> int:
         """Bytes of value and gradient buffers kept between calls."""
-        with self._lock:
-            return sum(b.nbytes for b in self._free)
+        return self._kept

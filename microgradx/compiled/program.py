@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -133,16 +132,6 @@ class Program:
 
     # ---------------------------------------------------------------- forward
 
-    @contextmanager
-    def _lent(self, inputs: Sequence[np.ndarray]) -> Iterator[Bound]:
-        """Buffers of this call's own for the batch ``inputs`` (checked first), given back when the call ends."""
-        bound = self.buffers.take(self._check_inputs(inputs))
-        try:
-            with np.errstate(all="ignore"):  # numpy's floating-point warnings off: every result is checked instead
-                yield bound
-        finally:
-            self.buffers.give(bound)
-
     def _uniform_buffer(self, u: np.ndarray, params: np.ndarray | None) -> None:
         """Write the parameters (``params``, or read from the Values) into the U buffer ``u``."""
         if self.n_params:
@@ -228,17 +217,28 @@ class Program:
         kind = self.trace.output_kind
         return outs[0] if kind == "value" else (tuple(outs) if kind == "tuple" else outs)
 
+    # Each call takes buffers of its own from the pool (``self.buffers``) for the batch (checked first) and gives
+    # them back when it ends. numpy's floating-point warnings are off while it runs: every result is checked instead.
+
     def run(self, inputs: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
         """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
-        with self._lent(inputs) as bound:
-            return self._results(self._forward(bound, inputs, params), bound.batch)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                return self._results(self._forward(bound, inputs, params), bound.batch)
+        finally:
+            self.buffers.give(bound)
 
     def value_and_grad(self, inputs: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                        write_grad: bool = True, params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Loss reduced over the batch and its gradient for each parameter (see ``Jitted.value_and_grad``)."""
         self._check_loss_args(reduction, output)
-        with self._lent(inputs) as bound:
-            _, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                _, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
+        finally:
+            self.buffers.give(bound)
         if write_grad:
             for p, g in zip(self.params, grads.tolist(), strict=True):
                 p.grad += g
@@ -248,9 +248,13 @@ class Program:
                                params: np.ndarray | None = None) -> tuple[float, np.ndarray, Any]:
         """``value_and_grad`` (writing no ``.grad``) and every output per sample, from one forward pass."""
         self._check_loss_args(reduction, output)
-        with self._lent(inputs) as bound:
-            bufs, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
-            return loss, grads, self._results(bufs, bound.batch)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                bufs, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
+                return loss, grads, self._results(bufs, bound.batch)
+        finally:
+            self.buffers.give(bound)
 
     def _check_loss_args(self, reduction: str, output: int) -> None:
         if reduction not in ("mean", "sum"):
