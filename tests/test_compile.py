@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+import sys
+import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -512,3 +516,140 @@ def test_returned_gradients_and_outputs_are_not_overwritten_by_the_next_call():
     np.testing.assert_array_equal(grads1, kept[0])
     np.testing.assert_array_equal(out1, kept[1])
     assert_close(f.value_grad_and_outputs(X1)[1], grads1)  # and the same batch again gives the same numbers
+
+
+# ------------------------------------------------------------------ threads, and buffers released (issue 20: 5, 17)
+
+
+def _in_threads(work, n):
+    """Run ``work(k)`` for k < n in n threads started together; re-raise the first failure."""
+    failures = []
+    start = threading.Barrier(n)
+
+    def body(k):
+        try:
+            start.wait()
+            work(k)
+        except BaseException as e:  # noqa: BLE001 -- handed to the main thread
+            failures.append(e)
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so that their calls interleave
+    try:
+        threads = [threading.Thread(target=body, args=(k,)) for k in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(before)
+    if failures:
+        raise failures[0]
+
+
+@pytest.mark.parametrize("traced_first", [True, False])
+def test_threads_predicting_with_one_compiled_model_each_get_their_own_scores(traced_first):
+    from microgradx import MLP as NNMLP
+    from microgradx.nn.evaluate import predict
+
+    model = NNMLP(2, [16, 16, 1], seed=0)
+    rng = np.random.default_rng(1)
+    batches = [rng.normal(size=(256, 2)) * (k + 1) for k in range(4)]  # one batch size: one set of buffers before
+    if traced_first:
+        predict(model, batches[0], compiled=True)
+
+    def work(k):
+        want = predict(model, batches[k])  # eager, in this thread
+        for _ in range(100):
+            assert_close(predict(model, batches[k], compiled=True), want)
+
+    _in_threads(work, len(batches))
+
+
+def test_threads_calling_one_program_with_their_own_parameter_vectors_get_their_own_losses_and_gradients():
+    model = MLP(2, [5, 1], seed=2)
+    f = jit(lambda x, t: (1 - t * model(x)).relu())
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(32, 2)), np.sign(rng.normal(size=32))
+    vectors = [f.param_vector(X, y) * (1 + k) for k in range(4)]
+    want = [f.value_and_grad(X, y, params=v, write_grad=False) for v in vectors]
+
+    def work(k):
+        for _ in range(100):
+            loss, grads = f.value_and_grad(X, y, params=vectors[k], write_grad=False)
+            assert_close(loss, want[k][0])
+            assert_close(grads, want[k][1])
+
+    _in_threads(work, len(vectors))
+
+
+def test_a_large_compiled_prediction_releases_its_buffers_when_it_returns():
+    from microgradx import MLP as NNMLP
+    from microgradx.nn.evaluate import predict
+
+    model = NNMLP(2, [16, 16, 1], seed=0)
+    large = np.random.default_rng(0).normal(size=(150_000, 2))  # ~80 MB of buffers while it runs
+    want = predict(model, large[:5])
+    predict(model, large[:50], compiled=True)  # traced, and a small batch's buffers kept
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        scores = predict(model, large, compiled=True)
+        got = scores[:5].copy()
+        del scores
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert retained < 2**20, f"{retained / 2**20:.0f} MB still held after a 150,000-row prediction returned"
+    assert_close(got, want)
+
+
+def test_a_call_paused_after_its_forward_pass_still_returns_its_own_outputs_when_another_thread_calls():
+    w = Value(2.0, label="w")
+    f = jit(lambda x: w * x)
+    X1, X2 = np.arange(5.0), -np.arange(5.0) - 1.0  # one batch size: the same kept buffers, were they shared
+    prog = f.program(X1)
+    real = prog._results
+    paused, resume = threading.Event(), threading.Event()
+
+    def results_after_a_pause(*args):
+        if threading.current_thread() is not threading.main_thread():
+            paused.set()
+            resume.wait(10)
+        return real(*args)
+
+    prog._results = results_after_a_pause
+    got = []
+    t = threading.Thread(target=lambda: got.append(f(X1)))
+    t.start()
+    try:
+        assert paused.wait(10)
+        assert_close(f(X2), 2.0 * X2)  # this thread's call runs to the end while the other is paused
+    finally:
+        resume.set()
+        t.join()
+    assert_close(got[0], 2.0 * X1)
+
+
+def test_a_small_batch_keeps_its_buffers_for_the_next_call_and_a_large_one_does_not(monkeypatch):
+    from microgradx.compiled import buffers
+
+    monkeypatch.setattr(buffers, "KEEP_BYTES", 2**20)
+    model = MLP(2, [4, 1], seed=1)
+    f = jit(lambda x: model(x).tanh())
+    X = np.random.default_rng(2).normal(size=(100, 2))
+    first = f(X)
+    prog = f.program(X)
+    kept = prog.buffers.retained_bytes()
+    assert 0 < kept <= buffers.KEEP_BYTES
+    bound = prog.buffers.take(100)  # the set the last call gave back
+    prog.buffers.give(bound)
+    assert_close(f(X), first)
+    assert prog.buffers.take(100) is bound  # reused, not bound afresh
+    prog.buffers.give(bound)
+    big = np.random.default_rng(3).normal(size=(50_000, 2))
+    scores = f(big)
+    assert prog.buffers.retained_bytes() == kept  # the large batch's buffers went with its call
+    assert_close(scores[:100], f(big[:100]))

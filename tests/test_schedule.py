@@ -181,3 +181,42 @@ def test_build_keeps_a_long_chain_of_one_node_levels_as_one_run():
 def test_a_short_chain_stays_one_group_per_level():
     tr = trace(lambda x: x.tanh().exp().sin(), [None])
     assert [g.name for g in schedule(tr).groups] == ["tanh", "exp", "sin"]
+
+
+# ------------------------------------------------------------------ the passes share nothing but their results
+
+
+def test_passes_interleaved_over_two_traces_give_what_each_gives_alone():
+    a = Value(0.5, label="a")
+    one = trace(lambda x: (a * x + x + 1.0).relu(), [None])
+    two = trace(lambda x, y: (x * y).tanh() + a * a + y, [None, None])
+    alone = [passes(tr) for tr in (one, two)]
+    st = [stages(one), stages(two)]  # each pass run on one trace, then on the other, before the next pass
+    sm = [sums(one, st[0]), sums(two, st[1])]
+    dots = [matrix_products(one, st[0], sm[0]), matrix_products(two, st[1], sm[1])]
+    grouping = [groups(one, st[0], sm[0], dots[0]), groups(two, st[1], sm[1], dots[1])]
+    layout = [row_layout(one, st[0], grouping[0], dots[0]), row_layout(two, st[1], grouping[1], dots[1])]
+    for k in (0, 1):
+        assert sm[k].terms == alone[k][1].terms
+        np.testing.assert_array_equal(grouping[k].nodes, alone[k][3].nodes)
+        np.testing.assert_array_equal(layout[k].row, alone[k][4].row)
+
+
+def test_the_compiler_modules_keep_no_cache_between_schedules():
+    from microgradx.compiled import lower
+    from microgradx.compiled import passes as passes_module
+    from microgradx.compiled import schedule as schedule_module
+
+    for module in (passes_module, lower, schedule_module):
+        cached = [name for name, obj in vars(module).items() if hasattr(obj, "cache_clear")]
+        assert not cached, f"{module.__name__} keeps a cache: {cached}"
+
+
+def test_every_name_the_schedule_module_exported_before_the_split_still_imports_from_it():
+    import microgradx.compiled.schedule as old_place
+    from microgradx.compiled import groups as groups_module
+
+    before = ["Schedule", "Group", "OpGroup", "SumGroup", "DotGroup", "RunGroup", "Rows", "Terms", "schedule",
+              "stages", "sums", "matrix_products", "groups", "row_layout", "build", "U", "V", "levels"]
+    assert all(hasattr(old_place, name) for name in before)
+    assert old_place.Rows is groups_module.Rows and old_place.Schedule is groups_module.Schedule

@@ -1,6 +1,6 @@
 """Each group's forward and backward step, bound once to the buffers of one batch size.
 
-``program.py`` runs a :class:`~.schedule.Schedule` over two buffers, U ``(n_uniform, 1)``
+``program.py`` runs a :class:`~.groups.Schedule` over two buffers, U ``(n_uniform, 1)``
 (parameters, constants, what is the same for every sample) and V ``(n_varying, batch)``
 (one column per sample), and two gradient buffers shaped the same. Whatever about a
 group does not change from call to call is settled when its step is *bound*: the views
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U
+from .groups import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U
 
 __all__ = ["Step", "Undefined", "bind_forward", "bind_backward"]
 

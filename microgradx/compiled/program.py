@@ -6,7 +6,9 @@ rest, one column per sample (``schedule.py`` says which node has which row).
 
 **Forward** runs each group's step in order, **backward** the steps of the groups
 that need a gradient in reverse, seeded with ∂loss/∂output; ``kernels.py`` holds the
-steps, bound once per batch size to that batch's buffers (:class:`_Bound`).
+steps, bound once per batch size to that batch's buffers (``buffers.py``). Every call
+runs in buffers of its own, lent for the call and given back after it (kept for the
+next call only while small), so threads may call one program at once.
 A uniform input's contribution is summed over the batch: that is how a parameter's
 gradient collects every sample's share, ∂L/∂w = Σ_b ∂L/∂w_b.
 
@@ -32,8 +34,10 @@ import numpy as np
 
 from .. import ops
 from ..ops import DomainError
-from .kernels import Step, Undefined, bind_backward, bind_forward
-from .schedule import DotGroup, Group, OpGroup, Rows, RunGroup, Schedule, SumGroup, U, V, schedule
+from .buffers import Bound, Pool
+from .groups import DotGroup, Group, OpGroup, Rows, RunGroup, SumGroup, U, V
+from .kernels import Undefined, bind_backward
+from .schedule import schedule
 from .trace import Trace
 
 __all__ = ["Program", "InputError"]
@@ -50,44 +54,12 @@ class InputError(ValueError):
         self.input, self.sample, self.value = input, sample, value
 
 
-_KEEP_BATCH_SIZES = 2  # e.g. a training batch and its last short one (a large evaluation batch is not kept long)
-
-
 def _seeded(bufs: list[np.ndarray], seed: tuple[int, int, float]) -> list[np.ndarray]:
     """Zero gradient buffers shaped like the value buffers ``bufs``, with ∂loss/∂output = ``seed``."""
     grads = [np.zeros_like(b) for b in bufs]
     stage, r, value = seed
     grads[stage][r] = value
     return grads
-
-
-class _Bound:
-    """One batch size's buffers and every group's steps bound to them (the backward steps on first use).
-
-    Fresh large arrays cost page faults on every call, so they are kept; outputs and
-    gradients are copied out, so nothing returned to the caller aliases them (not thread-safe).
-    """
-
-    def __init__(self, plan: Schedule, u: np.ndarray, batch: int) -> None:
-        self.plan = plan
-        self.values = [u, np.empty((plan.n_rows[V], batch))]
-        self.forward = bind_forward(plan.groups, self.values)
-        self.grads: list[np.ndarray] = []  # the gradient buffers and backward steps, bound on first use
-        self.clear: Step = lambda: None
-        self.steps_back: list[Step] = []
-
-    def backward(self, seed: tuple[int, int, float]) -> list[np.ndarray]:
-        """∂loss/∂row for every row of both stages, from ∂loss/∂output = ``seed`` = (stage, row, value)."""
-        grads = self.grads
-        if not grads:
-            grads = self.grads = [np.empty_like(b) for b in self.values]
-            self.clear, self.steps_back = bind_backward(self.plan.groups, self.values, grads, self.plan.outputs)
-        self.clear()
-        stage, r, value = seed
-        grads[stage][r] = value
-        for step in self.steps_back:
-            step()
-        return grads
 
 
 def _finite(a: np.ndarray) -> bool:
@@ -107,8 +79,7 @@ class Program:
         self.params = [trace.params[k] for k in self.plan.param_order.tolist()]  # in row order
         self.n_params = len(self.params)
         self.n_inputs = len(trace.input_nodes)
-        self._bound: dict[int, _Bound] = {}  # per batch size: its buffers and the steps bound to them
-        self._u = self.plan.u_template  # the U buffer: constants in place; parameters written per call
+        self.buffers = Pool(self.plan)  # per call: its buffers and the steps bound to them
 
     @property
     def groups(self) -> list[Group]:
@@ -144,12 +115,12 @@ class Program:
             p.data = d
 
     def _check_vector(self, vector: Any) -> np.ndarray:
-        vector = np.asarray(vector, dtype=float)
-        if vector.shape != (self.n_params,):
+        checked: np.ndarray = np.asarray(vector, dtype=float)
+        if checked.shape != (self.n_params,):
             raise ValueError(f"a parameter vector for {self.trace.fn_name} has shape ({self.n_params},) "
-                             f"(one entry per parameter, ordered like .params), got {vector.shape}")
-        self._check_finite_params(vector)
-        return vector
+                             f"(one entry per parameter, ordered like .params), got {checked.shape}")
+        self._check_finite_params(checked)
+        return checked
 
     def _check_finite_params(self, vector: np.ndarray) -> None:
         if not np.isfinite(vector).all():
@@ -161,18 +132,8 @@ class Program:
 
     # ---------------------------------------------------------------- forward
 
-    def _bound_to(self, batch: int) -> _Bound:
-        """The buffers and bound steps for this batch size (kept for the last few sizes used)."""
-        bound = self._bound.get(batch)
-        if bound is None:
-            if len(self._bound) >= _KEEP_BATCH_SIZES:
-                del self._bound[next(iter(self._bound))]  # the size bound longest ago
-            bound = self._bound[batch] = _Bound(self.plan, self._u, batch)
-        return bound
-
-    def _uniform_buffer(self, params: np.ndarray | None) -> np.ndarray:
-        """The U buffer with the parameters (``params``, or read from the Values) and constants in place."""
-        u = self._u
+    def _uniform_buffer(self, u: np.ndarray, params: np.ndarray | None) -> None:
+        """Write the parameters (``params``, or read from the Values) into the U buffer ``u``."""
         if self.n_params:
             if params is None:
                 u[: self.n_params, 0] = self.param_vector()
@@ -181,14 +142,13 @@ class Program:
                 if vector.shape != (self.n_params,):
                     self._check_vector(vector)
                 u[: self.n_params, 0] = vector
-        return u
 
-    def _forward(self, inputs: Sequence[np.ndarray], params: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
-        """Every value for the batch ``inputs``: per input a column (batch,), or per k inputs a block (batch, k)."""
-        batch = self._check_inputs(inputs)
-        self._uniform_buffer(params)
-        bound = self._bound_to(batch)
-        bufs = bound.values
+    def _forward(self, bound: Bound, inputs: Sequence[np.ndarray],
+                 params: np.ndarray | None = None) -> list[np.ndarray]:
+        """Every value for the batch ``inputs`` (per input a column (batch,), or per k inputs a block (batch, k)),
+        computed in ``bound``'s buffers."""
+        bufs, batch = bound.values, bound.batch
+        self._uniform_buffer(bufs[U], params)
         k = 0
         for a in inputs:  # the inputs are V's first rows
             if a.ndim == 1:
@@ -203,7 +163,7 @@ class Program:
             self._check_given(bufs)
             raise self._domain_error(e.group, e.xs, e.bad, batch) from None
         self._check_values(bufs, batch)
-        return bufs, batch
+        return bufs
 
     def _check_inputs(self, inputs: Sequence[np.ndarray]) -> int:
         widths = [1 if a.ndim == 1 else a.shape[-1] for a in inputs]
@@ -257,19 +217,28 @@ class Program:
         kind = self.trace.output_kind
         return outs[0] if kind == "value" else (tuple(outs) if kind == "tuple" else outs)
 
-    # (numpy's floating-point warnings are off while a program runs: every result is checked instead)
+    # Each call takes buffers of its own from the pool (``self.buffers``) for the batch (checked first) and gives
+    # them back when it ends. numpy's floating-point warnings are off while it runs: every result is checked instead.
 
     def run(self, inputs: Sequence[np.ndarray], params: np.ndarray | None = None) -> Any:
         """Every output for every sample: arrays of shape (batch,), shaped like fn's result."""
-        with np.errstate(all="ignore"):
-            bufs, batch = self._forward(inputs, params)
-            return self._results(bufs, batch)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                return self._results(self._forward(bound, inputs, params), bound.batch)
+        finally:
+            self.buffers.give(bound)
 
     def value_and_grad(self, inputs: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                        write_grad: bool = True, params: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Loss reduced over the batch and its gradient for each parameter (see ``Jitted.value_and_grad``)."""
-        with np.errstate(all="ignore"):
-            _, _, loss, grads = self._loss_and_grads(inputs, reduction, output, params)
+        self._check_loss_args(reduction, output)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                _, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
+        finally:
+            self.buffers.give(bound)
         if write_grad:
             for p, g in zip(self.params, grads.tolist(), strict=True):
                 p.grad += g
@@ -278,18 +247,26 @@ class Program:
     def value_grad_and_outputs(self, inputs: Sequence[np.ndarray], reduction: str = "mean", output: int = 0,
                                params: np.ndarray | None = None) -> tuple[float, np.ndarray, Any]:
         """``value_and_grad`` (writing no ``.grad``) and every output per sample, from one forward pass."""
-        with np.errstate(all="ignore"):
-            bufs, batch, loss, grads = self._loss_and_grads(inputs, reduction, output, params)
-            return loss, grads, self._results(bufs, batch)
+        self._check_loss_args(reduction, output)
+        bound = self.buffers.take(self._check_inputs(inputs))
+        try:
+            with np.errstate(all="ignore"):
+                bufs, loss, grads = self._loss_and_grads(bound, inputs, reduction, output, params)
+                return loss, grads, self._results(bufs, bound.batch)
+        finally:
+            self.buffers.give(bound)
 
-    def _loss_and_grads(self, inputs: Sequence[np.ndarray], reduction: str, output: int,
-                        params: np.ndarray | None) -> tuple[list[np.ndarray], int, float, np.ndarray]:
+    def _check_loss_args(self, reduction: str, output: int) -> None:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         if not -len(self.outputs) <= output < len(self.outputs):
             raise IndexError(f"output {output} is out of range: {self.trace.fn_name} returns "
                              f"{len(self.outputs)} value(s)")
-        bufs, batch = self._forward(inputs, params)
+
+    def _loss_and_grads(self, bound: Bound, inputs: Sequence[np.ndarray], reduction: str, output: int,
+                        params: np.ndarray | None) -> tuple[list[np.ndarray], float, np.ndarray]:
+        """The forward pass in ``bound``, the loss reduced over the batch, every parameter's gradient (a copy)."""
+        bufs, batch = self._forward(bound, inputs, params), bound.batch
         stage, r = self.outputs[output]
         y = bufs[stage][r]
         scale = 1.0 / batch if reduction == "mean" else 1.0
@@ -303,7 +280,7 @@ class Program:
             raise DomainError(f"the loss of {self.trace.fn_name} summed over the batch of {batch} overflows "
                               f"({loss}): every sample's value is finite, their sum is not. Use "
                               "reduction='mean' on smaller batches, or scale the loss down.", kind="overflow")
-        param_grads = self._bound_to(batch).backward(seed)[U][: self.n_params, 0]
+        param_grads = bound.backward(seed)[U][: self.n_params, 0]
         if not _finite(param_grads):  # again, as eager: where a gradient is 0, nothing flows (no 0·inf)
             grads = _seeded(bufs, seed)
             for step in bind_backward(self.plan.groups, bufs, grads, self.outputs, safe=True)[1]:
@@ -311,7 +288,7 @@ class Program:
             param_grads = grads[U][: self.n_params, 0]
             if not _finite(param_grads):
                 raise self._gradient_error(bufs, batch, seed)
-        return bufs, batch, loss, param_grads.copy()  # (a fresh array per call: the buffer is reused)
+        return bufs, loss, param_grads.copy()  # (a fresh array per call: the buffer is reused)
 
     # ---------------------------------------------------------------- backward
 
