@@ -193,7 +193,8 @@ def in_the_browser(monkeypatch):
 
 def test_in_the_browser_every_svg_comes_from_the_webassembly_renderer(in_the_browser, tmp_path):
     g = draw_dot(neuron(), view="backward")
-    assert 'id="wasm"' in g._repr_mimebundle_()["image/svg+xml"]
+    bundle, _ = g._repr_mimebundle_()
+    assert 'id="wasm"' in bundle["image/svg+xml"] and "image/png" not in bundle  # no PNG in the browser
     assert 'id="wasm"' in g.pipe(format="svg", encoding="utf-8")
     assert b'id="wasm"' in render_bytes(g, "svg")
     assert b'id="wasm"' in save(g, tmp_path / "n.svg").read_bytes()

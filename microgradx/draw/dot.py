@@ -37,7 +37,7 @@ from .cells import Frame, Texts
 from .flow import Flow, Node, walk_within
 from .markup import html_label
 from .options import DEFAULT_MAX_NODES, Collapse, DrawOptions, GraphTooLargeError, View, draw_options
-from .render import INSTALL_HELP, RENDERED, GraphvizNotFoundError, needs_dot, render
+from .render import INSTALL_HELP, RENDERED, GraphvizNotFoundError, in_browser, needs_dot, render
 from .scene import Scene
 from .style import Sketch, choose_rankdir, text_height, text_width
 from .tables import Tables
@@ -96,12 +96,64 @@ class Graph(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no types
     def _repr_image_svg_xml(self) -> str:
         return fit_to_width(render(self.source, "svg").decode("utf-8"))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
+                                                                                           dict[str, Any]]:
+        """What Jupyter stores: the SVG, and a PNG beside it (JupyterLab shows an untrusted notebook's PNG, never
+        its SVG), both at most :data:`OUTPUT_WIDTH` pixels wide; the PNG is drawn at ``PNG_SCALE`` times that,
+        so it stays crisp on a high-density screen. In the browser (no PNG there), the SVG alone."""
+        wanted = set(include or ("image/svg+xml", "image/png")) - set(exclude or ())
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        svg = render(self.source, "svg").decode("utf-8")
+        width = display_width(svg)
+        if "image/svg+xml" in wanted:
+            data["image/svg+xml"] = fit_to_width(svg, width)
+        if "image/png" in wanted and not in_browser():
+            sharp = self.copy()
+            sharp.graph_attr["dpi"] = f"{96 * PNG_SCALE:g}"
+            data["image/png"] = render(sharp.source, "png")
+            metadata["image/png"] = {"width": round(width)}
+        return data, metadata
+
     def __repr__(self) -> str:  # no memory address: notebooks that show a graph stay byte-stable
         return "<microgradx drawing: a graphviz.Digraph; Jupyter shows it, save(path) writes it>"
 
 
-def fit_to_width(svg: str) -> str:
-    """An SVG document that shrinks to its container's width, keeping its proportions (never enlarged)."""
+OUTPUT_WIDTH = 800  # CSS pixels: a notebook's output area at a 1280x800 window with JupyterLab's file browser open
+PNG_SCALE = 1.5     # the PNG's pixels per CSS pixel (crisp on a high-density screen, light in the notebook)
+
+
+def natural_size(svg: str) -> tuple[float, float]:
+    """The size ``dot`` gives an SVG (``width="213pt"``), in CSS pixels (a point is 4/3 of a pixel)."""
+    tag = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+
+    def length(name: str) -> float:
+        found = re.search(rf'\s{name}="([0-9.]+)(pt|px)?"', tag)
+        if found is None:
+            raise ValueError(f"the SVG has no {name} to scale")
+        return float(found.group(1)) * (1.0 if found.group(2) == "px" else 4 / 3)
+
+    return length("width"), length("height")
+
+
+def display_width(svg: str) -> float:
+    """How wide a notebook shows the drawing: its natural width, at most :data:`OUTPUT_WIDTH` pixels."""
+    return min(natural_size(svg)[0], float(OUTPUT_WIDTH))
+
+
+def fit_to_width(svg: str, width: float | None = None) -> str:
+    """An SVG document that shrinks to its container's width, keeping its proportions (never enlarged).
+
+    With ``width`` (pixels), its ``width``/``height`` attributes say that size too (the ``viewBox`` stays, so
+    it scales crisply): JupyterLab shows an SVG as an ``<img>``, which a style alone does not limit.
+    """
+    if width is not None:
+        w, h = natural_size(svg)
+        start = svg.index("<svg")
+        end = svg.index(">", start)
+        tag = re.sub(r'\swidth="[^"]*"', f' width="{width:.0f}px"', svg[start:end], count=1)
+        tag = re.sub(r'\sheight="[^"]*"', f' height="{h * width / w:.0f}px"', tag, count=1)
+        svg = svg[:start] + tag + svg[end:]
     return re.sub(r"<svg ", '<svg style="max-width: 100%; height: auto;" ', svg, count=1)
 
 
