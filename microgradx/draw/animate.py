@@ -31,7 +31,7 @@ from .dot import Drawer, Graph, flow_within
 from .flow import Delta, Flow, Node, fmt, op_expression, term
 from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
 from .player import PAGE
-from .render import render
+from .render import in_browser, render
 from .scene import Scene
 from .slots import Slot, SlotMap
 from .style import THEMES, Theme
@@ -210,7 +210,23 @@ class Animation:
 
     html: str
     height: int = 600  # pixels of the inline frame
-    theme: Theme = field(default=THEMES["light"], repr=False)  # the inline frame's border colour
+    theme: Theme = field(default=THEMES["light"], repr=False, compare=False)  # the inline frame's border colour
+    poster: Graph | None = field(default=None, repr=False, compare=False)  # the first frame, as a still picture
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
+                                                                                           dict[str, Any]]:
+        """The player, and its first frame as a PNG: JupyterLab runs no HTML of an untrusted notebook, but shows
+        its PNG (a trusted one shows the player, the richer of the two)."""
+        wanted = set(include or ("text/html", "image/png")) - set(exclude or ())
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        if "text/html" in wanted:
+            data["text/html"] = self._repr_html_()
+        if "image/png" in wanted and self.poster is not None and not in_browser():
+            still, still_metadata = self.poster._repr_mimebundle_(include=["image/png"])
+            data.update(still)
+            metadata.update(still_metadata)
+        return data, metadata
 
     def _repr_html_(self) -> str:
         return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width: 100%; '
@@ -245,9 +261,11 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
     """
     options = draw_options(view="backward", collapse=collapse, max_nodes=max_nodes, rankdir=rankdir,
                            fontsize=fontsize, theme=theme)
-    page = Animation(_page(_prepare(root, options), root, title=title, interval_ms=interval_ms),
-                     theme=options.theme)
-    return page if path is None else page.save(path)
+    scene = _prepare(root, options)
+    page = _page(scene, root, title=title, interval_ms=interval_ms)
+    if path is not None:
+        return Animation(page).save(path)
+    return Animation(page, theme=options.theme, poster=next(_steps(scene)))
 
 
 class Timeline:
