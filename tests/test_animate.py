@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from microgradx.draw.animate import animate_backward, animation_html, backward_steps
-from microgradx.draw.dot import GraphTooLargeError
+from microgradx.draw.dot import OUTPUT_WIDTH, GraphTooLargeError
 from microgradx.draw.flow import Flow
 from microgradx.engine import Value
 from microgradx.examples import neuron
@@ -447,3 +447,12 @@ def test_the_inline_player_runs_inside_its_frame_in_a_real_browser(browser, tmp_
         assert height >= 400 and tools.errors() == []
     finally:
         tools.ws.close()
+
+
+@needs_dot
+def test_in_a_notebook_the_player_carries_its_first_frame_as_a_png():
+    # JupyterLab runs no HTML of an untrusted notebook but shows its PNG: the first frame stands in for the player.
+    data, metadata = animate_backward(neuron())._repr_mimebundle_()
+    assert data["text/html"].startswith("<iframe srcdoc=")
+    assert data["image/png"].startswith(b"\x89PNG") and 0 < metadata["image/png"]["width"] <= OUTPUT_WIDTH
+    assert set(animate_backward(neuron())._repr_mimebundle_(exclude=["image/png"])[0]) == {"text/html"}

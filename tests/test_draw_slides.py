@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgradx.draw.dot import Graph, draw_dot, save
+from microgradx.draw.dot import OUTPUT_WIDTH, PNG_SCALE, Graph, draw_dot, save
 from microgradx.draw.style import SLIDE, fit_scale
 from microgradx.engine import Value
 from microgradx.examples import neuron
@@ -128,7 +129,7 @@ def test_themes_change_colours(theme, background, text):
 @needs_dot
 def test_in_jupyter_the_drawing_shrinks_to_the_output_width():
     *_, L = chain_rule_example()
-    svg = draw_dot(L)._repr_mimebundle_()["image/svg+xml"]
+    svg = draw_dot(L)._repr_mimebundle_()[0]["image/svg+xml"]
     assert svg.lstrip().startswith("<?xml")
     root = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
     assert 'style="max-width: 100%; height: auto;"' in root and "viewBox=" in root
@@ -155,3 +156,41 @@ def test_render_still_works_the_graphviz_way(tmp_path):
     *_, L = chain_rule_example()
     out = draw_dot(L).render(tmp_path / "graph", format="svg")
     assert out.endswith("graph.svg")
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    return struct.unpack(">II", png[16:24])
+
+
+def svg_tag(svg: str) -> str:
+    return svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+
+
+@needs_dot
+def test_a_notebook_stores_a_png_beside_the_svg_both_fitted_to_the_output_width():
+    # JupyterLab shows an untrusted notebook's PNG, never its SVG: a picture before anything runs.
+    data, metadata = draw_dot(neuron(), view="backward")._repr_mimebundle_()  # about 1120 px wide as drawn
+    tag = svg_tag(data["image/svg+xml"])
+    width, height = (float(re.search(rf' {k}="([0-9.]+)px"', tag).group(1)) for k in ("width", "height"))
+    assert width == OUTPUT_WIDTH == metadata["image/png"]["width"] and "viewBox=" in tag
+    box = [float(v) for v in re.search(r'viewBox="([^"]+)"', tag).group(1).split()]
+    assert abs(height / width - box[3] / box[2]) < 0.01  # proportions kept
+    png_w, png_h = png_size(data["image/png"])
+    assert png_w >= PNG_SCALE * OUTPUT_WIDTH and abs(png_h / png_w - box[3] / box[2]) < 0.01  # crisp when shrunk
+
+
+@needs_dot
+def test_a_small_drawing_keeps_its_natural_size_in_a_notebook():
+    a = Value(2.0, label="a")
+    data, metadata = draw_dot(a * 3)._repr_mimebundle_()
+    tag = svg_tag(data["image/svg+xml"])
+    width = float(re.search(r' width="([0-9.]+)px"', tag).group(1))
+    assert width < OUTPUT_WIDTH and metadata["image/png"]["width"] == round(width)
+
+
+@needs_dot
+def test_a_notebook_bundle_honours_include_and_exclude():
+    g = draw_dot(neuron())
+    assert set(g._repr_mimebundle_(include=["image/svg+xml"])[0]) == {"image/svg+xml"}
+    assert set(g._repr_mimebundle_(exclude=["image/svg+xml"])[0]) == {"image/png"}

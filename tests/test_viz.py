@@ -337,7 +337,7 @@ def test_save_writes_svg_png_and_dot_atomically(tmp_path):
 @needs_dot
 def test_jupyter_gets_inline_svg():
     *_, L = chain_rule_example()
-    bundle = draw_dot(L)._repr_mimebundle_()
+    bundle, _ = draw_dot(L)._repr_mimebundle_()
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
 
 

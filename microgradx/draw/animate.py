@@ -27,11 +27,14 @@ from typing import Any, overload
 
 from ..files import write_atomic
 from .cells import Frame
-from .dot import DEFAULT_MAX_NODES, Drawer, Graph, _check_args, flow_within, render_bytes
-from .flow import Delta, Flow, fmt, op_expression, term
-from .groups import Group
+from .dot import Drawer, Graph, flow_within
+from .flow import Delta, Flow, Node, fmt, op_expression, term
+from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
 from .player import PAGE
-from .style import theme_of
+from .render import in_browser, render
+from .scene import Scene
+from .slots import Slot, SlotMap
+from .style import THEMES, Theme
 
 
 @dataclass
@@ -122,18 +125,20 @@ def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[An
         yield stage, grads, processed, len(frames)
 
 
-def _prepare(root: Any, rankdir: str, max_nodes: int, collapse: Any, fontsize: float, theme: str) -> Drawer:
-    """Check everything and count the nodes before any per-step work; the final drawing fixes the layout."""
-    _check_args("backward", collapse, max_nodes, rankdir, fontsize, theme)
-    flow = flow_within(root, max_nodes, collapse)
-    drawer = Drawer(flow, Frame(backward=True, grads={}, processed=set()), collapse, fontsize=float(fontsize),
-                    theme=theme_of(theme), tooltips=False)
-    drawer.check_size(max_nodes)
-    return drawer
+def _prepare(root: Node, options: DrawOptions) -> Scene:
+    """Count the nodes before any per-step work (the final drawing fixes the layout): the scene every frame shares."""
+    scene = Scene(flow_within(root, options), options)
+    scene.check_size()
+    return scene
 
 
-def backward_steps(root: Any, rankdir: str = "auto", *, max_nodes: int = DEFAULT_MAX_NODES,
-                   collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Iterator[Graph]:
+def _replay_frame() -> Frame:
+    """The frame of a replayed pass before its first step: no gradient reached, no node processed."""
+    return Frame(backward=True, grads={}, processed=set())
+
+
+def backward_steps(root: Node, rankdir: str = "auto", *, max_nodes: int = DEFAULT_MAX_NODES,
+                   collapse: Any = None, fontsize: float = 11, theme: str | Theme = "light") -> Iterator[Graph]:
     """One drawing per step of the backward pass of ``root`` (step 0 seeds ``root.grad = 1``).
 
     Each frame is the backward view with the node being processed highlighted,
@@ -142,27 +147,20 @@ def backward_steps(root: Any, rankdir: str = "auto", *, max_nodes: int = DEFAULT
     user's ``grad`` attributes are neither read nor changed. Every frame is drawn in
     full; :func:`animate_backward` stores only the changes.
     """
-    drawer = _prepare(root, rankdir, max_nodes, collapse, fontsize, theme)
-    flow = drawer.flow
-    if rankdir == "auto":
-        rankdir = drawer.final_rankdir()
-    for stage, grads, processed, total in stages(flow, drawer.cplan.unit_of):
+    options = draw_options(view="backward", collapse=collapse, max_nodes=max_nodes, rankdir=rankdir,
+                           fontsize=fontsize, theme=theme)
+    return _steps(_prepare(root, options))
+
+
+def _steps(scene: Scene) -> Iterator[Graph]:
+    """The frames of :func:`backward_steps`, all laid out along the direction the first one picks."""
+    if scene.options.rankdir == "auto":
+        scene.options = scene.options.with_rankdir(Drawer(scene, _replay_frame(), tooltips=False).final_rankdir())
+    flow = scene.flow
+    for stage, grads, processed, total in stages(flow, scene.cplan.unit_of):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
-        d = Drawer(flow, frame, collapse, fontsize=drawer.fontsize, theme=drawer.theme)
-        caption = step_caption(flow, stage, total, _unit_name(drawer, stage.current) if stage.index else None)
-        yield d.draw(format="svg", rankdir=rankdir, max_nodes=max_nodes, caption=caption)
-
-
-def _unit_name(drawer: Drawer, node: Any) -> str | None:
-    """The title of the collapsed row ``node`` belongs to (None when it is drawn on its own)."""
-    unit = drawer.cplan.unit_of.get(node)
-    if unit is None:
-        return None
-    for table in drawer.cplan.tables:
-        for port, grp in table.rows:
-            if (table.key, port) == unit and isinstance(grp, Group):
-                return grp.title()
-    return None
+        name = scene.cplan.row_title(stage.current) if stage.index else None
+        yield Drawer(scene, frame).draw(step_caption(flow, stage, total, name))
 
 
 def _inline_svg(svg: str) -> str:
@@ -182,16 +180,21 @@ def _json_for_script(data: Any) -> str:
         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def animation_html(root: Any, *, title: str | None = None, interval_ms: int = 1500, rankdir: str = "auto",
+def animation_html(root: Node, *, title: str | None = None, interval_ms: int = 1500, rankdir: str = "auto",
                    max_nodes: int = DEFAULT_MAX_NODES, collapse: Any = None, fontsize: float = 11,
-                   theme: str = "light") -> str:
+                   theme: str | Theme = "light") -> str:
     """The HTML page of :func:`animate_backward` as a string: one SVG, and per step the changes to it."""
-    drawer = _prepare(root, rankdir, max_nodes, collapse, fontsize, theme)
-    timeline = Timeline(drawer)
-    svg = render_bytes(timeline.layout_graph(rankdir), "svg").decode("utf-8")
-    t = drawer.theme
+    options = draw_options(view="backward", collapse=collapse, max_nodes=max_nodes, rankdir=rankdir,
+                           fontsize=fontsize, theme=theme)
+    return _page(_prepare(root, options), root, title=title, interval_ms=interval_ms)
+
+
+def _page(scene: Scene, root: Node, *, title: str | None, interval_ms: int) -> str:
+    timeline = Timeline(scene)
+    svg = render(timeline.layout_graph().source, "svg").decode("utf-8")
+    t = scene.options.theme
     return PAGE.format(
-        title=html.escape(title or f"Backward pass of {drawer.flow.names[root]}", quote=True),
+        title=html.escape(title or f"Backward pass of {scene.flow.names[root]}", quote=True),
         last=len(timeline.frames) - 1, svg=_inline_svg(svg), data=_json_for_script(timeline.data()),
         interval=int(interval_ms), background=t.background, text=t.text, muted=t.muted, grad=t.grad,
         current=t.current)
@@ -207,10 +210,27 @@ class Animation:
 
     html: str
     height: int = 600  # pixels of the inline frame
+    theme: Theme = field(default=THEMES["light"], repr=False, compare=False)  # the inline frame's border colour
+    poster: Graph | None = field(default=None, repr=False, compare=False)  # the first frame, as a still picture
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
+                                                                                           dict[str, Any]]:
+        """The player, and its first frame as a PNG: JupyterLab runs no HTML of an untrusted notebook, but shows
+        its PNG (a trusted one shows the player, the richer of the two)."""
+        wanted = set(include or ("text/html", "image/png")) - set(exclude or ())
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        if "text/html" in wanted:
+            data["text/html"] = self._repr_html_()
+        if "image/png" in wanted and self.poster is not None and not in_browser():
+            still, still_metadata = self.poster._repr_mimebundle_(include=["image/png"])
+            data.update(still)
+            metadata.update(still_metadata)
+        return data, metadata
 
     def _repr_html_(self) -> str:
         return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width: 100%; '
-                f'height: {self.height}px; border: 1px solid #d1d5db; border-radius: 4px;" '
+                f'height: {self.height}px; border: 1px solid {self.theme.cluster_border}; border-radius: 4px;" '
                 'title="backward pass, step by step"></iframe>')
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -221,14 +241,14 @@ class Animation:
 @overload
 def animate_backward(root: Any, path: None = None, *, title: str | None = ..., interval_ms: int = ...,
                      rankdir: str = ..., max_nodes: int = ..., collapse: Any = ..., fontsize: float = ...,
-                     theme: str = ...) -> Animation: ...
+                     theme: str | Theme = ...) -> Animation: ...
 @overload
 def animate_backward(root: Any, path: str | os.PathLike[str], *, title: str | None = ..., interval_ms: int = ...,
                      rankdir: str = ..., max_nodes: int = ..., collapse: Any = ..., fontsize: float = ...,
-                     theme: str = ...) -> Path: ...
+                     theme: str | Theme = ...) -> Path: ...
 def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, title: str | None = None,
                      interval_ms: int = 1500, rankdir: str = "auto", max_nodes: int = DEFAULT_MAX_NODES,
-                     collapse: Any = None, fontsize: float = 11, theme: str = "light") -> Animation | Path:
+                     collapse: Any = None, fontsize: float = 11, theme: str | Theme = "light") -> Animation | Path:
     """The step-by-step backward pass of ``root`` as one self-contained HTML player.
 
     With ``path``, writes it there (atomically) and returns the path; without, returns an
@@ -239,52 +259,54 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
     one neuron (or layer) at a time. Works offline. The size is checked first: a graph
     past ``max_nodes`` is refused before any work.
     """
-    page = animation_html(root, title=title, interval_ms=interval_ms, rankdir=rankdir, max_nodes=max_nodes,
-                          collapse=collapse, fontsize=fontsize, theme=theme)
-    return Animation(page) if path is None else Animation(page).save(path)
+    options = draw_options(view="backward", collapse=collapse, max_nodes=max_nodes, rankdir=rankdir,
+                           fontsize=fontsize, theme=theme)
+    scene = _prepare(root, options)
+    page = _page(scene, root, title=title, interval_ms=interval_ms)
+    if path is not None:
+        return Animation(page).save(path)
+    return Animation(page, theme=options.theme, poster=next(_steps(scene)))
 
 
 class Timeline:
     """The animation as data: every changing text's first value, then per frame what changed."""
 
-    def __init__(self, drawer: Drawer) -> None:
-        self.drawer = drawer
-        self.flow = drawer.flow
-        drawer.slots = True
+    def __init__(self, scene: Scene) -> None:
+        self.scene = scene
+        self.frame = _replay_frame()
+        self.drawer = Drawer(scene, self.frame, slots=True, tooltips=False)
+        self.slots = SlotMap(scene, self.frame, self.drawer.texts)
         self.longest: dict[str, str] = {}
         self.frames: list[dict[str, Any]] = []
-        self.initial = self._texts(drawer.slot_sources())
+        self.initial = self._texts(list(self.slots.sources.items()))
         self._record()
 
-    def _texts(self, slots: list[tuple[str, Any]]) -> list[list[str]]:
+    def _texts(self, slots: list[tuple[str, Slot]]) -> list[list[str]]:
         out = []
         for slot, what in slots:
-            text, state = self.drawer.slot_text(what)
+            text, state = self.slots.slot_text(what)
             if len(text) > len(self.longest.get(slot, "")):
                 self.longest[slot] = text
-            out.append([self.drawer.element_of(slot), text, state])
+            out.append([self.slots.element_of(slot), text, state])
         return out
 
     def _record(self) -> None:
-        drawer = self.drawer
-        for stage, grads, processed, total in stages(self.flow, drawer.cplan.unit_of):
-            drawer.frame.grads, drawer.frame.processed = grads, processed
-            drawer.frame.current = stage.current
-            changed = drawer.slots_changed_by(stage.deltas)
-            name = _unit_name(drawer, stage.current) if stage.index else None
+        flow, frame, slots = self.scene.flow, self.frame, self.slots
+        for stage, grads, processed, total in stages(flow, self.scene.cplan.unit_of):
+            frame.grads, frame.processed, frame.current = grads, processed, stage.current
+            name = self.scene.cplan.row_title(stage.current) if stage.index else None
             self.frames.append({
-                "caption": step_caption(self.flow, stage, total, name),
-                "current": drawer.highlight_of(stage.current),
-                "active": drawer.active_edges_of(stage.current) if stage.index else [],
-                "set": self._texts(changed),
+                "caption": step_caption(flow, stage, total, name),
+                "current": slots.highlight_of(stage.current),
+                "active": slots.active_edges_of(stage.current) if stage.index else [],
+                "set": self._texts(slots.changed_by(stage.deltas)),
             })
 
-    def layout_graph(self, rankdir: str) -> Graph:
+    def layout_graph(self) -> Graph:
         """The final frame, every changing text at its longest: laid out once, restyled by the page."""
-        drawer = self.drawer
-        drawer.frame.current = None
-        drawer.layout = self.longest
-        return drawer.draw(format="svg", rankdir=rankdir, max_nodes=10**9)  # (the size was checked first)
+        self.frame.current = None
+        self.drawer.boxes.layout = self.longest
+        return self.drawer.draw()
 
     def data(self) -> dict[str, Any]:
         return {"initial": self.initial, "frames": self.frames}

@@ -87,7 +87,9 @@ class Texts:
         for d in edges:
             per_child.setdefault(d.child, [])
         for d in flowed:
-            per_child[d.child].append(self.grad_of(d.parent) * d.value)  # type: ignore[operator]
+            upstream = self.grad_of(d.parent)
+            if upstream is not None:  # (always: flowed keeps those only)
+                per_child[d.child].append(upstream * d.value)
         text = vector([math.fsum(v) for v in per_child.values()])
         return text, "final" if len(flowed) == len(edges) else "partial"
 

@@ -13,18 +13,15 @@ before the layer they feed, like inputs.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import graphviz
-
-from .flow import is_constant
-from .groups import Group
-from .markup import Cell, attr_text, html_text
+from .flow import Flow, LocalDerivative, Node, is_constant
+from .groups import Group, Structure
 
 BUNDLE_LIMIT = 24
-_COMPASS = {("LR", "tail"): "e", ("LR", "head"): "w", ("RL", "tail"): "w", ("RL", "head"): "e",
-            ("TB", "tail"): "s", ("TB", "head"): "n", ("BT", "tail"): "n", ("BT", "head"): "s"}
 
 
 @dataclass
@@ -33,7 +30,7 @@ class Table:
 
     key: str
     title: str | None
-    rows: list[tuple[str, Any]]   # (port, Group or a leaf)
+    rows: list[tuple[str, Any]]   # (port, Group or a leaf node)
     column: float                 # where it sits along the flow: layer i in column i, inputs in -1
     sample: int = -1              # -1: a single call of the model; -2: parameters the samples share
 
@@ -44,7 +41,7 @@ class Pair:
 
     tail: str
     head: str
-    edges: list[Any] | None
+    edges: list[LocalDerivative] | None
     count: int = 0
 
 
@@ -53,8 +50,21 @@ class CollapsedPlan:
     """What the collapsed view draws: tables, the loose inputs in order, which node sits in which row."""
 
     tables: list[Table] = field(default_factory=list)
-    inputs: list[list[Any]] = field(default_factory=list)   # per sample, in index order
-    unit_of: dict[Any, tuple[str, str]] = field(default_factory=dict)
+    inputs: list[list[Node]] = field(default_factory=list)   # per sample, in index order
+    unit_of: dict[Node, tuple[str, str]] = field(default_factory=dict)
+
+    def row(self, unit: tuple[str, str]) -> Any:
+        """What the row ``(table key, port)`` stands for: a Group, or a leaf drawn in a table."""
+        table = next(t for t in self.tables if t.key == unit[0])
+        return dict(table.rows)[unit[1]]
+
+    def row_title(self, node: Node) -> str | None:
+        """The title of the group row ``node`` is drawn in (None when it is drawn on its own, or in a leaf row)."""
+        unit = self.unit_of.get(node)
+        if unit is None:
+            return None
+        grp = self.row(unit)
+        return grp.title() if isinstance(grp, Group) else None
 
 
 def _natural(name: str) -> list[Any]:
@@ -62,7 +72,7 @@ def _natural(name: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def row_name(unit: Group, collapse: Any) -> str:
+def row_name(unit: Group, collapse: str | None) -> str:
     """A neuron's row names it within its layer's table (``neurons.2``, its scope below the layer's); a layer's box
     in full."""
     parent = unit.scope.parent
@@ -72,203 +82,91 @@ def row_name(unit: Group, collapse: Any) -> str:
     return unit.title()
 
 
-def plan(structure: Any, collapse: str, written: dict[Any, int]) -> CollapsedPlan:
+def plan(structure: Structure, collapse: str, written: Callable[[], dict[Node, int]]) -> CollapsedPlan:
     """Tables of rows per layer (and sample), shared parameters, and the model's inputs.
 
-    ``written`` numbers the nodes in the order the code wrote them: the inputs keep that order.
+    ``written()`` numbers the nodes in the order the code wrote them: the inputs keep that order.
     """
     p = CollapsedPlan()
-    paths = sorted({layer.scope.path for layer in structure.layers})
-    column = {path: float(i) for i, path in enumerate(paths)}
-
-    def add(title: str | None, units: list[Any], col: float, sample: int | None) -> None:
-        key = f"t{len(p.tables)}"
-        rows = [(f"r{j}", u) for j, u in enumerate(units)]
-        for port, u in rows:
-            for n in (u.members if isinstance(u, Group) else [u]):
-                p.unit_of[n] = (key, port)
-        p.tables.append(Table(key, title, rows, col, -1 if sample is None else sample))
-
+    column = _columns(structure)
     for layer in structure.layers:
-        units = layer.neurons if collapse == "neuron" else [layer]
         title = (layer.title() if layer.name != "layer" else None) if collapse == "neuron" else None
-        add(title, units, column[layer.scope.path], layer.sample)
+        _add_table(p, title, _units(layer, collapse), column[layer.scope.path], layer.sample)
     for params in structure.layer_params:  # in the column before the layer they feed, like its inputs
-        units = params.neurons if collapse == "neuron" else [params]
-        add(f"{params.name} parameters" if collapse == "neuron" else None, units,
-            column[params.scope.path] - 1.0, -2)
-    grouped = set(p.unit_of)
-    by_sample: dict[int | None, list[Any]] = {}
+        title = f"{params.name} parameters" if collapse == "neuron" else None
+        _add_table(p, title, _units(params, collapse), column[params.scope.path] - 1.0, -2)
+    by_sample = _inputs_by_sample(structure, set(p.unit_of))
+    if by_sample:
+        order = written()
+        p.inputs = [sorted(dict.fromkeys(leaves), key=order.__getitem__)
+                    for _, leaves in sorted(by_sample.items(), key=lambda kv: kv[0] or 0)]
+    return p
+
+
+def _columns(structure: Structure) -> dict[tuple[int, ...], float]:
+    """Layer i sits in column i (by its place in the model), whatever sample it belongs to."""
+    paths = sorted({layer.scope.path for layer in structure.layers})
+    return {path: float(i) for i, path in enumerate(paths)}
+
+
+def _units(box: Group, collapse: str) -> list[Any]:
+    """A table's rows: the layer's neurons (``collapse='neuron'``), or the layer as one row."""
+    return list(box.neurons) if collapse == "neuron" else [box]
+
+
+def _add_table(p: CollapsedPlan, title: str | None, units: list[Any], column: float, sample: int | None) -> None:
+    key = f"t{len(p.tables)}"
+    rows = [(f"r{j}", u) for j, u in enumerate(units)]
+    for port, u in rows:
+        for n in (u.members if isinstance(u, Group) else [u]):
+            p.unit_of[n] = (key, port)
+    p.tables.append(Table(key, title, rows, column, -1 if sample is None else sample))
+
+
+def _inputs_by_sample(structure: Structure, grouped: set[Node]) -> dict[int | None, list[Node]]:
+    """The leaves the neurons read that no table holds (the model's inputs, not constants), per sample."""
+    by_sample: dict[int | None, list[Node]] = {}
     for grp in structure.neurons:
         for n in grp.members:
             for c in n._prev:
                 if not c._prev and c not in grouped and not is_constant(c):
                     by_sample.setdefault(grp.sample, []).append(c)
-    p.inputs = [sorted(dict.fromkeys(leaves), key=written.__getitem__)
-                for _, leaves in sorted(by_sample.items(), key=lambda kv: kv[0] or 0)]
-    return p
+    return by_sample
 
 
-class Collapsed:
-    """The collapsed parts of a drawing (mixed into the drawer, which supplies texts, theme and ids)."""
+def edge_pairs(flow: Flow, cplan: CollapsedPlan, endpoint: Callable[[Node, bool], str]) -> list[Pair]:
+    """Edges between drawn units, each once; bundles for dense layer-to-layer connections."""
+    uses = _uses(flow, endpoint)
+    between = Counter((tail.split(":")[0], head.split(":")[0]) for tail, head in uses)
+    out: list[Pair] = []
+    bundled: set[tuple[str, str]] = set()
+    for (tail, head), edges in sorted(uses.items(), key=lambda kv: _natural(kv[0][1] + " " + kv[0][0])):
+        tables = (tail.split(":")[0], head.split(":")[0])
+        if between[tables] <= BUNDLE_LIMIT:
+            out.append(Pair(tail, head, sorted(edges, key=lambda d: _child_rank(cplan, d))))
+        elif tables not in bundled:
+            bundled.add(tables)
+            out.append(Pair(tables[0], tables[1], None, between[tables]))
+    return out
 
-    flow: Any
-    frame: Any
-    texts: Any
-    theme: Any
-    ids: dict[Any, str]
-    collapse: Any
-    rankdir: str
-    slots: bool
-    tooltips: bool
-    layout: dict[str, str]
-    cplan: CollapsedPlan
-    _pairs: list[Pair] | None
 
-    if TYPE_CHECKING:  # supplied by the drawer
-        def box(self, body: graphviz.Digraph, node: Any) -> None: ...
-        def value_cells(self, node: Any) -> list[Cell]: ...
-        def role(self, node: Any) -> str: ...
-        def edge(self, g: graphviz.Digraph, tail: str, head: str, label: tuple[str, ...] | None, *,
-                 active: bool, eid: str | None = None, state: str = "final") -> None: ...
+def _uses(flow: Flow, endpoint: Callable[[Node, bool], str]) -> dict[tuple[str, str], list[LocalDerivative]]:
+    """The graph's edges by the drawn units they join (an edge inside one unit is not drawn)."""
+    uses: dict[tuple[str, str], list[LocalDerivative]] = {}
+    for parent in flow.order:
+        head = endpoint(parent, False)
+        for i, child in enumerate(parent._prev):
+            tail = endpoint(child, True)
+            if tail != head:
+                uses.setdefault((tail, head), []).append(flow.out_of[parent][i])
+    return uses
 
-    def endpoint(self, node: Any, as_child: bool) -> str:
-        unit = self.cplan.unit_of.get(node)
-        if unit is not None:
-            return f"{unit[0]}:{unit[1]}"
-        return self.ids[node] if as_child else self.ids[node] + "op"
 
-    def edge_pairs(self) -> list[Pair]:
-        """Edges between drawn units, each once; bundles for dense layer-to-layer connections."""
-        if self._pairs is not None:
-            return self._pairs
-        pairs: dict[tuple[str, str], list[Any]] = {}
-        for parent in self.flow.order:
-            head = self.endpoint(parent, as_child=False)
-            for i, child in enumerate(parent._prev):
-                tail = self.endpoint(child, as_child=True)
-                if tail != head:
-                    pairs.setdefault((tail, head), []).append((parent, i))
-        between: dict[tuple[str, str], int] = {}
-        for tail, head in pairs:
-            key = (tail.split(":")[0], head.split(":")[0])
-            between[key] = between.get(key, 0) + 1
-        out: list[Pair] = []
-        bundled: set[tuple[str, str]] = set()
-        for (tail, head), uses in sorted(pairs.items(), key=lambda kv: _natural(kv[0][1] + " " + kv[0][0])):
-            tables = (tail.split(":")[0], head.split(":")[0])
-            if between[tables] <= BUNDLE_LIMIT:
-                edges = [self.flow.out_of[p][i] for p, i in uses]
-                out.append(Pair(tail, head, sorted(edges, key=self._child_rank)))
-            elif tables not in bundled:
-                bundled.add(tables)
-                out.append(Pair(tables[0], tables[1], None, between[tables]))
-        self._pairs = out
-        return out
-
-    def _child_rank(self, d: Any) -> int:
-        """Where an edge's child sits in its row's numbers (a layer's outputs in index order)."""
-        unit = self.cplan.unit_of.get(d.child)
-        if unit is None:
-            return 0
-        table = next(t for t in self.cplan.tables if t.key == unit[0])
-        grp = dict(table.rows)[unit[1]]
-        outputs = grp.outputs if isinstance(grp, Group) else []
-        return outputs.index(d.child) if d.child in outputs else len(outputs)
-
-    def pair_label(self, pair: Pair) -> tuple[tuple[str, ...] | None, str]:
-        """``(label lines, state)``: the gradient along the edge (backward), or a bundle's size."""
-        if pair.edges is None:
-            return (f"{pair.count} connections",), "final"
-        if self.frame.backward and self.frame.show_grad:
-            text, state = self.texts.share(pair.edges)
-            return (text,), state
-        return None, "final"
-
-    def row_slot(self, table: Table, port: str, unit: Any) -> str:
-        return table.key + port if isinstance(unit, Group) else self.ids[unit]
-
-    def row_cells(self, table: Table, port: str, unit: Any) -> list[Cell]:
-        """A neuron's (or layer's) row: name | size | out | grad; a leaf's row: its value cells."""
-        if not isinstance(unit, Group):
-            return self.value_cells(unit)
-        slot = self.row_slot(table, port, unit) if self.slots else None
-        size = f"{unit.params} params" if unit.kind == "params" else (
-            f"{len(unit.members)} nodes" if unit.sample is not None else f"{len(unit.members)} nodes, "
-            f"{unit.params} params")
-        cells = [Cell(row_name(unit, self.collapse), "b", slot and slot + "n"), Cell(size, "muted"),
-                 Cell(self.texts.group_data(unit))]
-        if self.frame.show_grad:
-            text, _ = self.texts.group_grad(unit)
-            cells.append(Cell(self.layout.get(slot or "", text), "grad", slot))
-        return cells
-
-    def table_label(self, table: Table) -> str:
-        """The table: rows stacked (left to right) or side by side (top to bottom), ports on first and last cells."""
-        theme = self.theme
-        grid = []
-        for port, unit in table.rows:
-            cells = self.row_cells(table, port, unit)
-            state = self.texts.group_grad(unit)[1] if isinstance(unit, Group) else self.texts.grad(unit)[1]
-            fill = theme.fills["group" if isinstance(unit, Group) else self.role(unit)]
-            last = len(cells) - 1
-            grid.append([c.html(theme, state, f' bgcolor="{fill}"' + (f' port="{port}"' if i == 0 else "")
-                                + (f' port="{port}x"' if i == last and i else ""))
-                         for i, c in enumerate(cells)])
-        width = max(len(r) for r in grid)
-        for r in grid:
-            r.extend(["<td></td>"] * (width - len(r)))
-        vertical = self.rankdir in ("LR", "RL")
-        if not vertical:
-            grid = [list(col) for col in zip(*grid)]  # one column per neuron
-        title = f'<font color="{theme.muted}">{html_text(table.title or "")}</font>'
-        head = ""
-        if table.title and vertical:  # above: edges meet the rows at their sides
-            head = f'<tr><td colspan="{len(grid[0])}" border="0">{title}</td></tr>'
-        elif table.title:  # to the left: edges meet the columns at their ends
-            grid[0].insert(0, f'<td rowspan="{len(grid)}" border="0">{title}</td>')
-        body = "".join("<tr>" + "".join(r) + "</tr>" for r in grid)
-        return (f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="4" color="{theme.border}">'
-                f"{head}{body}</table>>")
-
-    def port(self, end: str, side: str) -> str:
-        """A row's port with the side edges attach to: in where the flow comes from, out at the far side."""
-        if ":" not in end:
-            return end
-        return f"{end}{'x' if side == 'tail' else ''}:{_COMPASS[(self.rankdir, side)]}"
-
-    def draw_collapsed(self, g: graphviz.Digraph) -> None:
-        """Tables, the loose nodes around them, edges between; each column kept in model and sample order."""
-        for node in self.flow.order:
-            if node not in self.cplan.unit_of:
-                self.box(g, node)
-        for table in self.cplan.tables:
-            attrs = {"shape": "none", "margin": "0", "width": "0", "height": "0"}
-            if self.tooltips:
-                attrs["tooltip"] = attr_text(table.title or "")
-            if self.slots:
-                attrs["id"] = table.key
-            g.node(table.key, self.table_label(table), **attrs)
-        self._columns(g)
-        for k, pair in enumerate(self.edge_pairs()):
-            label, state = self.pair_label(pair)
-            eid = f"e{k}" if self.slots else None
-            if eid is not None and label is not None and pair.edges is not None:
-                label = (self.layout.get(eid, label[0]),)
-            self.edge(g, self.port(pair.tail, "tail"), self.port(pair.head, "head"), label, active=False,
-                      eid=eid, state=state)
-
-    def _columns(self, g: graphviz.Digraph) -> None:
-        """Each column (inputs, each layer) in one rank, in order: shared parameters, then sample 0, 1, ..."""
-        columns: dict[float, list[str]] = {}
-        for table in sorted(self.cplan.tables, key=lambda t: (t.column, t.sample)):
-            columns.setdefault(table.column, []).append(table.key)
-        for leaves in self.cplan.inputs:
-            columns.setdefault(-1.0, []).extend(self.ids[n] for n in leaves)
-        for names in columns.values():
-            if len(names) > 1:
-                same = graphviz.Digraph()
-                same.attr(rank="same")
-                for a, b in zip(names, names[1:]):
-                    same.edge(a, b, style="invis")
-                g.subgraph(same)
+def _child_rank(cplan: CollapsedPlan, d: LocalDerivative) -> int:
+    """Where an edge's child sits in its row's numbers (a layer's outputs in index order)."""
+    unit = cplan.unit_of.get(d.child)
+    if unit is None:
+        return 0
+    grp = cplan.row(unit)
+    outputs = grp.outputs if isinstance(grp, Group) else []
+    return outputs.index(d.child) if d.child in outputs else len(outputs)

@@ -26,65 +26,40 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import graphviz
 
 from ..files import write_atomic
 from ..graph import scope_of
+from .boxes import Boxes
 from .cells import Frame, Texts
-from .collapse import Collapsed, CollapsedPlan, Pair, plan
-from .explain import explain_in
-from .flow import Flow, count_nodes, fmt, is_constant
-from .groups import model_structure, written_order
-from .markup import Cell, attr_text, box_label, html_label
-from .slots import Slots
-from .style import RANKDIRS, Sketch, Theme, choose_rankdir, text_height, text_width, theme_of
+from .flow import Flow, Node, walk_within
+from .markup import html_label
+from .options import DEFAULT_MAX_NODES, Collapse, DrawOptions, GraphTooLargeError, View, draw_options
+from .render import INSTALL_HELP, RENDERED, GraphvizNotFoundError, in_browser, needs_dot, render
+from .scene import Scene
+from .style import Sketch, choose_rankdir, text_height, text_width
+from .tables import Tables
 
-DEFAULT_MAX_NODES = 2000
+__all__ = ["draw_dot", "trace", "save", "render_bytes", "Graph", "Drawer", "flow_within", "fit_to_width",
+           "DEFAULT_MAX_NODES", "COLLAPSE_WALK_LIMIT", "GraphTooLargeError", "GraphvizNotFoundError",
+           "INSTALL_HELP", "RENDERED", "DrawOptions", "View", "Collapse"]
+
 COLLAPSE_WALK_LIMIT = 200_000  # a collapsed drawing reads every node to group them: past this, refuse
+NAME_LIMIT = 60                # characters of a label drawn in a box; a longer one ends in "…"
 NODESEP, RANKSEP = 0.25, 0.4   # inches, as Graphviz takes them
 
-INSTALL_HELP = ("Install Graphviz, which provides `dot`:\n"
-                "  Debian/Ubuntu:  sudo apt-get install graphviz\n"
-                "  macOS:          brew install graphviz\n"
-                "  conda:          conda install -c conda-forge graphviz\n"
-                "(Building the graph and reading its .source work without it.)")
-RENDERED = ("svg", "png", "pdf", "jpg", "jpeg", "gif", "webp")
 
-View = Literal["forward", "backward"]
-Collapse = Literal["neuron", "layer"] | None
-
-
-class GraphvizNotFoundError(graphviz.ExecutableNotFound):
-    """The Graphviz ``dot`` program is not installed (or not on PATH)."""
-
-    def __init__(self, message: str) -> None:
-        RuntimeError.__init__(self, message)
-
-
-class GraphTooLargeError(ValueError):
-    """The drawing would have more nodes than ``dot`` lays out in reasonable time."""
-
-
-def _needs_dot(run: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a graphviz rendering call; a missing ``dot`` becomes an error that says how to install it."""
-    try:
-        return run(*args, **kwargs)
-    except graphviz.ExecutableNotFound as e:
-        if isinstance(e, GraphvizNotFoundError):
-            raise
-        raise GraphvizNotFoundError(f"cannot render the graph: the Graphviz `dot` program was not found "
-                                    f"({e}).\n{INSTALL_HELP}") from None
-
-
-class Graph(graphviz.Digraph):
+class Graph(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no types
     """A ``graphviz.Digraph`` as a graphviz user expects it, made for slides and notebooks.
 
     * ``g.attr('node', fontsize='18')`` (and ``'edge'``, ``'graph'``) restyles the whole
       drawing: defaults live in ``node_attr``/``edge_attr``/``graph_attr``, never in the body;
     * ``g.save('graph.png')`` (or ``.svg``, ``.pdf``) writes the rendered picture, atomically and
       with no stray DOT file; a ``.dot``/``.gv`` name (or none) saves the source, as graphviz does;
+    * ``g.pipe(format='svg')`` renders through :func:`~microgradx.draw.render.render` (``dot``, or
+      Graphviz in WebAssembly in the browser);
     * in Jupyter the SVG scales down to the output's width (no scrolling, nothing cut off);
     * a missing ``dot`` is an error that says how to install it.
     """
@@ -98,35 +73,94 @@ class Graph(graphviz.Digraph):
         values = {**dict(_attributes or {}), **attrs}
         target[kw].update({k: v if isinstance(v, str) else str(v) for k, v in values.items() if v is not None})
 
-    def save(self, filename: Any = None, directory: Any = None, *,  # type: ignore[override]
-             skip_existing: bool | None = False) -> str:
+    def save(self, filename: Any = None, directory: Any = None, *, skip_existing: bool | None = False) -> str:
         """Write the picture for ``.svg``/``.png``/``.pdf``... names; the DOT source otherwise (as graphviz)."""
         if filename is not None and directory is None and not skip_existing and _format_of(filename) in RENDERED:
             return str(save(self, filename))
         return str(super().save(filename, directory=directory, skip_existing=skip_existing))
 
-    def pipe(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return _needs_dot(super().pipe, *args, **kwargs)
+    def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
+             neato_no_op: Any = None, quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> bytes | str:
+        """The rendered picture, as graphviz's ``pipe``; plain ``dot`` rendering goes through ``render``."""
+        if renderer or formatter or neato_no_op or (engine or self.engine) != "dot":
+            piped: bytes | str = needs_dot(lambda: super(Graph, self).pipe(
+                format, renderer, formatter, neato_no_op, quiet, engine=engine, encoding=encoding))
+            return piped
+        data = render(self.source, format or self.format)
+        return data.decode(encoding) if encoding is not None else data
 
-    def render(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        return _needs_dot(super().render, *args, **kwargs)
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        return needs_dot(lambda: super(Graph, self).render(*args, **kwargs))
 
     def _repr_image_svg_xml(self) -> str:
-        return fit_to_width(super()._repr_image_svg_xml())
+        return fit_to_width(render(self.source, "svg").decode("utf-8"))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
+                                                                                           dict[str, Any]]:
+        """What Jupyter stores: the SVG, and a PNG beside it (JupyterLab shows an untrusted notebook's PNG, never
+        its SVG), both at most :data:`OUTPUT_WIDTH` pixels wide; the PNG is drawn at ``PNG_SCALE`` times that,
+        so it stays crisp on a high-density screen. In the browser (no PNG there), the SVG alone."""
+        wanted = set(include or ("image/svg+xml", "image/png")) - set(exclude or ())
+        data: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        svg = render(self.source, "svg").decode("utf-8")
+        width = display_width(svg)
+        if "image/svg+xml" in wanted:
+            data["image/svg+xml"] = fit_to_width(svg, width)
+        if "image/png" in wanted and not in_browser():
+            sharp = self.copy()
+            sharp.graph_attr["dpi"] = f"{96 * PNG_SCALE:g}"
+            data["image/png"] = render(sharp.source, "png")
+            metadata["image/png"] = {"width": round(width)}
+        return data, metadata
 
     def __repr__(self) -> str:  # no memory address: notebooks that show a graph stay byte-stable
         return "<microgradx drawing: a graphviz.Digraph; Jupyter shows it, save(path) writes it>"
 
 
-def fit_to_width(svg: str) -> str:
-    """An SVG document that shrinks to its container's width, keeping its proportions (never enlarged)."""
+OUTPUT_WIDTH = 800  # CSS pixels: a notebook's output area at a 1280x800 window with JupyterLab's file browser open
+PNG_SCALE = 1.5     # the PNG's pixels per CSS pixel (crisp on a high-density screen, light in the notebook)
+
+
+def natural_size(svg: str) -> tuple[float, float]:
+    """The size ``dot`` gives an SVG (``width="213pt"``), in CSS pixels (a point is 4/3 of a pixel)."""
+    tag = svg[svg.index("<svg"):svg.index(">", svg.index("<svg"))]
+
+    def length(name: str) -> float:
+        found = re.search(rf'\s{name}="([0-9.]+)(pt|px)?"', tag)
+        if found is None:
+            raise ValueError(f"the SVG has no {name} to scale")
+        return float(found.group(1)) * (1.0 if found.group(2) == "px" else 4 / 3)
+
+    return length("width"), length("height")
+
+
+def display_width(svg: str) -> float:
+    """How wide a notebook shows the drawing: its natural width, at most :data:`OUTPUT_WIDTH` pixels."""
+    return min(natural_size(svg)[0], float(OUTPUT_WIDTH))
+
+
+def fit_to_width(svg: str, width: float | None = None) -> str:
+    """An SVG document that shrinks to its container's width, keeping its proportions (never enlarged).
+
+    With ``width`` (pixels), its ``width``/``height`` attributes say that size too (the ``viewBox`` stays, so
+    it scales crisply): JupyterLab shows an SVG as an ``<img>``, which a style alone does not limit.
+    """
+    if width is not None:
+        w, h = natural_size(svg)
+        start = svg.index("<svg")
+        end = svg.index(">", start)
+        tag = re.sub(r'\swidth="[^"]*"', f' width="{width:.0f}px"', svg[start:end], count=1)
+        tag = re.sub(r'\sheight="[^"]*"', f' height="{h * width / w:.0f}px"', tag, count=1)
+        svg = svg[:start] + tag + svg[end:]
     return re.sub(r"<svg ", '<svg style="max-width: 100%; height: auto;" ', svg, count=1)
 
 
 # --------------------------------------------------------------------- tracing
 
 
-def trace(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
+def trace(root: Node) -> tuple[list[Node], list[tuple[Node, Node]]]:
     """The nodes reachable from ``root`` (children first) and every edge ``(child, parent)``.
 
     Unlike micrograd's notebook helper, edges are a list with duplicates kept:
@@ -136,44 +170,31 @@ def trace(root: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
     return list(flow.order), [(c, p) for p in flow.order for c in p._prev]
 
 
-def _check_args(view: str, collapse: Any, max_nodes: int, rankdir: str = "auto", fontsize: float = 11,
-                theme: str = "light") -> None:
-    if view not in ("forward", "backward"):
-        raise ValueError(f"view must be 'forward' or 'backward', got {view!r}")
-    if collapse not in (None, "neuron", "layer"):
-        raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
-    if rankdir not in RANKDIRS:
-        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if isinstance(fontsize, bool) or not isinstance(fontsize, (int, float)) or not 4 <= fontsize <= 72:
-        raise ValueError(f"fontsize must be a number of points between 4 and 72, got {fontsize!r}")
-    theme_of(theme)
+def flow_within(root: Node, options: DrawOptions) -> Flow:
+    """The :class:`Flow` of ``root``, from one walk that stops past the node limit: a graph too large is refused
+    first.
 
-
-def flow_within(root: Any, max_nodes: int, collapse: Any) -> Flow:
-    """``Flow.of(root)``, after counting the nodes with an early exit: a graph too large is refused first.
-
-    Drawn in full, every node is at least one drawn node, so counting stops past
+    Drawn in full, every node is at least one drawn node, so the walk stops past
     ``max_nodes``; collapsed, every node must be read to find the groups, up to
     :data:`COLLAPSE_WALK_LIMIT`. Refusing a million-node graph costs that many steps.
     """
     if not hasattr(root, "_prev"):
         raise TypeError(f"draw a Value (the output of a computation), got {type(root).__name__}")
+    collapse, max_nodes = options.collapse, options.max_nodes
     limit = max_nodes if collapse is None else max(COLLAPSE_WALK_LIMIT, max_nodes)
-    seen = count_nodes(root, limit)
-    if len(seen) > limit:
-        if collapse is not None:
-            raise GraphTooLargeError(f"this graph has more than {limit} nodes: too many to group and draw, even "
-                                     "collapsed. Draw a smaller part of it (for example one sample's output).")
-        hint = ("Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
-                if any(scope_of(n) is not None for n in seen) else "Draw a smaller part of it")
-        raise GraphTooLargeError(f"this graph has more than max_nodes={limit} nodes to draw: Graphviz would take "
-                                 f"minutes to lay it out. {hint}, or raise max_nodes= if you really want it all.")
-    return Flow.of(root)
+    order, seen = walk_within(root, limit)
+    if order is not None:
+        return Flow(root, order, name_limit=NAME_LIMIT)
+    if collapse is not None:
+        raise GraphTooLargeError(f"this graph has more than {limit} nodes: too many to group and draw, even "
+                                 "collapsed. Draw a smaller part of it (for example one sample's output).")
+    hint = ("Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
+            if any(scope_of(n) is not None for n in seen) else "Draw a smaller part of it")
+    raise GraphTooLargeError(f"this graph has more than max_nodes={limit} nodes to draw: Graphviz would take "
+                             f"minutes to lay it out. {hint}, or raise max_nodes= if you really want it all.")
 
 
-def draw_dot(root: Any, format: str = "svg", rankdir: str = "auto", *, view: View = "forward",
+def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: View = "forward",
              show_grad: bool = True, collapse: Collapse = None, max_nodes: int = DEFAULT_MAX_NODES,
              fontsize: float = 11, theme: str = "light") -> Graph:
     """Draw the graph that computed ``root``; returns a ``graphviz.Digraph`` (shown inline in Jupyter).
@@ -184,69 +205,37 @@ def draw_dot(root: Any, format: str = "svg", rankdir: str = "auto", *, view: Vie
     ``collapse='neuron'|'layer'`` draws each nn neuron as one row, or each layer as one box.
     ``rankdir='auto'`` lays the graph out top to bottom when that fits a slide better than
     left to right (``'LR'``, ``'TB'``, ``'RL'``, ``'BT'`` choose). ``fontsize`` is in points;
-    ``theme`` is ``'light'``, ``'dark'`` or ``'print'`` (black on white, for handouts).
+    ``theme`` is ``'light'``, ``'dark'`` or ``'print'`` (black on white, for handouts), or a ``Theme``.
     Raises :class:`GraphTooLargeError` past ``max_nodes`` drawn nodes, before building anything.
     """
-    _check_args(view, collapse, max_nodes, rankdir, fontsize, theme)
-    flow = flow_within(root, max_nodes, collapse)
-    frame = Frame(backward=view == "backward", show_grad=show_grad)
+    options = draw_options(view=view, show_grad=show_grad, collapse=collapse, max_nodes=max_nodes,
+                           rankdir=rankdir, fontsize=fontsize, theme=theme, format=format)
+    scene = Scene(flow_within(root, options), options)
+    scene.check_size()
+    drawer = Drawer(scene, Frame(backward=options.backward, show_grad=options.show_grad))
     caption = ""
-    if show_grad and not Texts(flow, frame).grads_known:
-        caption = f"backward() has not been called on {flow.names[root]}: no gradients yet (grad shows ?)"
-    drawer = Drawer(flow, frame, collapse, fontsize=float(fontsize), theme=theme_of(theme))
-    g = drawer.draw(format=format, rankdir=rankdir, max_nodes=max_nodes, caption=caption)
+    if options.show_grad and not drawer.texts.grads_known:
+        caption = f"backward() has not been called on {scene.flow.names[root]}: no gradients yet (grad shows ?)"
+    g = drawer.draw(caption)
     drawer.warn_accumulated()
     return g
 
 
-class Drawer(Collapsed, Slots):
-    """Builds one Digraph of ``flow`` as ``frame`` shows it: boxes and op circles, or collapsed groups."""
+class Drawer:
+    """One Digraph of a scene as ``frame`` shows it: value boxes (``Boxes``), collapsed tables (``Tables``)."""
 
-    def __init__(self, flow: Flow, frame: Frame, collapse: Any, *, fontsize: float = 11,
-                 theme: Theme | None = None, slots: bool = False, tooltips: bool = True) -> None:
-        self.flow, self.frame, self.collapse = flow, frame, collapse
-        self.fontsize, self.theme = fontsize, theme or theme_of("light")
-        self.slots, self.tooltips = slots, tooltips  # slots: ids on every changing text (the animation)
-        self.texts = Texts(flow, frame)
-        self.structure = model_structure(flow.order, flow.root)
-        self.ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
-        self.layout: dict[str, str] = {}   # slot -> the text the layout is made for (the animation's longest)
-        self.rankdir = "LR"
-        self.cplan = CollapsedPlan() if collapse is None else plan(self.structure, collapse, written_order(flow.root))
-        self._pairs: list[Pair] | None = None
-        self._slots: dict[str, tuple[str, Any]] | None = None
-        self._index: Any = None
-        flow.into  # noqa: B018 -- index every node's terms once: every box shows its sum
-
-    # ---------------------------------------------------------------- size
-
-    def drawn(self) -> tuple[int, str]:
-        """How many nodes Graphviz lays out (edge labels count: dot places each like a node)."""
-        order = self.flow.order
-        if self.collapse is None:
-            n = sum(2 if v._prev else 1 for v in order)
-            if self.frame.backward:
-                return n + sum(len(v._prev) for v in order), "nodes and edge labels"
-            return n, "nodes"
-        loose = sum(2 if v._prev else 1 for v in order if v not in self.cplan.unit_of)
-        return loose + sum(len(t.rows) for t in self.cplan.tables), "nodes and rows"
-
-    def check_size(self, max_nodes: int) -> None:
-        drawn, what = self.drawn()
-        if drawn > max_nodes:
-            hint = ("Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
-                    if self.collapse is None and self.structure.neurons
-                    else "Draw a smaller part of it (for example one neuron's output)")
-            raise GraphTooLargeError(
-                f"this graph has {drawn} {what} to draw, more than max_nodes={max_nodes}: Graphviz would take "
-                f"minutes to lay it out. {hint}, or raise max_nodes= if you really want it all.")
+    def __init__(self, scene: Scene, frame: Frame, *, slots: bool = False, tooltips: bool = True) -> None:
+        self.scene, self.frame, self.options = scene, frame, scene.options
+        self.texts = Texts(scene.flow, frame)
+        self.boxes = Boxes(scene, frame, self.texts, slots=slots, tooltips=tooltips)
+        self.tables = Tables(self.boxes)
 
     def warn_accumulated(self) -> None:
         """One warning per drawing when some stored gradient holds more than this graph's paths add up to."""
         found = list(dict.fromkeys(self.texts.accumulated))
         if not found:
             return
-        names = ", ".join(self.flow.names[n] for n in found[:3]) + (" ..." if len(found) > 3 else "")
+        names = ", ".join(self.scene.flow.names[n] for n in found[:3]) + (" ..." if len(found) > 3 else "")
         warnings.warn(f"{len(found)} gradient(s) ({names}) hold more than the paths of this graph add up to: "
                       "gradients from an earlier backward() (leaves accumulate) or from a larger graph. The boxes "
                       "show that part as 'earlier' (or 'outside'); zero the gradients (x.grad = 0, "
@@ -254,13 +243,14 @@ class Drawer(Collapsed, Slots):
 
     # ---------------------------------------------------------------- the whole drawing
 
-    def draw(self, *, format: str, rankdir: str, max_nodes: int, caption: str = "") -> Graph:
-        self.check_size(max_nodes)
-        theme, fs = self.theme, f"{self.fontsize:g}"
-        self.rankdir = self.final_rankdir() if rankdir == "auto" else rankdir
-        g = Graph("microgradx", format=format, encoding="utf-8",
-                  graph_attr={"rankdir": self.rankdir, "fontname": "Helvetica",
-                              "fontsize": f"{self.fontsize + 2:g}", "fontcolor": theme.text,
+    def draw(self, caption: str = "") -> Graph:
+        """The Digraph (its size was checked by the caller, once per drawing or animation)."""
+        options = self.options
+        theme, fs = options.theme, f"{options.fontsize:g}"
+        rankdir = self.final_rankdir() if options.rankdir == "auto" else options.rankdir
+        g = Graph("microgradx", format=options.format, encoding="utf-8",
+                  graph_attr={"rankdir": rankdir, "fontname": "Helvetica",
+                              "fontsize": f"{options.fontsize + 2:g}", "fontcolor": theme.text,
                               "bgcolor": theme.background, "nodesep": str(NODESEP), "ranksep": str(RANKSEP),
                               "newrank": "true"},
                   node_attr={"fontname": "Helvetica", "fontsize": fs, "fontcolor": theme.text,
@@ -269,25 +259,29 @@ class Drawer(Collapsed, Slots):
                              "color": theme.edge, "arrowsize": "0.7"})
         if caption:
             g.attr(label=html_label(caption), labelloc="t")
-        if self.collapse is None:
+        if options.collapse is None:
             self._expanded(g)
         else:
-            self.draw_collapsed(g)
+            self.tables.draw(g, rankdir)
         return g
+
+    def final_rankdir(self) -> str:
+        """The direction ``rankdir='auto'`` picks for this drawing."""
+        return choose_rankdir(self.sketch(), NODESEP * 72, RANKSEP * 72)
 
     def sketch(self) -> Sketch:
         """The drawing's nodes and edges with estimated sizes (for choosing the layout direction)."""
-        sk, fs = Sketch(), self.fontsize
+        sk, fs, scene = Sketch(), self.options.fontsize, self.scene
         h = text_height("x", fs) + 9
-        for node in self.flow.order:
-            if node in self.cplan.unit_of:
+        for node in scene.flow.order:
+            if node in scene.cplan.unit_of:
                 continue
-            sk.node(self.ids[node], sum(c.width(fs) for c in self.value_cells(node)), h)
+            sk.node(scene.ids[node], sum(c.width(fs) for c in self.boxes.value_cells(node)), h)
             if node._prev:
-                sk.node(self.ids[node] + "op", max(text_width(node._op.display, fs) + 10, 22), 22)
-                sk.edge(self.ids[node] + "op", self.ids[node])
-        for t in self.cplan.tables:
-            cells = [self.row_cells(t, port, unit) for port, unit in t.rows]
+                sk.node(scene.ids[node] + "op", max(text_width(node._op.display, fs) + 10, 22), 22)
+                sk.edge(scene.ids[node] + "op", scene.ids[node])
+        for t in scene.cplan.tables:
+            cells = [self.tables.row_cells(t, port, unit) for port, unit in t.rows]
             extra = h if t.title else 0.0
             stacked = (max(sum(c.width(fs) for c in r) for r in cells), h * len(cells) + extra)
             side_by_side = (sum(max(c.width(fs) for c in r) for r in cells) + extra * 3,
@@ -299,137 +293,51 @@ class Drawer(Collapsed, Slots):
             sk.edge(tail, head, size)
         return sk
 
-    # ---------------------------------------------------------------- boxes
-
-    def role(self, node: Any) -> str:
-        if node is self.flow.root:
-            return "output"
-        if node._prev:
-            return "inner"
-        if scope_of(node) is not None:  # nn marked it as a module's parameter
-            return "param"
-        return "const" if is_constant(node) else "input"
-
-    def value_cells(self, node: Any) -> list[Cell]:
-        """name | data | grad; a constant shows its value once: ``1 | grad 6.0``."""
-        name = self.flow.names[node]
-        slot = self.ids[node] if self.slots else None
-        if is_constant(node):
-            cells = [Cell(name)]
-        else:
-            cells = [Cell(name, "b" if node.label else "muted"), Cell(f"data {fmt(node.data)}")]
-        if self.frame.show_grad:
-            text, _ = self.texts.grad(node)
-            cells.append(Cell(self.layout.get(slot or "", text), "grad", slot))
-        return cells
-
-    def box(self, body: graphviz.Digraph, node: Any) -> None:
-        """The node's box and, if an op made it, the op's node feeding it."""
-        theme, nid = self.theme, self.ids[node]
-        cells = self.value_cells(node)
-        state = self.texts.grad(node)[1] if self.frame.show_grad else "final"
-        role = self.role(node)
-        current = node is self.frame.current
-        pen = 3 if current else (2 if role == "output" else 1)
-        attrs = {"shape": "none", "margin": "0", "width": "0", "height": "0"}
-        if self.tooltips:
-            attrs["tooltip"] = attr_text(self._tooltip(node))
-        if current:
-            attrs["class"] = "current"
-        if self.slots:
-            attrs["id"] = nid
-        body.node(nid, box_label([c.html(theme, state) for c in cells], theme.fills[role],
-                                 color=theme.current if current else theme.border, pen=pen), **attrs)
-        if node._prev:
-            self.op_node(body, node, current)
-
-    def op_node(self, body: graphviz.Digraph, node: Any, current: bool) -> None:
-        """The op's node: a circle for a short symbol (``*``, ``tanh``), a rounded box for a long one."""
-        theme, nid, op = self.theme, self.ids[node], node._op
-        label = op.display or op.name
-        shape = {"shape": "circle", "width": "0.3"} if len(label) <= 4 else \
-            {"shape": "box", "style": "rounded,filled", "width": "0", "height": "0.25", "margin": "0.06,0.02"}
-        attrs = {"margin": "0.02", "style": "filled", **shape, "fillcolor": theme.op_fill,
-                 "color": theme.current if current else theme.border}
-        if current:
-            attrs["penwidth"] = "2"
-        if self.tooltips:
-            attrs["tooltip"] = attr_text(f"{op.name}: {op.doc}")
-        if self.slots:
-            attrs["id"] = nid + "op"
-        body.node(nid + "op", html_label(label), **attrs)
-        self.edge(body, nid + "op", nid, None, active=current and self.texts.flowed(node),
-                  eid=nid + "e" if self.slots else None)
-
-    def _tooltip(self, node: Any) -> str:
-        if self.frame.grads is None and self.texts.grads_known:
-            return explain_in(self.flow, node)
-        return f"{self.flow.names[node]}: data = {fmt(node.data)}"
-
-    # ---------------------------------------------------------------- edges
-
-    def edge(self, g: graphviz.Digraph, tail: str, head: str, label: tuple[str, ...] | None, *, active: bool,
-             eid: str | None = None, state: str = "final") -> None:
-        theme = self.theme
-        attrs: dict[str, str] = {}
-        if self.frame.backward:
-            attrs.update(dir="back", color=theme.current if active else theme.grad, fontcolor=theme.grad)
-            if active:
-                attrs["penwidth"] = "2.5"
-        if label is not None:
-            text = "\n".join(label)
-            attrs["label"] = html_label(text)
-            if state == "unknown":
-                attrs["fontcolor"] = theme.muted
-            if self.tooltips:
-                attrs["tooltip"] = attr_text(text)
-        if eid is not None:
-            attrs["id"] = eid
-        g.edge(tail, head, **attrs)
-
     def edge_list(self) -> list[tuple[str, str, tuple[str, ...] | None]]:
         """Every drawn edge ``(tail, head, label lines)``: the expanded graph's, or the collapsed one's."""
-        if self.collapse is not None:
-            return [(p.tail, p.head, self.pair_label(p)[0]) for p in self.edge_pairs()]
-        return [(self.ids[d.child], self.ids[parent] + "op", self.edge_label(d))
-                for parent in self.flow.order for d in self.flow.out_of[parent]]
+        scene = self.scene
+        if self.options.collapse is not None:
+            return [(p.tail, p.head, self.tables.pair_label(p)[0]) for p in scene.pairs]
+        return [(scene.ids[d.child], scene.ids[parent] + "op", self.boxes.edge_label(d))
+                for parent in scene.flow.order for d in scene.flow.out_of[parent]]
 
-    def edge_label(self, d: Any) -> tuple[str, ...] | None:
-        if not self.frame.backward:
-            return None
-        first, second = self.texts.edge(d)
-        return (first,) if second is None else (first, second)
+    # ---------------------------------------------------------------- the expanded view
 
     def _expanded(self, g: Graph) -> None:
         """Value boxes (inside a cluster per nn neuron, per layer) and one labelled edge per argument."""
         bodies, nest_in, cluster_of = self.clusters()
-        for node in self.flow.order:
+        for node in self.scene.flow.order:
             key = cluster_of.get(node)
-            self.box(g if key is None else bodies[key], node)
+            self.boxes.box(g if key is None else bodies[key], node)
         # Subgraphs copy their body when attached: neurons into layers first, then layers into the graph.
         for key, layer_key in nest_in.items():
             bodies[layer_key].subgraph(bodies[key])
         for key, sub in bodies.items():
             if key not in nest_in:
                 g.subgraph(sub)
+        self._expanded_edges(g)
+
+    def _expanded_edges(self, g: Graph) -> None:
+        """One edge per argument, from the argument's box to its user's op node."""
+        boxes, scene = self.boxes, self.scene
         k = 0
-        for parent in self.flow.order:
-            for d in self.flow.out_of[parent]:
-                label = self.edge_label(d)
-                eid = f"e{k}" if self.slots else None
+        for parent in scene.flow.order:
+            for d in scene.flow.out_of[parent]:
+                label = boxes.edge_label(d)
+                eid = f"e{k}" if boxes.slots else None
                 if eid is not None and label is not None and len(label) > 1:
-                    label = (label[0], self.layout.get(eid, label[1]))
-                self.edge(g, self.ids[d.child], self.ids[parent] + "op", label, eid=eid,
-                          active=parent is self.frame.current and self.texts.flowed(parent),
-                          state="unknown" if label is not None and "?" in label[-1] else "final")
+                    label = (label[0], boxes.layout.get(eid, label[1]))
+                boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
+                           active=parent is self.frame.current and self.texts.flowed(parent),
+                           state="unknown" if label is not None and "?" in label[-1] else "final")
                 k += 1
 
-    def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Any, str]]:
+    def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Node, str]]:
         """A cluster per nn neuron, inside one per layer (when there is more than one, or it is named)."""
         bodies: dict[str, Graph] = {}
         nest_in: dict[str, str] = {}
-        cluster_of: dict[Any, str] = {}
-        theme, layers = self.theme, self.structure.layers
+        cluster_of: dict[Node, str] = {}
+        theme, layers = self.options.theme, self.scene.structure.layers
         for layer in layers:
             layer_key = None
             if len(layers) > 1 or layer.name != "layer":
@@ -448,10 +356,6 @@ class Drawer(Collapsed, Slots):
                     cluster_of[n] = key
         return bodies, nest_in, cluster_of
 
-    def final_rankdir(self) -> str:
-        """The direction ``rankdir='auto'`` picks for this drawing."""
-        return choose_rankdir(self.sketch(), NODESEP * 72, RANKSEP * 72)
-
 
 # --------------------------------------------------------------------- files
 
@@ -461,8 +365,9 @@ def _format_of(path: str | os.PathLike[str]) -> str:
 
 
 def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
-    """Run ``dot`` on ``graph``; a clear error with install instructions when Graphviz is missing."""
-    return _needs_dot(graphviz.Digraph.pipe, graph, format=format)  # type: ignore[no-any-return]
+    """The picture of ``graph`` (through :func:`~microgradx.draw.render.render`: ``dot``, or Graphviz in
+    WebAssembly in the browser); a clear error with install instructions when Graphviz is missing."""
+    return render(graph.source, format)
 
 
 def save(graph: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:

@@ -19,10 +19,14 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..engine import Constant
 from ..graph import scope_of, topological_order
+
+# A graph node: the engine's Value, or a micrograd-style node with ``data``, ``grad``, ``label``, ``_prev``,
+# ``_op``. Any until the engine offers a Node protocol to name here.
+Node: TypeAlias = Any
 
 MINUS = "\u2212"  # the minus sign of printed mathematics: "0.5 − 1.5", never "0.5 + -1.5"
 
@@ -89,16 +93,18 @@ def constant_text(x: float) -> str:
 class Names:
     """A name per node: its label; a constant's value (``1``); else ``v{i}``, ``i`` its position in ``order``.
 
-    Positions, not ``id()``: the same graph always gets the same names.
+    Positions, not ``id()``: the same graph always gets the same names. With ``limit``
+    (a drawing's), a longer label is cut to that many characters, ending in ``…``.
     """
 
-    def __init__(self, order: list[Any]) -> None:
-        self.order = order
-        self._position: dict[Any, int] | None = None
+    def __init__(self, order: list[Node], limit: int | None = None) -> None:
+        self.order, self.limit = order, limit
+        self._position: dict[Node, int] | None = None
 
-    def __getitem__(self, node: Any) -> str:
+    def __getitem__(self, node: Node) -> str:
         if node.label:
-            return str(node.label)
+            label = str(node.label)
+            return label if self.limit is None or len(label) <= self.limit else label[:self.limit - 1] + "…"
         if is_constant(node):
             return constant_text(node.data)
         if self._position is None:
@@ -185,9 +191,9 @@ class Flow:
     ``a + a`` the node ``a`` has two), in the order ``backward()`` adds them.
     """
 
-    def __init__(self, root: Any, order: list[Any]) -> None:
+    def __init__(self, root: Node, order: list[Node], name_limit: int | None = None) -> None:
         self.root, self.order = root, order
-        self.names = Names(order)
+        self.names = Names(order, name_limit)
         self.out_of: dict[Any, list[LocalDerivative]] = _Lazy(lambda p: local_derivatives(p, self.names))
         self._into: dict[Any, list[LocalDerivative]] | None = None
 
@@ -292,18 +298,39 @@ def terms(flow: Flow, node: Any, grads: dict[Any, float] | None = None) -> list[
 # --------------------------------------------------------------------- size, before any work
 
 
-def count_nodes(root: Any, limit: int) -> list[Any]:
-    """The nodes reachable from ``root``, but at most ``limit + 1`` of them: enough to refuse a graph early.
+def walk_within(root: Node, limit: int) -> tuple[list[Node] | None, list[Node]]:
+    """``(topological order, nodes seen)`` of the graph of ``root``, walked once; the order is None past
+    ``limit`` nodes, where the walk stops (refusing a million-node graph costs ``limit`` steps).
 
-    Walks with a set (it leaves the engine's walk marks alone) and stops as soon as
-    ``limit`` is exceeded, so refusing a million-node graph costs ``limit`` steps.
+    The order is :func:`~microgradx.graph.topological_order`'s (children first, the last
+    argument's subgraph explored first), found with a dict of states instead of the
+    engine's marks: it reads each node's ``_prev`` once.
     """
-    seen = {id(root)}
-    found, stack = [root], [root]
-    while stack and len(found) <= limit:
-        for child in stack.pop()._prev:
-            if id(child) not in seen:
-                seen.add(id(child))
-                found.append(child)
+    entered, done = 1, 2
+    state: dict[int, int] = {id(root): 0}
+    seen, order, stack = [root], [], [root]
+    while stack:
+        node = stack.pop()
+        mark = state[id(node)]
+        if mark == done:  # reached again by another path
+            continue
+        if mark == entered:  # back from its inputs: all are done
+            state[id(node)] = done
+            order.append(node)
+            continue
+        children = node._prev
+        state[id(node)] = entered if children else done
+        if not children:
+            order.append(node)
+            continue
+        stack.append(node)
+        for child in children:
+            known = state.get(id(child))
+            if known is None:
+                state[id(child)] = 0
+                seen.append(child)
+                if len(seen) > limit:
+                    return None, seen
+            if known != done:
                 stack.append(child)
-    return found
+    return order, seen

@@ -10,6 +10,7 @@ parameters all samples share form a separate group, drawn once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,14 +93,19 @@ def _by_scope(order: list[Any]) -> tuple[dict[Scope, list[Any]], dict[Scope, lis
     return outputs, params
 
 
-def model_structure(order: list[Any], root: Any) -> Structure:
-    """The neurons and layers of the nn model(s) that computed ``root``; empty lists when nn made none of it."""
+def model_structure(order: list[Any], root: Any,
+                    written: Callable[[], dict[Any, int]] | None = None) -> Structure:
+    """The neurons and layers of the nn model(s) that computed ``root``; empty lists when nn made none of it.
+
+    ``written()`` gives each node's place in the order the code wrote it (asked for only when the model
+    was called several times; by default :func:`written_order`).
+    """
     outputs, params = _by_scope(order)
     samples = max((len(v) for v in outputs.values()), default=1)
     if samples > 1:  # the k-th call of the model is sample k: number outputs in the order the code wrote them
-        written = written_order(root)
+        position_written = written() if written is not None else written_order(root)
         for outs in outputs.values():
-            outs.sort(key=written.__getitem__)
+            outs.sort(key=position_written.__getitem__)
     is_output = {n for outs in outputs.values() for n in outs}
     claimed: set[Any] = set()
     position = {n: i for i, n in enumerate(order)}

@@ -3,7 +3,11 @@
 Every string that reaches Graphviz from a user (labels, op names) goes through
 :func:`html_text` or :func:`attr_text`: markup is escaped, backslashes doubled
 (Graphviz expands ``\\N``, ``\\G``, ... even inside HTML labels), control
-characters and lone surrogates written as escapes.
+characters and lone surrogates written as escapes. Graphviz refuses any label or
+tooltip longer than 16384 bytes (and a refused input can end in a broken pipe), so a
+longer text is cut, visibly: it ends in ``… (9000 characters)``. Escaped, a character
+takes at most 6 bytes in a label (``&quot;``) and 4 in a tooltip, so the bounds below
+keep every label and tooltip of a drawing well inside Graphviz's limit.
 """
 
 from __future__ import annotations
@@ -33,9 +37,21 @@ def clean_text(s: str) -> str:
     return "".join(out)
 
 
+MAX_LINE = 800       # characters of one line of a label (a box's cell, an edge's line, a caption)
+MAX_TOOLTIP = 2000   # characters of a tooltip (a gradient's whole chain-rule sum)
+
+
+def clip(s: str, limit: int, more: str = "") -> str:
+    """``s``, or its first characters and ``… (N characters)`` when it is longer than ``limit``."""
+    if len(s) <= limit:
+        return s
+    tail = f"… ({len(s)} characters{more})"
+    return s[:max(limit - len(tail), 1)] + tail
+
+
 def html_text(s: str) -> str:
-    """Text for an HTML-like Graphviz label: escaped, newlines as line breaks."""
-    return "<br/>".join(html.escape(line, quote=True).replace("\\", "\\\\")
+    """Text for an HTML-like Graphviz label: escaped, newlines as line breaks, each line at most :data:`MAX_LINE`."""
+    return "<br/>".join(html.escape(clip(line, MAX_LINE), quote=True).replace("\\", "\\\\")
                         for line in clean_text(s).split("\n"))
 
 
@@ -45,8 +61,11 @@ def html_label(s: str) -> str:
 
 
 def attr_text(s: str) -> str:
-    """Text for a Graphviz escString attribute (tooltips): backslashes doubled, newlines as ``\\n``."""
-    return graphviz.nohtml(clean_text(s).replace("\\", "\\\\").replace("\n", "\\n"))
+    """Text for a Graphviz escString attribute (tooltips): backslashes doubled, newlines as ``\\n``; at most
+    :data:`MAX_TOOLTIP` characters (``explain(node)`` writes a cut sum out in full)."""
+    text = clip(clean_text(s), MAX_TOOLTIP, "; explain(node) gives it all")
+    escaped: str = graphviz.nohtml(text.replace("\\", "\\\\").replace("\n", "\\n"))
+    return escaped
 
 
 class Cell:

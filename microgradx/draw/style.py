@@ -10,51 +10,70 @@ the direction whose fit to a slide leaves the text larger.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 SLIDE = (960.0, 540.0)  # points: a 16:9 slide
 RANKDIRS = ("auto", "LR", "TB", "RL", "BT")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Theme:
-    """The colours of one drawing style."""
+    """The colours of one drawing style, every one by name: ``Theme(name="mine", background="white", ...)``.
+
+    Every colour a drawing, a table, the player page or its inline frame uses comes from here.
+    """
 
     name: str
     background: str
     text: str
-    muted: str       # secondary text: unnamed values, counts, "grad ?"
+    muted: str           # secondary text: unnamed values, counts, "grad ?"
     border: str
-    edge: str        # forward edges
-    grad: str        # gradients: backward edges and grad cells
-    current: str     # the node being processed (animation)
+    edge: str            # forward edges
+    grad: str            # gradients: backward edges and grad cells
+    current: str         # the node being processed (animation)
     op_fill: str
     cluster_fill: str
-    cluster_border: str
-    fills: dict[str, str]  # value boxes by role: input, const, param, output, inner, group
+    cluster_border: str  # also the frame of the inline player
+    fills: Mapping[str, str]  # value boxes by role: input, const, param, output, inner, group
 
 
-THEMES = {
-    "light": Theme("light", "white", "#111827", "#6b7280", "#1f2937", "#374151", "#c2410c", "#7c3aed",
-                   "#f3f4f6", "#f9fafb", "#d1d5db",
-                   {"input": "#dbeafe", "const": "#f3f4f6", "param": "#fef3c7", "output": "#dcfce7",
-                    "inner": "#ffffff", "group": "#f9fafb"}),
-    "dark": Theme("dark", "#111827", "#e5e7eb", "#9ca3af", "#9ca3af", "#9ca3af", "#fb923c", "#c4b5fd",
-                  "#374151", "#1f2937", "#4b5563",
-                  {"input": "#1e3a5f", "const": "#374151", "param": "#4a3b12", "output": "#14532d",
-                   "inner": "#111827", "group": "#1f2937"}),
-    "print": Theme("print", "white", "black", "#404040", "black", "black", "black", "black",
-                   "white", "white", "#808080",
-                   {"input": "white", "const": "white", "param": "white", "output": "white",
-                    "inner": "white", "group": "white"}),
+def _fills(**by_role: str) -> Mapping[str, str]:
+    return MappingProxyType(by_role)
+
+
+THEMES: dict[str, Theme] = {
+    "light": Theme(name="light", background="white", text="#111827", muted="#6b7280", border="#1f2937",
+                   edge="#374151", grad="#c2410c", current="#7c3aed", op_fill="#f3f4f6",
+                   cluster_fill="#f9fafb", cluster_border="#d1d5db",
+                   fills=_fills(input="#dbeafe", const="#f3f4f6", param="#fef3c7", output="#dcfce7",
+                                inner="#ffffff", group="#f9fafb")),
+    "dark": Theme(name="dark", background="#111827", text="#e5e7eb", muted="#9ca3af", border="#9ca3af",
+                  edge="#9ca3af", grad="#fb923c", current="#c4b5fd", op_fill="#374151",
+                  cluster_fill="#1f2937", cluster_border="#4b5563",
+                  fills=_fills(input="#1e3a5f", const="#374151", param="#4a3b12", output="#14532d",
+                               inner="#111827", group="#1f2937")),
+    "print": Theme(name="print", background="white", text="black", muted="#404040", border="black",
+                   edge="black", grad="black", current="black", op_fill="white",
+                   cluster_fill="white", cluster_border="#808080",
+                   fills=_fills(input="white", const="white", param="white", output="white",
+                                inner="white", group="white")),
 }
+ROLES = ("input", "const", "param", "output", "inner", "group")
 
 
-def theme_of(name: str) -> Theme:
-    """The theme called ``name``; a clear error naming the choices otherwise."""
-    if name not in THEMES:
-        raise ValueError(f"theme must be one of {', '.join(repr(t) for t in THEMES)}, got {name!r}")
-    return THEMES[name]
+def theme_of(theme: str | Theme) -> Theme:
+    """The theme called ``theme`` (a :class:`Theme` passes through); a clear error naming the choices otherwise."""
+    if isinstance(theme, Theme):
+        missing = [role for role in ROLES if role not in theme.fills]
+        if missing:
+            raise ValueError(f"theme {theme.name!r} has no fill colour for {', '.join(missing)}: give fills= "
+                             f"a colour for each of {', '.join(ROLES)}")
+        return theme
+    if not isinstance(theme, str) or theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(repr(t) for t in THEMES)}, got {theme!r}")
+    return THEMES[theme]
 
 
 def text_width(text: str, fontsize: float) -> float:

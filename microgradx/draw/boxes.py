@@ -1,0 +1,121 @@
+"""The pieces of a drawing: a value's box (``name | data | grad``), its op's node, and the edges between.
+
+A box's fill says its role (input, parameter, constant, output, inner value); in the
+backward view edges point back along the gradient's way and carry the chain rule's
+two factors. With *slots* on (the animation), every text that changes during the
+backward pass carries an id the player can find.
+"""
+
+from __future__ import annotations
+
+import graphviz
+
+from ..graph import scope_of
+from .cells import Frame, Texts
+from .explain import explain_in
+from .flow import LocalDerivative, Node, fmt, is_constant
+from .markup import Cell, attr_text, box_label, html_label
+from .scene import Scene
+
+
+class Boxes:
+    """Draws value boxes, op nodes and edges of ``scene`` as ``frame`` shows them (texts from ``texts``)."""
+
+    def __init__(self, scene: Scene, frame: Frame, texts: Texts, *, slots: bool = False,
+                 tooltips: bool = True) -> None:
+        self.scene, self.frame, self.texts = scene, frame, texts
+        self.theme = scene.options.theme
+        self.slots, self.tooltips = slots, tooltips  # slots: ids on every changing text (the animation)
+        self.layout: dict[str, str] = {}  # slot -> the text the layout is made for (the animation's longest)
+
+    def role(self, node: Node) -> str:
+        if node is self.scene.flow.root:
+            return "output"
+        if node._prev:
+            return "inner"
+        if scope_of(node) is not None:  # nn marked it as a module's parameter
+            return "param"
+        return "const" if is_constant(node) else "input"
+
+    def value_cells(self, node: Node) -> list[Cell]:
+        """name | data | grad; a constant shows its value once: ``1 | grad 6.0``."""
+        name = self.scene.flow.names[node]
+        slot = self.scene.ids[node] if self.slots else None
+        if is_constant(node):
+            cells = [Cell(name)]
+        else:
+            cells = [Cell(name, "b" if node.label else "muted"), Cell(f"data {fmt(node.data)}")]
+        if self.frame.show_grad:
+            text, _ = self.texts.grad(node)
+            cells.append(Cell(self.layout.get(slot or "", text), "grad", slot))
+        return cells
+
+    def box(self, body: graphviz.Digraph, node: Node) -> None:
+        """The node's box and, if an op made it, the op's node feeding it."""
+        theme, nid = self.theme, self.scene.ids[node]
+        state = self.texts.grad(node)[1] if self.frame.show_grad else "final"
+        role = self.role(node)
+        current = node is self.frame.current
+        pen = 3 if current else (2 if role == "output" else 1)
+        attrs = {"shape": "none", "margin": "0", "width": "0", "height": "0"}
+        if self.tooltips:
+            attrs["tooltip"] = attr_text(self._tooltip(node))
+        if current:
+            attrs["class"] = "current"
+        if self.slots:
+            attrs["id"] = nid
+        cells = [c.html(theme, state) for c in self.value_cells(node)]
+        body.node(nid, box_label(cells, theme.fills[role], color=theme.current if current else theme.border,
+                                 pen=pen), **attrs)
+        if node._prev:
+            self.op_node(body, node, current)
+
+    def op_node(self, body: graphviz.Digraph, node: Node, current: bool) -> None:
+        """The op's node: a circle for a short symbol (``*``, ``tanh``), a rounded box for a long one."""
+        theme, nid, op = self.theme, self.scene.ids[node], node._op
+        label = op.display or op.name
+        shape = {"shape": "circle", "width": "0.3"} if len(label) <= 4 else \
+            {"shape": "box", "style": "rounded,filled", "width": "0", "height": "0.25", "margin": "0.06,0.02"}
+        attrs = {"margin": "0.02", "style": "filled", **shape, "fillcolor": theme.op_fill,
+                 "color": theme.current if current else theme.border}
+        if current:
+            attrs["penwidth"] = "2"
+        if self.tooltips:
+            attrs["tooltip"] = attr_text(f"{op.name}: {op.doc}")
+        if self.slots:
+            attrs["id"] = nid + "op"
+        body.node(nid + "op", html_label(label), **attrs)
+        self.edge(body, nid + "op", nid, None, active=current and self.texts.flowed(node),
+                  eid=nid + "e" if self.slots else None)
+
+    def _tooltip(self, node: Node) -> str:
+        if self.frame.grads is None and self.texts.grads_known:
+            return explain_in(self.scene.flow, node)
+        return f"{self.scene.flow.names[node]}: data = {fmt(node.data)}"
+
+    def edge(self, g: graphviz.Digraph, tail: str, head: str, label: tuple[str, ...] | None, *, active: bool,
+             eid: str | None = None, state: str = "final") -> None:
+        """An edge; backward, it points back along the gradient's way (``active``: the gradient flows now)."""
+        theme = self.theme
+        attrs: dict[str, str] = {}
+        if self.frame.backward:
+            attrs.update(dir="back", color=theme.current if active else theme.grad, fontcolor=theme.grad)
+            if active:
+                attrs["penwidth"] = "2.5"
+        if label is not None:
+            text = "\n".join(label)
+            attrs["label"] = html_label(text)
+            if state == "unknown":
+                attrs["fontcolor"] = theme.muted
+            if self.tooltips:
+                attrs["tooltip"] = attr_text(text)
+        if eid is not None:
+            attrs["id"] = eid
+        g.edge(tail, head, **attrs)
+
+    def edge_label(self, d: LocalDerivative) -> tuple[str, ...] | None:
+        """A backward edge's lines: the local derivative, and ``upstream × local = share`` once it flowed."""
+        if not self.frame.backward:
+            return None
+        first, second = self.texts.edge(d)
+        return (first,) if second is None else (first, second)

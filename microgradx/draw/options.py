@@ -1,0 +1,69 @@
+"""A drawing's options, checked once where the user's call enters and passed down as one frozen object.
+
+``draw_dot``, ``backward_steps``, ``animate_backward`` and ``animation_html`` keep their
+keyword arguments (``view=``, ``fontsize=``, ``theme=`` ...); each turns them into a
+:class:`DrawOptions` with :func:`draw_options`, which says what is wrong with a bad
+value, and everything below reads that object. The theme is looked up once: the
+options hold the :class:`~microgradx.draw.style.Theme` itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .style import RANKDIRS, Theme, theme_of
+
+DEFAULT_MAX_NODES = 2000
+FONTSIZE_RANGE = (4, 72)  # points
+
+View = Literal["forward", "backward"]
+Collapse = Literal["neuron", "layer"] | None
+
+
+class GraphTooLargeError(ValueError):
+    """The drawing would have more nodes than ``dot`` lays out in reasonable time."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrawOptions:
+    """How to draw: the view, what to show, how big, in which colours and direction. Valid by construction
+    when made by :func:`draw_options`."""
+
+    view: View = "forward"
+    show_grad: bool = True
+    collapse: Collapse = None
+    max_nodes: int = DEFAULT_MAX_NODES
+    rankdir: str = "auto"      # "auto" until a drawing resolves it (see ``dot.Drawer.final_rankdir``)
+    fontsize: float = 11.0     # points
+    theme: Theme = theme_of("light")
+    format: str = "svg"
+
+    @property
+    def backward(self) -> bool:
+        return self.view == "backward"
+
+    def with_rankdir(self, rankdir: str) -> DrawOptions:
+        """The same options, laid out along ``rankdir`` (every frame of an animation shares one direction)."""
+        return replace(self, rankdir=rankdir)
+
+
+def draw_options(*, view: str = "forward", show_grad: bool = True, collapse: str | None = None,
+                 max_nodes: int = DEFAULT_MAX_NODES, rankdir: str = "auto", fontsize: float = 11,
+                 theme: str | Theme = "light", format: str = "svg") -> DrawOptions:
+    """The options of one call, each checked; a ``ValueError`` naming the argument and its choices otherwise."""
+    if view not in ("forward", "backward"):
+        raise ValueError(f"view must be 'forward' or 'backward', got {view!r}")
+    if collapse not in (None, "neuron", "layer"):
+        raise ValueError(f"collapse must be None, 'neuron' or 'layer', got {collapse!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    low, high = FONTSIZE_RANGE
+    if isinstance(fontsize, bool) or not isinstance(fontsize, (int, float)) or not low <= fontsize <= high:
+        raise ValueError(f"fontsize must be a number of points between {low} and {high}, got {fontsize!r}")
+    return DrawOptions(view="backward" if view == "backward" else "forward", show_grad=bool(show_grad),
+                       collapse=None if collapse is None else ("neuron" if collapse == "neuron" else "layer"),
+                       max_nodes=max_nodes, rankdir=rankdir, fontsize=float(fontsize), theme=theme_of(theme),
+                       format=format)
