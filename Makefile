@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 EXTRAS ?= test
 comma  := ,
 
-.PHONY: setup demo test viz notebooks bench lint dot clean
+.PHONY: setup demo test viz notebooks notebook-outputs bench lint dot clean
 
 # $(call installed,EXTRAS): a stamp file that exists once the package is installed with those extras.
 # (Always with a suffix -- "base" for no extras: a pattern rule's % never matches an empty stem.)
@@ -64,6 +64,11 @@ viz: dot
 notebooks: dot
 	$(call install,notebooks)
 	$(BIN)/python -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Run every notebook top to bottom and store its outputs, so the pictures show before a student runs anything.
+notebook-outputs: dot
+	$(call install,test)
+	$(BIN)/python notebooks/execute.py
 
 bench: dot
 	$(call install,bench)
