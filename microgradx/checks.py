@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
 from .ops import DomainError, gradient_message
 
-__all__ = ["number", "label_text", "gradient_error"]
+__all__ = ["number", "float_data", "label_text", "refuse_conversion", "finite_gradients", "none_grads_as_zero",
+           "gradient_error"]
 
+_GRAD = attrgetter("grad")
 _INT_LIMIT = 2 ** 1023  # ints below this in size convert to a finite float
 
 
@@ -40,6 +43,50 @@ def number(data: Any, what: str) -> float:
     if not math.isfinite(x):
         raise ValueError(f"{what} must be finite, got {x}. Check the computation that produced it.")
     return x
+
+
+def float_data(node: Any) -> float:
+    """``node.data`` as a Python float: a numpy scalar put there (``p.data = np.float32(1)``) is converted in
+    place, so no arithmetic runs in float32; anything else that is not a number is refused, saying why."""
+    data = node.data
+    if type(data) is float:
+        return data
+    what = f"the data of {node.label!r}" if node.label else "a Value's data"
+    if hasattr(data, "_prev"):
+        raise TypeError(f"{what} holds a Value, not a number. After backward(create_graph=True) every grad is a "
+                        "Value, so `p.data += -lr * p.grad` stores a graph in data: write "
+                        "`p.data += -lr * p.grad.data` (or `p.data -= lr * p.grad.item()`)")
+    node.data = number(data, what)
+    return node.data  # type: ignore[no-any-return]
+
+
+def refuse_conversion(node: Any, call: str) -> TypeError:
+    """The error for ``float(v)``, ``int(v)``, ``round(v)``: a Value is a node, its number is ``v.data``."""
+    return TypeError(f"{call} of a Value is refused: it would drop the gradient. Use v.data (or v.item()) for "
+                     f"the number {node.data!r} (e.g. {call.replace('v', 'v.data', 1)}); for a differentiable op "
+                     "call the Value's method, e.g. v.sin() or mx.sin(v), not math.sin(v)")
+
+
+def finite_gradients(leaves: list[Any], create_graph: bool) -> None:
+    """Raise ArithmeticError if a leaf's gradient is not a finite number (every wrong gradient reaches some leaf)."""
+    grads = map(_GRAD, leaves)
+    # The sum is inf or nan if any term is (or if finite terms overflow: the loop below tells which).
+    total = sum(g.data if hasattr(g, "_prev") else g for g in grads) if create_graph else sum(grads)
+    if total - total != 0.0:
+        for g in map(_GRAD, leaves):
+            g = g.data if hasattr(g, "_prev") else g  # a Value left by an earlier backward(create_graph=True)
+            if g - g != 0.0:
+                raise ArithmeticError(f"a gradient became {g}")
+
+
+def none_grads_as_zero(leaves: list[Any], error: BaseException) -> bool:
+    """After a failed pass: did it fail on ``p.grad = None`` (PyTorch's way to zero)? Then those become 0.0."""
+    if not isinstance(error, TypeError):
+        return False
+    cleared = [leaf for leaf in leaves if leaf.grad is None]
+    for leaf in cleared:
+        leaf.grad = 0.0
+    return bool(cleared)
 
 
 def label_text(label: Any) -> str:

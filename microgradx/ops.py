@@ -70,7 +70,8 @@ def _sigmoid(x: float) -> float:
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 def _sign(x: float) -> float:
@@ -82,7 +83,8 @@ def _step(x: float) -> float:
 
 
 def _np_step(x: np.ndarray) -> np.ndarray:
-    return np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    out: np.ndarray = np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    return out
 
 
 def _maximum(x: float, y: float) -> float:
@@ -233,7 +235,7 @@ class Op(str):
         if domain is not None and domain(*xs):
             raise DomainError(domain_message(self, xs, (None,) * len(xs)), self, xs, "domain")
         try:
-            out = self.forward(FLOAT, *xs)
+            out: float = self.forward(FLOAT, *xs)
         except (ArithmeticError, ValueError) as e:
             kind = "overflow" if isinstance(e, OverflowError) else "domain"
             message = overflow_message if kind == "overflow" else domain_message
