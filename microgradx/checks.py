@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from .modes import STATE, TracingError
 from .ops import DomainError, gradient_message
 
-__all__ = ["number", "float_data", "label_text", "refuse_conversion", "finite_gradients", "none_grads_as_zero",
+__all__ = ["number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "restore",
            "gradient_error"]
 
 _GRAD = attrgetter("grad")
@@ -62,9 +63,19 @@ def float_data(node: Any) -> float:
 
 def refuse_conversion(node: Any, call: str) -> TypeError:
     """The error for ``float(v)``, ``int(v)``, ``round(v)``: a Value is a node, its number is ``v.data``."""
-    return TypeError(f"{call} of a Value is refused: it would drop the gradient. Use v.data (or v.item()) for "
-                     f"the number {node.data!r} (e.g. {call.replace('v', 'v.data', 1)}); for a differentiable op "
-                     "call the Value's method, e.g. v.sin() or mx.sin(v), not math.sin(v)")
+    return TypeError(f"{call}() of a Value is refused: it would drop the gradient. Use v.data (or v.item()) for "
+                     f"the number {node.data!r}, e.g. {call}(v.data); for a differentiable op call the Value's "
+                     "method, e.g. v.sin() or mx.sin(v), not math.sin(v)")
+
+
+def compared(other: Any) -> float:
+    """The number a Value is compared with (``v < other``), refused while jit traces (it would freeze a branch)."""
+    if STATE.tracer is not None:
+        raise TracingError(
+            "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
+            "would bake in one branch for every sample. Write the choice with ops instead: "
+            "relu(x) for max(x, 0), leaky_relu(x, slope), abs(x), or (x - y).relu() + y for max(x, y).")
+    return other.data if hasattr(other, "_prev") else number(other, "the compared number")
 
 
 def finite_gradients(leaves: list[Any], create_graph: bool) -> None:
@@ -79,11 +90,12 @@ def finite_gradients(leaves: list[Any], create_graph: bool) -> None:
                 raise ArithmeticError(f"a gradient became {g}")
 
 
-def none_grads_as_zero(leaves: list[Any], error: BaseException) -> bool:
-    """After a failed pass: did it fail on ``p.grad = None`` (PyTorch's way to zero)? Then those become 0.0."""
-    if not isinstance(error, TypeError):
-        return False
-    cleared = [leaf for leaf in leaves if leaf.grad is None]
+def restore(leaves: list[Any], before: list[Any], error: BaseException) -> bool:
+    """After a failed backward pass: every leaf's grad as it was. True if it failed on ``p.grad = None``
+    (PyTorch's way to zero a gradient): those grads are now 0.0, and the pass may run again."""
+    for leaf, g in zip(reversed(leaves), reversed(before)):
+        leaf.grad = g
+    cleared = [leaf for leaf in leaves if leaf.grad is None] if isinstance(error, TypeError) else []
     for leaf in cleared:
         leaf.grad = 0.0
     return bool(cleared)

@@ -5,8 +5,8 @@ respect to it (``grad``), the op that made it (``_op``, a row of the op table in
 ``ops.py``) and its inputs ``_prev``: at most two, kept in the slots ``_x`` and
 ``_y``, in argument order, duplicates kept (``(a + a)._prev == (a, a)``).
 
-An op computes its output with its row's ``forward`` and records the node. The
-row also knows the op's local derivatives ∂out/∂xᵢ (``op.local``), e.g.::
+An op computes its output with its row's ``forward`` and records the node. The row
+also gives the op's local derivatives ∂out/∂xᵢ (``op.local``), e.g.::
 
     out = x * y        ∂out/∂x = y,  ∂out/∂y = x
     out = tanh(x)      ∂out/∂x = 1 - out²
@@ -21,10 +21,9 @@ Leaves accumulate (zero them between training steps); interior nodes start from 
 at every ``backward()``. With ``create_graph=True`` the same loop runs on Values,
 so every gradient is itself a graph that can be differentiated again.
 
-Two modules stand beside this one: ``fastpath.py`` writes out ``+``, ``×``, ``relu``
-and the float loop for speed (held equal to the rows by tests), and ``compat.py``
-keeps micrograd's user-defined ops (``Value(data, children, op)`` with a
-``_backward`` closure) working.
+Beside this module: ``fastpath.py`` writes out ``+``, ``×``, ``relu`` and the float
+loop for speed (tests hold them equal to their rows), and ``compat.py`` runs
+micrograd's own ops (``Value(data, children, op)`` with a ``_backward`` closure).
 """
 
 from __future__ import annotations
@@ -35,19 +34,11 @@ from typing import Any, Union
 
 import numpy as np
 
-from . import compat, fastpath, modes
-from .checks import (
-    finite_gradients,
-    float_data,
-    gradient_error,
-    label_text,
-    none_grads_as_zero,
-    number,
-    refuse_conversion,
-)
+from . import checks, compat, fastpath, modes, ops
+from .checks import number
 from .graph import Scope, backward_order
 from .modes import STATE, TracingError, gc_paused, no_grad
-from .ops import FLOAT, LEAKY_RELU, OPS, POW, VALUE, VPOW, DomainError, Op
+from .ops import FLOAT, OPS, VALUE, DomainError, Op
 
 __all__ = ["Value", "Constant", "no_grad", "gc_paused", "TracingError", "DomainError"]
 
@@ -77,7 +68,7 @@ class Value:
     _y: Value | None
     _mark: object
     label: str = ""
-    _scope: Scope | None = None  # set by nn on its parameters and outputs, read by the drawings
+    _scope: Scope | None = None  # the nn module that made it (set by nn, read by the drawings)
 
     def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
         self.data = data if type(data) is float and data - data == 0.0 else number(data, "Value(data)")
@@ -85,8 +76,8 @@ class Value:
         self._mark = None
         self._op = self._x = self._y = None
         if label:
-            self.label = label_text(label)
-        if not compat.record_user_op(self, _children, _op):  # micrograd's Value(data, (x, y), 'op') makes a node
+            self.label = checks.label_text(label)
+        if not compat.record_user_op(self, _children, _op):  # micrograd's Value(data, (x, y), 'op') is a node
             _register_leaf(self)
 
     # ---------------------------------------------------------------- the chain rule
@@ -94,10 +85,9 @@ class Value:
     def backward(self, create_graph: bool = False) -> None:
         """Fill ``grad`` of every node with ∂self/∂node, stepping the chain rule from here down.
 
-        Leaf gradients accumulate across calls (a leaf's ``grad = None`` counts as 0);
-        interior nodes start from 0. If a gradient is not a finite number a
-        :class:`DomainError` names the op where it went wrong, and every leaf's
-        ``grad`` is left as it was.
+        Leaf gradients accumulate across calls (``grad = None`` counts as 0); interior
+        nodes start from 0. If a gradient is not a finite number a :class:`DomainError`
+        names the op where it went wrong, and every leaf's ``grad`` is left as it was.
         """
         with gc_paused():
             interior, leaves = backward_order(self)
@@ -111,14 +101,12 @@ class Value:
                     _chain_rule(interior, create_graph)
                 else:
                     fastpath.chain_rule(interior)  # the same loop, written out for floats
-                finite_gradients(leaves, create_graph)
+                checks.finite_gradients(leaves, create_graph)
             except BaseException as e:
-                for leaf, g in zip(reversed(leaves), reversed(before)):
-                    leaf.grad = g
-                if none_grads_as_zero(leaves, e):  # grad = None (PyTorch's habit): taken as 0, once more
+                if checks.restore(leaves, before, e):  # it failed on `p.grad = None`, now 0: once more
                     return self.backward(create_graph)
                 if isinstance(e, (ArithmeticError, ValueError)) and not isinstance(e, DomainError):
-                    raise gradient_error(self, interior, e) from None
+                    raise checks.gradient_error(self, interior, e) from None
                 raise
             if create_graph:  # every gradient is a Value, also where none flowed (behind a dead relu)
                 for node in (*interior, *leaves):
@@ -135,7 +123,7 @@ class Value:
             return compat.probe_closure(self)
         return tuple(op.local(FLOAT, self.data, *(c.data for c in self._prev)))
 
-    # ---------------------------------------------------------------- applying ops
+    # ---------------------------------------------------------------- applying a row of the op table
 
     def apply(self, op: Op, *operands: Operand) -> Value:
         """The op table's row ``op`` applied to this value (and ``operands``): ``x.apply(OPS['tanh'])``."""
@@ -149,7 +137,7 @@ class Value:
         """Run the row ``op`` on ``self`` (and ``other``), checked by the table, and record the node."""
         x, y = self.data, None if other is None else other.data
         if type(x) is not float or (other is not None and type(y) is not float):
-            x, y = float_data(self), None if other is None else float_data(other)  # numpy scalars converted
+            x, y = checks.float_data(self), None if other is None else checks.float_data(other)
         if modes.unusual and STATE.tracer is not None:  # jit records structure only: no numbers to check
             data = math.nan
         else:
@@ -161,117 +149,59 @@ class Value:
             return fastpath.node(data, None, None, None)
         return fastpath.node(data, op, self, other)
 
-    # Each op applies its row: ``+``, ``×`` and relu through the written-out copies in fastpath.py.
+    # Each op applies its row (the row's doc is the method's docstring). ``+``, ``×`` and relu are
+    # the copies written out in fastpath.py: a training step is made of little else.
     __add__ = fastpath.add
     __mul__ = fastpath.mul
     relu = fastpath.relu
-
-    def __radd__(self, other: Operand) -> Value:
-        return _lift(other) + self
-
-    def __rmul__(self, other: Operand) -> Value:
-        return _lift(other) * self
-
-    def __sub__(self, other: Operand) -> Value:
-        return self._apply(OPS["sub"], _lift(other))
-
-    def __rsub__(self, other: Operand) -> Value:
-        return _lift(other)._apply(OPS["sub"], self)
-
-    def __truediv__(self, other: Operand) -> Value:
-        return self._apply(OPS["div"], _lift(other))
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return _lift(other)._apply(OPS["div"], self)
+    def __radd__(self, other: Operand) -> Value: return _lift(other) + self
+    def __rmul__(self, other: Operand) -> Value: return _lift(other) * self
+    def __sub__(self, other: Operand) -> Value: return self._apply(ops.SUB, _lift(other))
+    def __rsub__(self, other: Operand) -> Value: return _lift(other)._apply(ops.SUB, self)
+    def __truediv__(self, other: Operand) -> Value: return self._apply(ops.DIV, _lift(other))
+    def __rtruediv__(self, other: Operand) -> Value: return _lift(other)._apply(ops.DIV, self)
+    def __rpow__(self, other: Operand) -> Value: return _lift(other)._apply(ops.VPOW, self)
+    def __neg__(self) -> Value: return self._apply(ops.NEG)
+    def __pos__(self) -> Value: return self
+    def __abs__(self) -> Value: return self._apply(ops.ABS)
+    def exp(self) -> Value: return self._apply(ops.EXP)
+    def log(self) -> Value: return self._apply(ops.LOG)
+    def tanh(self) -> Value: return self._apply(ops.TANH)
+    def sigmoid(self) -> Value: return self._apply(ops.SIGMOID)
+    def softplus(self) -> Value: return self._apply(ops.SOFTPLUS)
+    def sqrt(self) -> Value: return self._apply(ops.SQRT)
+    def abs(self) -> Value: return self._apply(ops.ABS)
+    def sin(self) -> Value: return self._apply(ops.SIN)
+    def cos(self) -> Value: return self._apply(ops.COS)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return self._apply(VPOW, other)
-        return self._apply(POW.bind(number(other, "the exponent")))
-
-    def __rpow__(self, other: Operand) -> Value:
-        return _lift(other)._apply(VPOW, self)
-
-    def __neg__(self) -> Value:
-        return self._apply(OPS["neg"])
-
-    def __pos__(self) -> Value:
-        return self
-
-    def __abs__(self) -> Value:
-        return self._apply(OPS["abs"])
-
-    def exp(self) -> Value:
-        return self._apply(OPS["exp"])
-
-    def log(self) -> Value:
-        return self._apply(OPS["log"])
-
-    def tanh(self) -> Value:
-        return self._apply(OPS["tanh"])
-
-    def sigmoid(self) -> Value:
-        return self._apply(OPS["sigmoid"])
+            return self._apply(ops.VPOW, other)
+        return self._apply(ops.POW.bind(number(other, "the exponent")))
 
     def leaky_relu(self, slope: float | None = None) -> Value:
-        return self._apply(LEAKY_RELU.bound(None if slope is None else number(slope, "slope")))
+        return self._apply(ops.LEAKY_RELU.bound(None if slope is None else number(slope, "slope")))
 
-    def softplus(self) -> Value:
-        return self._apply(OPS["softplus"])
-
-    def sqrt(self) -> Value:
-        return self._apply(OPS["sqrt"])
-
-    def abs(self) -> Value:
-        return self._apply(OPS["abs"])
-
-    def sin(self) -> Value:
-        return self._apply(OPS["sin"])
-
-    def cos(self) -> Value:
-        return self._apply(OPS["cos"])
-
-    # ---------------------------------------------------------------- numbers, comparisons, micrograd's names
+    # ---------------------------------------------------------------- numbers and comparisons
 
     def item(self) -> float:
         """The number this Value holds (as PyTorch's ``tensor.item()``): ``v.data``."""
         return self.data
 
-    def __float__(self) -> float:
-        raise refuse_conversion(self, "float(v)")
-
-    def __int__(self) -> int:
-        raise refuse_conversion(self, "int(v)")
-
-    def __round__(self, ndigits: int | None = None) -> float:
-        raise refuse_conversion(self, "round(v)")
-
     def __format__(self, spec: str) -> str:
         """``f"{v:.3f}"`` formats ``v.data`` (as PyTorch formats a 0-d tensor); ``f"{v}"`` is the repr."""
         return format(self.data, spec) if spec else repr(self)
 
-    def _compare(self, other: Operand) -> float:
-        if STATE.tracer is not None:
-            raise TracingError(
-                "a Value was compared (or used in an `if`) while jit was tracing: the traced graph "
-                "would bake in one branch for every sample. Write the choice with ops instead: "
-                "relu(x) for max(x, 0), leaky_relu(x, slope), abs(x), or (x - y).relu() + y for max(x, y).")
-        return other.data if isinstance(other, Value) else number(other, "the compared number")
+    def __float__(self) -> float: raise checks.refuse_conversion(self, "float")
+    def __int__(self) -> int: raise checks.refuse_conversion(self, "int")
+    def __round__(self, ndigits: int | None = None) -> float: raise checks.refuse_conversion(self, "round")
+    def __lt__(self, other: Operand) -> bool: return self.data < checks.compared(other)
+    def __le__(self, other: Operand) -> bool: return self.data <= checks.compared(other)
+    def __gt__(self, other: Operand) -> bool: return self.data > checks.compared(other)
+    def __ge__(self, other: Operand) -> bool: return self.data >= checks.compared(other)
+    def __bool__(self) -> bool: return self.data != checks.compared(0.0)
 
-    def __lt__(self, other: Operand) -> bool:
-        return self.data < self._compare(other)
-
-    def __le__(self, other: Operand) -> bool:
-        return self.data <= self._compare(other)
-
-    def __gt__(self, other: Operand) -> bool:
-        return self.data > self._compare(other)
-
-    def __ge__(self, other: Operand) -> bool:
-        return self.data >= self._compare(other)
-
-    def __bool__(self) -> bool:
-        return self.data != self._compare(0.0)
+    # ---------------------------------------------------------------- micrograd's names
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -334,8 +264,7 @@ def _lift(x: Operand) -> Value:
     if isinstance(x, Value):
         return x
     data = x if type(x) is float and -math.inf < x < math.inf else number(x, "operand")
-    c = fastpath.node(data, None, None, None, Constant)
-    return _register_leaf(c)
+    return _register_leaf(fastpath.node(data, None, None, None, Constant))
 
 
 def _register_leaf(v: Value) -> Value:
@@ -346,6 +275,6 @@ def _register_leaf(v: Value) -> Value:
 
 
 fastpath.bind(Value, _lift)
-for _row in OPS.values():  # each op method's docstring is its row's: the math is written once, in the table
+for _row in OPS.values():  # each op method's docstring is its row's doc: the math is written once, in the table
     if not _row.method.startswith("__"):
         getattr(Value, _row.method).__doc__ = _row.doc
