@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .modes import STATE, TracingError
-from .ops import DomainError, gradient_message
+from .ops import DomainError, Op, gradient_message
 
 __all__ = ["number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "restore",
            "gradient_error"]
@@ -99,6 +99,14 @@ def restore(leaves: list[Any], before: list[Any], error: BaseException) -> bool:
     for leaf in cleared:
         leaf.grad = 0.0
     return bool(cleared)
+
+
+def table_row(op: Any, arity: int) -> None:
+    """``x.apply(op, ...)`` needs a row of the op table and as many operands as it takes."""
+    if not isinstance(op, Op) or op.user_defined:
+        raise TypeError(f"apply needs a row of the op table (microgradx.OPS), got {op!r}")
+    if arity != op.arity:
+        raise TypeError(f"{op.name} takes {op.arity} operand(s), got {arity}")
 
 
 def label_text(label: Any) -> str:

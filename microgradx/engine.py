@@ -5,8 +5,8 @@ respect to it (``grad``), the op that made it (``_op``, a row of the op table in
 ``ops.py``) and its inputs ``_prev``: at most two, kept in the slots ``_x`` and
 ``_y``, in argument order, duplicates kept (``(a + a)._prev == (a, a)``).
 
-An op computes its output with its row's ``forward`` and records the node. The row
-also gives the op's local derivatives ∂out/∂xᵢ (``op.local``), e.g.::
+An op computes its output with its row's ``forward`` and records the node; the row
+also gives its local derivatives ∂out/∂xᵢ (``op.local``), e.g.::
 
     out = x * y        ∂out/∂x = y,  ∂out/∂y = x
     out = tanh(x)      ∂out/∂x = 1 - out²
@@ -21,9 +21,8 @@ Leaves accumulate (zero them between training steps); interior nodes start from 
 at every ``backward()``. With ``create_graph=True`` the same loop runs on Values,
 so every gradient is itself a graph that can be differentiated again.
 
-Beside this module: ``fastpath.py`` writes out ``+``, ``×``, ``relu`` and the float
-loop for speed (tests hold them equal to their rows), and ``compat.py`` runs
-micrograd's own ops (``Value(data, children, op)`` with a ``_backward`` closure).
+``fastpath.py`` writes out ``+``, ``×``, ``relu`` and the float loop for speed (held equal to
+their rows by tests); ``compat.py`` runs micrograd's ops (``Value(data, children, op)``).
 """
 
 from __future__ import annotations
@@ -49,15 +48,12 @@ Operand = Union["Value", int, float, np.number]
 class Value:
     """A scalar in a computational graph: ``Value(2.0, label='a')``.
 
-    Arithmetic with other Values or plain numbers builds the graph; ``out.backward()``
-    fills in ``grad`` = ∂out/∂node everywhere. ``==`` and ``hash`` are identity-based (a
-    Value is a node); ``<``, ``>``, ... compare ``data``. ``float(v)`` is refused (it
-    would drop the gradient): use ``v.data``.
+    Arithmetic with Values or numbers builds the graph; ``out.backward()`` fills in ``grad`` =
+    ∂out/∂node. ``==`` and ``hash`` are identity (a Value is a node); ``<``, ``>``, ... compare ``data``.
     """
 
-    # Inputs live in two slots rather than a tuple: one object per node instead of two. ``_mark`` is
-    # the graph walk's visited mark. ``__dict__`` (made only when first used) holds a label or a scope
-    # once set, and any attribute a user adds: most interior nodes never have one.
+    # Inputs in two slots, not a tuple: one object per node instead of two. ``_mark``: the graph walk's.
+    # ``__dict__`` (made when first used) holds a label, a scope or a user's attribute: most nodes have none.
     __slots__ = ("data", "grad", "_op", "_x", "_y", "_mark", "__dict__", "__weakref__")
     __array_ufunc__ = None  # make numpy defer: np.float64(2) * v calls v.__rmul__
 
@@ -117,20 +113,15 @@ class Value:
     def local_derivatives(self) -> tuple[Any, ...]:
         """∂self/∂child for each child in ``_prev``, from the op table (``()`` for a leaf)."""
         op = self._op
-        if op is None:
-            return ()
-        if op.user_defined:
-            return compat.probe_closure(self)
+        if op is None or op.user_defined:  # a leaf; micrograd's way: ask the closure
+            return () if op is None else compat.probe_closure(self)
         return tuple(op.local(FLOAT, self.data, *(c.data for c in self._prev)))
 
     # ---------------------------------------------------------------- applying a row of the op table
 
     def apply(self, op: Op, *operands: Operand) -> Value:
         """The op table's row ``op`` applied to this value (and ``operands``): ``x.apply(OPS['tanh'])``."""
-        if not isinstance(op, Op) or op.user_defined:
-            raise TypeError(f"apply needs a row of the op table (microgradx.OPS), got {op!r}")
-        if len(operands) != op.arity - 1:
-            raise TypeError(f"{op.name} takes {op.arity} operand(s), got {1 + len(operands)}")
+        checks.table_row(op, 1 + len(operands))
         return self._apply(op.bound(), _lift(operands[0]) if operands else None)
 
     def _apply(self, op: Op, other: Value | None = None) -> Value:
@@ -184,14 +175,9 @@ class Value:
 
     # ---------------------------------------------------------------- numbers and comparisons
 
-    def item(self) -> float:
-        """The number this Value holds (as PyTorch's ``tensor.item()``): ``v.data``."""
-        return self.data
-
-    def __format__(self, spec: str) -> str:
-        """``f"{v:.3f}"`` formats ``v.data`` (as PyTorch formats a 0-d tensor); ``f"{v}"`` is the repr."""
+    def item(self) -> float: return self.data  # the number, as PyTorch's tensor.item()
+    def __format__(self, spec: str) -> str:  # f"{v:.3f}" formats v.data, as PyTorch does a 0-d tensor
         return format(self.data, spec) if spec else repr(self)
-
     def __float__(self) -> float: raise checks.refuse_conversion(self, "float")
     def __int__(self) -> int: raise checks.refuse_conversion(self, "int")
     def __round__(self, ndigits: int | None = None) -> float: raise checks.refuse_conversion(self, "round")
@@ -201,8 +187,6 @@ class Value:
     def __ge__(self, other: Operand) -> bool: return self.data >= checks.compared(other)
     def __bool__(self) -> bool: return self.data != checks.compared(0.0)
 
-    # ---------------------------------------------------------------- micrograd's names
-
     @property
     def _prev(self) -> tuple[Value, ...]:
         """The inputs in argument order, duplicates kept: ``(a + a)._prev == (a, a)``."""
@@ -211,7 +195,6 @@ class Value:
     @_prev.setter
     def _prev(self, children: tuple[Value, ...]) -> None:
         compat.set_prev(self, children)
-
     _backward = compat.backward_step  # micrograd's one chain-rule step; a user op's closure replaces it
 
     def __repr__(self) -> str:
@@ -238,18 +221,14 @@ def _chain_rule(interior: list[Value], create_graph: bool) -> None:
         for child, local in zip(children, op.local(m, *operands)):
             if type(local) is float and local == 0.0:  # nor through a zero local derivative
                 continue
-            child.grad = _plus(child.grad, _times(g, local))
+            child.grad = _add_term(child.grad, g, local)
 
 
-def _times(g: Any, local: Any) -> Any:
-    """``g × local``; a Value times ±1 records no multiplication (the graph stays as if written by hand)."""
-    if type(g) is float or type(local) is not float:
-        return g * local
-    return g if local == 1.0 else -g if local == -1.0 else g * local
-
-
-def _plus(old: Any, term: Any) -> Any:
-    """``old + term``; the float 0 plus a Value records no addition."""
+def _add_term(old: Any, g: Any, local: Any) -> Any:
+    """``old + g × local``; with Values, a factor ±1 or a float 0 to add to records no node (the graph stays
+    as it would be written by hand)."""
+    term = g * local if type(g) is float or type(local) is not float else (
+        g if local == 1.0 else -g if local == -1.0 else g * local)
     return term if type(old) is float and old == 0.0 and type(term) is not float else old + term
 
 
