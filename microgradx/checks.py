@@ -84,9 +84,9 @@ def finite_gradients(leaves: list[Any], create_graph: bool) -> None:
     # The sum is inf or nan if any term is (or if finite terms overflow: the loop below tells which).
     total = sum(g.data if hasattr(g, "_prev") else g for g in grads) if create_graph else sum(grads)
     if total - total != 0.0:
-        for g in map(_GRAD, leaves):
-            g = g.data if hasattr(g, "_prev") else g  # a Value left by an earlier backward(create_graph=True)
-            if g - g != 0.0:
+        for leaf in leaves:
+            g = leaf.grad.data if hasattr(leaf.grad, "_prev") else leaf.grad  # (a Value: from create_graph)
+            if g - g != 0.0 and not getattr(leaf, "_constant", False):  # a lifted number is no input: no check
                 raise ArithmeticError(f"a gradient became {g}")
 
 

@@ -17,11 +17,15 @@ sits below the engine and does not import it).
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from . import fastpath
+from .graph import topological_order
 from .ops import user_op
 
-__all__ = ["record_user_op", "set_prev", "backward_step", "run_closure", "probe_closure"]
+__all__ = ["record_user_op", "set_prev", "backward_step", "run_closure", "probe_closure", "deepcopy_value",
+           "reduce_value"]
 
 
 def record_user_op(node: Any, children: Any, symbol: object) -> bool:
@@ -92,3 +96,59 @@ def _closure(node: Any) -> Any:
                         "the op table's methods (v.sin(), a * b, ...)")
     return closure
 
+
+
+# -------------------------------------------------------------------- copy and pickle, without recursion
+# Python copies and pickles an object's attributes recursively, so a node deeper than ~1,000 ops (a sum()
+# of 3,000 Values is a chain 3,000 deep) raised RecursionError. These walk the graph instead.
+
+
+def deepcopy_value(root: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy(node)``: the graph copied in topological order, children before the nodes using them."""
+    for n in topological_order(root):
+        if id(n) in memo:
+            continue
+        if n._op is not None and n._op.user_defined:
+            raise TypeError(f"cannot copy the node {n.label or str(n._op)!r} of the user-defined op {str(n._op)!r}: "
+                            "its _backward closure refers to the original nodes, so the copy's backward() would "
+                            "change their grads. Copy the numbers instead (Value(v.data)), or build it with the op "
+                            "table's methods (v.sin(), a * b, ...)")
+        x, y = memo[id(n._x)] if n._x is not None else None, memo[id(n._y)] if n._y is not None else None
+        new = memo[id(n)] = fastpath.node(n.data, n._op, x, y, type(n))
+        new.grad = copy.deepcopy(n.grad, memo)
+        if n.__dict__:
+            new.__dict__.update(copy.deepcopy(n.__dict__, memo))
+    return memo[id(root)]
+
+
+def reduce_value(node: Any, protocol: object = None) -> tuple[Any, ...]:
+    """``pickle``: a leaf as its fields; an interior node as its graph in topological order, interior nodes as
+    records pointing at earlier entries (leaves travel as themselves, so a model's parameters stay shared)."""
+    if node._x is None:  # its grad and attributes as state: set once the leaf exists (they may refer to it)
+        return _leaf, (type(node), node.data), (node.__dict__ or None, {"grad": node.grad})
+    order = topological_order(node)
+    index = {id(n): i for i, n in enumerate(order)}
+    for n in order:
+        if n._x is not None and type(n.grad) is not float:
+            raise TypeError("cannot pickle a graph whose interior gradients are graphs (after "
+                            "backward(create_graph=True)): pickle it before, or after a backward() without it")
+    return _graph, ([n if n._x is None else (type(n), n.data, n.grad, n._op, index[id(n._x)],
+                                            None if n._y is None else index[id(n._y)], n.__dict__ or None)
+                     for n in order],)
+
+
+def _leaf(kind: type, data: float) -> Any:
+    return fastpath.node(data, None, None, None, kind)
+
+
+def _graph(records: list[Any]) -> Any:
+    nodes: list[Any] = []
+    for r in records:
+        if type(r) is tuple:
+            kind, data, grad, op, x, y, attrs = r
+            r = fastpath.node(data, op, nodes[x], None if y is None else nodes[y], kind)
+            r.grad = grad
+            if attrs:
+                r.__dict__.update(attrs)
+        nodes.append(r)
+    return nodes[-1]

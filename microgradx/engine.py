@@ -41,7 +41,6 @@ from .ops import FLOAT, OPS, VALUE, DomainError, Op
 
 __all__ = ["Value", "Constant", "no_grad", "gc_paused", "TracingError", "DomainError"]
 
-Number = Union[int, float, np.number]
 Operand = Union["Value", int, float, np.number]
 
 
@@ -66,7 +65,7 @@ class Value:
     label: str = ""
     _scope: Scope | None = None  # the nn module that made it (set by nn, read by the drawings)
 
-    def __init__(self, data: Number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
+    def __init__(self, data: float | np.number, _children: Any = (), _op: str = "", label: str | None = "") -> None:
         self.data = data if type(data) is float and data - data == 0.0 else number(data, "Value(data)")
         self.grad = 0.0
         self._mark = None
@@ -196,6 +195,7 @@ class Value:
     def _prev(self, children: tuple[Value, ...]) -> None:
         compat.set_prev(self, children)
     _backward = compat.backward_step  # micrograd's one chain-rule step; a user op's closure replaces it
+    __deepcopy__, __reduce_ex__ = compat.deepcopy_value, compat.reduce_value  # copy, pickle: no recursion
 
     def __repr__(self) -> str:
         lab = f", label={self.label!r}" if self.label else ""
@@ -236,6 +236,7 @@ class Constant(Value):
     """A number an op lifted into the graph (the ``2`` in ``x * 2``): drawn by its value, not as an input."""
 
     __slots__ = ()
+    _constant = True  # its gradient is drawn, never used: an infinite one (0.0 ** y at y < 1) is no error
 
 
 def _lift(x: Operand) -> Value:
