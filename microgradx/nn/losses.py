@@ -127,7 +127,7 @@ def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     zs, ts = _pair(logits, targets)
     terms = []
     for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
-        sp = z.softplus()  # type: ignore[attr-defined]
+        sp = z.softplus()
         if isinstance(t, Value):
             terms.append(sp - z * t)
             continue
@@ -187,7 +187,7 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
         m = max(s.data for s in row)
         shifted = [s - m for s in row]
         target = shifted[index] if t is None else sum(tj * s for tj, s in zip(t, shifted, strict=True))
-        terms.append(sum(e.exp() for e in shifted).log() - target)  # type: ignore[union-attr]
+        terms.append(sum(e.exp() for e in shifted).log() - target)
     return _mean(terms)
 
 
@@ -195,7 +195,7 @@ def _traced_log_sum_exp(row: list[Value]) -> Value:
     """ln Σ e^s from ops that never overflow: ln(eᵃ + eᵇ) = b + softplus(a - b), pairwise down the row."""
     level = row
     while len(level) > 1:
-        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]  # type: ignore
+        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]
         level = pairs + level[len(pairs) * 2:]
     return level[0]
 
