@@ -17,8 +17,8 @@ import numpy as np
 from .modes import STATE, TracingError
 from .ops import DomainError, Op, gradient_message
 
-__all__ = ["number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "restore",
-           "gradient_error"]
+__all__ = ["number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "grads",
+           "restore", "gradient_error", "table_row"]
 
 _GRAD = attrgetter("grad")
 _INT_LIMIT = 2 ** 1023  # ints below this in size convert to a finite float
@@ -88,6 +88,11 @@ def finite_gradients(leaves: list[Any], create_graph: bool) -> None:
             g = leaf.grad.data if hasattr(leaf.grad, "_prev") else leaf.grad  # (a Value: from create_graph)
             if g - g != 0.0 and not getattr(leaf, "_constant", False):  # a lifted number is no input: no check
                 raise ArithmeticError(f"a gradient became {g}")
+
+
+def grads(nodes: list[Any]) -> list[Any]:
+    """The nodes' gradients, as a list (``map`` with ``attrgetter``: C speed on 100,000 leaves)."""
+    return list(map(_GRAD, nodes))
 
 
 def restore(leaves: list[Any], before: list[Any], error: BaseException) -> bool:

@@ -88,7 +88,7 @@ class Value:
             interior, leaves = backward_order(self)
             for node in interior:  # recomputed from 0; leaves keep theirs (they accumulate)
                 node.grad = 0.0
-            before = [leaf.grad for leaf in leaves]  # to put back if the pass fails
+            before = checks.grads(leaves)  # to put back if the pass fails
             try:
                 one = _lift(1.0) if create_graph else 1.0
                 self.grad = self.grad + one if self._x is None else one

@@ -32,8 +32,9 @@ __all__ = ["node", "add", "mul", "relu", "chain_rule", "ENABLED"]
 ENABLED = True
 
 _new = object.__new__
-_Value: type[Value] = None  # type: ignore[assignment]  # the class ``node`` builds: set by engine.py once ``Value`` exists (this module is imported first)
-_lift: Callable[[Operand], Value] = None  # type: ignore[assignment]  # engine._lift, set by bind()
+# Set by engine.py through bind(): the class ``node`` builds, and engine._lift (this module is imported first).
+_Value: type[Value] = None  # type: ignore[assignment]
+_lift: Callable[[Operand], Value] = None  # type: ignore[assignment]
 
 
 def bind(value_class: type[Value], lift: Callable[[Operand], Value]) -> None:
