@@ -333,6 +333,8 @@ VPOW = _op(name="vpow", symbol="^", arity=2, form="infix", method="__pow__",
 def _vpow_local(m: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """(∂/∂x, ∂/∂y) of x^y = (y·x^(y-1), x^y·ln x). At x = 0 (y > 0) x^y is 0 near y, so ∂/∂y = 0 (the limit
     torch and JAX take), and ∂/∂x = y·0^(y-1): 0 for y > 1, 1 for y = 1, infinite for y < 1."""
+    if m is VALUE:  # recorded as a graph (no branch on a number that jit may not know): x > 0 is required here
+        return y * x ** (y - 1.0), out * m.log(x)
     positive = x > 0
     base = m.where(positive, x, 1.0)  # ln x and x^(y-1) are taken only where x > 0
     at_zero = m.where(y > 1, 0.0, m.where(y == 1, 1.0, math.inf))
