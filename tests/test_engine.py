@@ -395,6 +395,14 @@ def test_zero_to_a_value_power_is_zero_with_derivative_zero_for_a_positive_expon
         0.0 ** Value(-1.0)
 
 
+def test_the_second_derivative_of_zero_to_a_value_power_is_a_clear_domain_error():
+    import microgradx as mx
+
+    assert mx.grad(lambda y: 0.0 ** y)(0.5) == 0.0
+    with pytest.raises(DomainError, match="x = 0.0"):  # ∂/∂y of 0^y·ln 0, recorded as a graph: no limit taken
+        mx.grad(mx.grad(lambda y: 0.0 ** y))(0.5)
+
+
 @pytest.mark.parametrize("scalar", [np.float32(1.0), np.float16(1.0), np.float64(1.0), np.int64(1)])
 def test_a_numpy_scalar_assigned_to_data_becomes_a_python_float_before_any_arithmetic(scalar):
     a = Value(0.0, label="a")
