@@ -89,6 +89,11 @@ def current_tracer() -> Tracer | None:
     return STATE.tracer
 
 
+_gc_lock = threading.Lock()
+_gc_depth = 0  # how many gc_paused blocks are open, in all threads
+_gc_restore = False  # was the collector on when the first of them opened?
+
+
 class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused():``
     """Pause Python's cyclic garbage collector while a large graph is built or walked.
 
@@ -96,16 +101,26 @@ class gc_paused:  # noqa: N801 - used like a function: ``with gc_paused():``
     children), so graphs are freed by reference counting the moment they are
     dropped. The cyclic collector has nothing to find in them, yet it would
     rescan every live node again and again while a big graph grows. Safe to
-    nest; a class, not a generator, because it is entered on every forward and
-    backward and should cost next to nothing.
+    nest and to use from several threads at once: the collector is switched off
+    when the first block opens and back on (if it was on) when the last one
+    closes, under a lock -- a per-block "was it on?" read races with another
+    thread's switch and can leave the collector off for good. A class, not a
+    generator, because it is entered on every forward and backward.
     """
 
-    __slots__ = ("was_enabled",)
+    __slots__ = ()
 
     def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
+        global _gc_depth, _gc_restore
+        with _gc_lock:
+            if _gc_depth == 0:
+                _gc_restore = gc.isenabled()
+                gc.disable()
+            _gc_depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        if self.was_enabled:
-            gc.enable()
+        global _gc_depth
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_restore:
+                gc.enable()

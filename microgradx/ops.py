@@ -70,7 +70,8 @@ def _sigmoid(x: float) -> float:
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 def _sign(x: float) -> float:
@@ -82,7 +83,8 @@ def _step(x: float) -> float:
 
 
 def _np_step(x: np.ndarray) -> np.ndarray:
-    return np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    out: np.ndarray = np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    return out
 
 
 def _maximum(x: float, y: float) -> float:
@@ -184,7 +186,9 @@ class Op(str):
     __hash__ = object.__hash__
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rows are singletons: copying or pickling a row gives the row itself.
+        # Rows are singletons: copying or pickling a row gives the row itself (a user's op: the same row again).
+        if self.user_defined:
+            return (user_op, (self.symbol, self.arity))
         return (_row, (self.name, self.param))
 
     @property
@@ -233,7 +237,7 @@ class Op(str):
         if domain is not None and domain(*xs):
             raise DomainError(domain_message(self, xs, (None,) * len(xs)), self, xs, "domain")
         try:
-            out = self.forward(FLOAT, *xs)
+            out: float = self.forward(FLOAT, *xs)
         except (ArithmeticError, ValueError) as e:
             kind = "overflow" if isinstance(e, OverflowError) else "domain"
             message = overflow_message if kind == "overflow" else domain_message
@@ -318,11 +322,24 @@ DIV = _op(name="div", symbol="/", arity=2, form="infix", method="__truediv__",
           domain=lambda x, y: y == 0, domain_text="the divisor y != 0")
 VPOW = _op(name="vpow", symbol="^", arity=2, form="infix", method="__pow__",
            forward=lambda m, x, y: x ** y,
-           local=lambda m, out, x, y: (y * x ** (y - 1.0), out * m.log(x)),
+           local=lambda m, out, x, y: _vpow_local(m, out, x, y),
            local_text=("{y}·{x}^({y}-1)", "{out}·ln({x})"),
-           doc="x ** y with a Value exponent: ∂/∂y = x^y·ln x needs x > 0",
-           domain=lambda x, y: x <= 0,
-           domain_text="base x > 0 (a Value exponent needs ln x; for a fixed exponent use x ** number)")
+           doc="x ** y with a Value exponent: ∂/∂y = x^y·ln x needs x > 0 (at x = 0, y > 0: 0, as torch and JAX)",
+           domain=lambda x, y: (x < 0) | ((x == 0) & (y <= 0)),
+           domain_text="base x > 0, or x = 0 with y > 0 (a Value exponent needs ln x; for a fixed exponent use "
+                       "x ** number)")
+
+
+def _vpow_local(m: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """(∂/∂x, ∂/∂y) of x^y = (y·x^(y-1), x^y·ln x). At x = 0 (y > 0) x^y is 0 near y, so ∂/∂y = 0 (the limit
+    torch and JAX take), and ∂/∂x = y·0^(y-1): 0 for y > 1, 1 for y = 1, infinite for y < 1."""
+    if m is VALUE:  # recorded as a graph (no branch on a number that jit may not know): x > 0 is required here
+        return y * x ** (y - 1.0), out * m.log(x)
+    positive = x > 0
+    base = m.where(positive, x, 1.0)  # ln x and x^(y-1) are taken only where x > 0
+    at_zero = m.where(y > 1, 0.0, m.where(y == 1, 1.0, math.inf))
+    return m.where(positive, y * base ** (y - 1.0), at_zero), m.where(positive, out * m.log(base), 0.0)
+
 
 # Unary ops.
 NEG = _op(name="neg", symbol="neg", arity=1, method="__neg__",
