@@ -85,7 +85,7 @@ class Neuron(Module):
         f = self._f
         out = act if f is None else (act.relu() if f is RELU else act._apply(f))
         out.label = self.name
-        out._scope = self.scope  # type: ignore[attr-defined]
+        out._scope = self.scope
         return out
 
     def parameters(self) -> list[Value]:
