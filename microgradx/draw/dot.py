@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -54,6 +55,14 @@ RENDERED = ("svg", "png", "pdf", "jpg", "jpeg", "gif", "webp")
 
 View = Literal["forward", "backward"]
 Collapse = Literal["neuron", "layer"] | None
+
+
+if sys.platform == "emscripten":  # start loading Graphviz-as-WebAssembly now, so it is ready by the first drawing
+    from . import wasm as _wasm
+    try:
+        _wasm.start_loading()
+    except Exception:  # noqa: BLE001 -- not fatal here: the first drawing retries and reports the reason
+        pass
 
 
 class GraphvizNotFoundError(graphviz.ExecutableNotFound):
@@ -106,6 +115,9 @@ class Graph(graphviz.Digraph):
         return str(super().save(filename, directory=directory, skip_existing=skip_existing))
 
     def pipe(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if sys.platform == "emscripten":  # the browser course: no processes, Graphviz runs as WebAssembly
+            from . import wasm
+            return wasm.pipe(self, *args, **kwargs)
         return _needs_dot(super().pipe, *args, **kwargs)
 
     def render(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -462,6 +474,9 @@ def _format_of(path: str | os.PathLike[str]) -> str:
 
 def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
     """Run ``dot`` on ``graph``; a clear error with install instructions when Graphviz is missing."""
+    if sys.platform == "emscripten":  # the browser course: no processes, Graphviz runs as WebAssembly
+        from . import wasm
+        return wasm.pipe(graph, format=format)  # type: ignore[return-value]
     return _needs_dot(graphviz.Digraph.pipe, graph, format=format)  # type: ignore[no-any-return]
 
 
