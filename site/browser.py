@@ -69,9 +69,11 @@ LAYOUT_JS = """() => {
       const r = el.getBoundingClientRect();
       if (r.width === 0) continue;
       if (el.tagName.toLowerCase() !== 'iframe') res.drawings++;
-      if (r.right > box.right + 1) res.too_wide.push(el.tagName + ' ' + Math.round(r.width) + 'px in ' + Math.round(box.width) + 'px');
+      if (r.right > box.right + 1)
+        res.too_wide.push(el.tagName + ' ' + Math.round(r.width) + 'px in ' + Math.round(box.width) + 'px');
     }
-    if (area.scrollWidth > area.clientWidth + 1) res.too_wide.push('output scrolls: ' + area.scrollWidth + ' > ' + area.clientWidth);
+    if (area.scrollWidth > area.clientWidth + 1)
+      res.too_wide.push('output scrolls: ' + area.scrollWidth + ' > ' + area.clientWidth);
   }
   return res;
 }"""

@@ -169,7 +169,8 @@ PAGE = """<!doctype html>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 a {{ color: #1558b0; }} li {{ margin: .4rem 0; }} .muted {{ color: #666; }}
 img.drawing {{ max-width: 100%; height: auto; border: 1px solid #ddd; margin: .5rem 0 1.5rem; }}
-table {{ border-collapse: collapse; }} td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .8rem; text-align: left; }}
+table {{ border-collapse: collapse; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .8rem; text-align: left; }}
 </style></head><body>
 {body}
 </body></html>
@@ -334,9 +335,11 @@ def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
         f"{viz['npm']} (MIT), containing Graphviz {viz['graphviz_version']} (EPL-1.0) and Expat (MIT).\n",
         encoding="utf-8")
 
+    add_course_css(out)
     gallery = out / "gallery"
     gallery.mkdir(exist_ok=True)
-    svgs, players = [], []
+    svgs: list[str] = []
+    players: list[str] = []
     for path in sorted((ROOT / "viz").iterdir()):
         if path.suffix in (".svg", ".html"):
             shutil.copy2(path, gallery / path.name)
@@ -347,6 +350,23 @@ def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
     (out / "licenses.html").write_text(licences_page(mode), encoding="utf-8")
     (out / ".nojekyll").write_text("", encoding="utf-8")
     verify(out, mode, config)
+
+
+APPS = ("lab", "notebooks", "tree", "edit", "consoles", "repl")
+
+
+def add_course_css(out: Path) -> None:
+    """Link site/course.css (drawings scale to the output width) into each JupyterLite app page."""
+    (out / "static" / "course.css").write_bytes((SITE_SRC / "course.css").read_bytes())
+    for app in APPS:
+        page = out / app / "index.html"
+        if not page.exists():
+            continue
+        text = page.read_text(encoding="utf-8")
+        if "</head>" not in text:
+            raise RuntimeError(f"{page} has no </head>: JupyterLite's page layout changed")
+        link = '<link rel="stylesheet" href="../static/course.css">'
+        page.write_text(text.replace("</head>", link + "\n</head>", 1), encoding="utf-8")
 
 
 def verify(out: Path, mode: str, config: dict[str, object]) -> None:

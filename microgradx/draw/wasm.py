@@ -123,7 +123,8 @@ def render_svg(source: str) -> str:
     result = renderer.render(source, _options())
     if str(result.status) != "success":
         errors = [str(e.message) for e in result.errors] if result.errors else []
-        raise ValueError("Graphviz (in the browser) could not draw this graph: " + ("; ".join(errors) or "no reason given"))
+        reason = "; ".join(errors) or "no reason given"
+        raise ValueError(f"Graphviz (in the browser) could not draw this graph: {reason}")
     return str(result.output)
 
 
@@ -137,7 +138,7 @@ def _options() -> Any:
 def pipe(graph: Any, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
          neato_no_op: Any = None, quiet: bool = False, *, engine: str | None = None,
          encoding: str | None = None) -> bytes | str:
-    """``graphviz.Digraph.pipe`` for the browser: the drawing of ``graph`` as SVG (str with ``encoding``, else bytes)."""
+    """``graphviz.Digraph.pipe`` in the browser: ``graph`` drawn as SVG (str given ``encoding``, else bytes)."""
     fmt = format or getattr(graph, "format", None) or "svg"
     if fmt not in FORMATS or renderer or formatter:
         raise ValueError(f"in the browser a drawing can only be rendered as SVG, not {fmt!r}; "
