@@ -318,6 +318,9 @@ def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
     for nb in items:
         shutil.copy2(ROOT / "notebooks" / nb.name, files / nb.name)
 
+    # Settings for the course: every cell rendered (no windowing), so a long notebook scrolls smoothly
+    # and `make site-test` can measure every output, not only those on screen.
+    shutil.copy2(SITE_SRC / "overrides.json", stage / "overrides.json")
     config = lite_config(mode, wheel_order)
     (stage / "jupyter-lite.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (stage / "jupyter_lite_config.json").write_text(json.dumps({"LiteBuildConfig": {
