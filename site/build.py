@@ -40,6 +40,7 @@ ASSETS = json.loads((SITE_SRC / "assets.json").read_text(encoding="utf-8"))
 # from the worker, so relative wheel URLs in loadPyodideOptions.packages are written from there.
 WORKER_TO_ROOT = "../../../../"
 NOTEBOOK_APP = "notebooks/index.html?path="
+LINE_MAX = 160  # characters of a notebook's one line on the landing page
 
 
 class AssetMismatch(RuntimeError):
@@ -135,8 +136,11 @@ def first_sentence(text: str) -> str:
     text = re.sub(r"`([^`]*)`", r"\1", text)
     text = re.sub(r"\*\*?([^*]+)\*\*?", r"\1", text)
     text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
-    match = re.match(r"(.+?[.!?:])(\s|$)", " ".join(text.split()))
-    return match.group(1) if match else text.strip()
+    match = re.match(r"(.+?[.!?])(\s|$)", " ".join(text.split()))
+    sentence = match.group(1) if match else " ".join(text.split())
+    head = sentence.split(": ", 1)[0]
+    # A long sentence is cut at its colon, where the teaching sentences turn to their example.
+    return head.rstrip(".") + "." if len(sentence) > LINE_MAX and len(head) >= 20 else sentence
 
 
 def read_notebook(path: Path) -> Notebook:
