@@ -12,6 +12,7 @@ The folders are the wings of the house; imports run one way, from the top down:
 
 import sys
 
+from . import _startup  # noqa: F401 - first: Ctrl-C while the `microgradx` command starts is one line, status 130
 from .compiled import Jitted, compile_loss, jit
 from .compiled.trace import Trace
 from .draw import (

@@ -37,7 +37,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "check_writable"]
 
 # Linux names a process's open descriptors /proc/<pid>/fd/<n>; /dev/stdout and /dev/fd/<n> link there.
 _DESCRIPTOR_FOLDER = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/fd")
@@ -51,22 +51,42 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str, what: str = ""
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     given = Path(path)
+    name, info = _target(path, what)
+    if (info is not None and not stat.S_ISREG(info.st_mode)) or _names_a_descriptor(given):
+        _write_in_place(name, given, raw)
+    else:
+        _replace(name, Path(os.path.realpath(given)), raw, info)
+    return given
+
+
+def check_writable(path: str | os.PathLike[str], what: str = "") -> None:
+    """Raise the OSError :func:`write_atomic` would raise for ``path``'s place, before the work that makes the data.
+
+    A folder, a missing folder, or a folder that takes no new file (read-only, ``/proc``)
+    is refused with write_atomic's message; the check leaves nothing behind.
+    """
+    name, info = _target(path, what)
+    if (info is not None and not stat.S_ISREG(info.st_mode)) or _names_a_descriptor(Path(path)):
+        return  # a device or a descriptor is written in place: opening it may already be an action (a FIFO)
+    fd, tmp = _create_beside(name, Path(os.path.realpath(path)))
+    os.close(fd)
+    _remove(tmp)
+
+
+def _target(path: str | os.PathLike[str], what: str) -> tuple[str, os.stat_result | None]:
+    """The name errors give ``path``, and what is there now (None: nothing); OSError for a folder."""
     name = f"{what} {os.fspath(path)}" if what else os.fspath(path)
     if os.fspath(path).endswith(("/", os.sep)):
         raise _error(IsADirectoryError(errno.EISDIR, "it names a folder; give a file name"), name)
     try:
-        info: os.stat_result | None = os.stat(given)  # follows symbolic links
+        info: os.stat_result | None = os.stat(path)  # follows symbolic links
     except FileNotFoundError:
         info = None
     except OSError as e:
         raise _error(e, name) from None
     if info is not None and stat.S_ISDIR(info.st_mode):
         raise _error(IsADirectoryError(errno.EISDIR, "it is a folder; give a file name"), name)
-    if (info is not None and not stat.S_ISREG(info.st_mode)) or _names_a_descriptor(given):
-        _write_in_place(name, given, raw)
-    else:
-        _replace(name, Path(os.path.realpath(given)), raw, info)
-    return given
+    return name, info
 
 
 def _names_a_descriptor(path: Path) -> bool:
@@ -99,17 +119,7 @@ def _temp_path(target: Path) -> Path:
 def _replace(name: str, target: Path, raw: bytes, old: os.stat_result | None) -> None:
     """Temporary file beside ``target``, flushed, given the old file's mode, renamed over it; removed on error."""
     folder = target.parent
-    tmp = _temp_path(target)
-    try:
-        # 0o666 and the process umask: the permissions a plain open() would give a new file.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        hint = ""
-        if isinstance(e, FileNotFoundError):
-            hint = f"does the folder {folder} exist? create it first"
-        elif isinstance(e, PermissionError) or e.errno == errno.EROFS:
-            hint = f"a file is replaced by way of a new file beside it, so the folder {folder} must be writable"
-        raise _error(e, name, hint) from None
+    fd, tmp = _create_beside(name, target)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -124,6 +134,25 @@ def _replace(name: str, target: Path, raw: bytes, old: os.stat_result | None) ->
             raise _error(e, name) from None
         raise
     _sync_folder(folder)
+
+
+def _create_beside(name: str, target: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``target``, open for writing; OSError naming the target and what to do."""
+    folder = target.parent
+    tmp = _temp_path(target)
+    try:
+        # 0o666 and the process umask: the permissions a plain open() would give a new file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        hint = ""
+        if isinstance(e, FileNotFoundError) and not folder.is_dir():
+            hint = f"does the folder {folder} exist? create it first"
+        elif isinstance(e, FileNotFoundError):  # the folder is there but takes no new file (/proc, /sys)
+            hint = f"the folder {folder} does not take new files; write somewhere else"
+        elif isinstance(e, PermissionError) or e.errno == errno.EROFS:
+            hint = f"a file is replaced by way of a new file beside it, so the folder {folder} must be writable"
+        raise _error(e, name, hint) from None
+    return fd, tmp
 
 
 def _keep_owner_and_mode(tmp: Path, old: os.stat_result) -> None:

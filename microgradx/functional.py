@@ -108,7 +108,14 @@ def grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., Any]:
 def _function_form(op: Op) -> Callable[..., Any]:
     """``op`` as a function: of a Value (recorded in the graph) or of a number (a checked float)."""
 
-    def function(x: Any, *param: float) -> Any:
+    def function(x: Any, *param: float, **named: float) -> Any:
+        if op.has_param and op.param_name in named and not param:  # leaky_relu(v, slope=0.1), as the method
+            param = (named.pop(op.param_name),)
+        if op.has_param and op.param_name in named:
+            raise TypeError(f"{op.method}() got multiple values for argument {op.param_name!r}")
+        if named:
+            raise TypeError(f"{op.method}() got an unexpected keyword argument {next(iter(named))!r}"
+                            + (f"; it takes {op.param_name}=" if op.has_param else ""))
         if len(param) > int(op.has_param):
             raise TypeError(f"{op.method}() takes {1 + int(op.has_param)} argument(s), got {1 + len(param)}")
         row = op.bound(number(param[0], op.param_name) if param else None)

@@ -81,7 +81,7 @@ def test_unwritable_save_path_is_reported_without_a_traceback(tmp_path, capsys):
     code = main(["train", "xor", "--epochs", "1", "--no-progress", "--save", str(tmp_path / "no" / "m.json")])
     assert code == 1
     captured = capsys.readouterr()
-    assert "microgradx train: error: cannot save to" in captured.err and "does not exist" in captured.err
+    assert "microgradx train: error: cannot write model file" in captured.err and "does the folder" in captured.err
     assert captured.out == ""  # checked before training
 
 
@@ -149,12 +149,12 @@ def test_plot_writes_the_loss_curve_and_decision_boundary_of_every_2d_data_set(n
 
 def test_plot_problems_are_found_before_training(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    assert main(["train", "xor", "--no-progress", "--plot", str(tmp_path / "out.xyz")]) == 1
+    assert main(["train", "xor", "--no-progress", "--plot", str(tmp_path / "out.xyz")]) == 2  # a bad value
     captured = capsys.readouterr()
     assert "cannot plot to" in captured.err and ".png" in captured.err and captured.out == ""
     assert main(["train", "xor", "--no-progress", "--plot", str(tmp_path / "no" / "out.png")]) == 1
     captured = capsys.readouterr()
-    assert "cannot plot to" in captured.err and "does not exist" in captured.err and captured.out == ""
+    assert "cannot write plot" in captured.err and "does the folder" in captured.err and captured.out == ""
 
 
 def test_plot_without_matplotlib_says_what_to_install_before_training(tmp_path):

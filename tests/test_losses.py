@@ -282,3 +282,41 @@ def test_compiled_softmax_cross_entropy_matches_torch_on_huge_logits():
     ref = torch.nn.functional.cross_entropy(w * torch.tensor(scores), torch.tensor(labels))
     ref.backward()
     assert loss_c == pytest.approx(ref.item(), rel=1e-12) and grad_c == pytest.approx(w.grad.item(), rel=1e-9)
+
+
+# ---------------------------------------------------------------- compile_loss checks its targets as eager does
+
+
+def _eager_and_compiled_refusals(loss, targets):
+    """The messages the eager loss and ``compile_loss`` raise for the same bad ``targets``."""
+    from microgradx import compile_loss
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    X = np.arange(2.0 * len(targets)).reshape(len(targets), 2) / 10
+    with pytest.raises(ValueError) as eager:
+        loss([model(list(x)) for x in X], targets)
+    with pytest.raises(ValueError) as compiled:
+        compile_loss(model, loss).value_and_grad(X, np.asarray(targets))
+    return str(eager.value), str(compiled.value)
+
+
+@pytest.mark.parametrize("loss, targets", [
+    (hinge, [1.0, 1.0, 0.0]),                 # {0, 1} labels given to the SVM loss
+    (bce_with_logits, [1.0, 0.0, -1.0]),      # {-1, +1} labels given to cross-entropy
+    (bce_with_logits, [0.5, 1.5]),
+    (bce, [1.0, 2.0]),
+])
+def test_compile_loss_refuses_the_targets_the_eager_loss_refuses_with_the_same_message(loss, targets):
+    eager, compiled = _eager_and_compiled_refusals(loss, targets)
+    assert compiled == eager and f"at index {len(targets) - 1}" in compiled
+
+
+def test_compile_loss_still_takes_the_targets_the_loss_accepts():
+    from microgradx import compile_loss
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
+    X, y = np.array([[0.1, 0.2], [0.3, -0.4]]), np.array([1.0, -1.0])
+    loss_c, _ = compile_loss(model, hinge).value_and_grad(X, y, write_grad=False)
+    assert loss_c == pytest.approx(hinge([model(list(x)) for x in X], y.tolist()).data, rel=1e-12)

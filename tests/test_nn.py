@@ -118,16 +118,25 @@ def test_weighted_sum_overflow_raises_the_engines_error_naming_the_parameter():
         n([1e300, 1.0])
 
 
-def test_micrograd_repr_is_kept():
-    assert repr(Neuron(2)) == "ReLUNeuron(2)"
-    assert repr(Neuron(2, nonlin=False)) == "LinearNeuron(2)"
-    assert repr(MLP(2, [2, 1])) == "MLP of [Layer of [ReLUNeuron(2), ReLUNeuron(2)], Layer of [LinearNeuron(2)]]"
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.Neuron(2), lambda nn: nn.Neuron(3, nonlin=False), lambda nn: nn.Layer(2, 1),
+    lambda nn: nn.Layer(3, 5, nonlin=False), lambda nn: nn.MLP(2, [2, 1]), lambda nn: nn.MLP(2, [16, 16, 1]),
+    lambda nn: nn.MLP(3, [64, 64, 2]),
+], ids=["neuron", "linear neuron", "layer of one", "linear layer", "small mlp", "demo mlp", "64 wide"])
+def test_repr_of_a_micrograd_shaped_model_is_micrograds_own_text(make):
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    import microgradx.nn as ours
+
+    assert repr(make(ours)) == repr(make(micrograd_nn))
+    assert str(make(ours)) == str(make(micrograd_nn))
 
 
-def test_a_wide_layer_writes_a_run_of_equal_neurons_once_with_its_count():
-    assert repr(MLP(2, [16, 16, 1])) == ("MLP of [Layer of [ReLUNeuron(2) × 16], Layer of [ReLUNeuron(16) × 16], "
-                                         "Layer of [LinearNeuron(16)]]")
-    assert repr(Layer(2, 3)) == "Layer of [ReLUNeuron(2), ReLUNeuron(2), ReLUNeuron(2)]"
+def test_a_layer_wider_than_the_repr_width_writes_its_run_of_equal_neurons_once_with_its_count():
+    from microgradx.nn.modules import REPR_WIDTH
+
+    wide = REPR_WIDTH + 1
+    assert repr(MLP(2, [wide, 1])) == f"MLP of [Layer of [ReLUNeuron(2) × {wide}], Layer of [LinearNeuron({wide})]]"
+    assert repr(Layer(2, REPR_WIDTH)) == "Layer of [" + ", ".join(["ReLUNeuron(2)"] * REPR_WIDTH) + "]"
 
 
 def test_repr_names_other_activations_and_options():
@@ -653,6 +662,110 @@ def test_every_nn_submodule_lists_its_public_names():
     import importlib
 
     for name in ("modules", "losses", "optim", "data", "train", "steps", "evaluate", "history", "arrays",
-                 "recipes", "modelfile"):
+                 "recipes", "modelfile", "module", "args"):
         module = importlib.import_module(f"microgradx.nn.{name}")
         assert module.__all__ and all(hasattr(module, n) for n in module.__all__), name
+
+
+# ---------------------------------------------------------------- argument checks, written once (issue 19)
+
+
+@pytest.mark.parametrize("call", [
+    lambda bad: Neuron(bad), lambda bad: MLP(2, [bad, 1]),
+    lambda bad: __import__("microgradx").fit(MLP(2, [1]), [[0.0, 1.0]], [1.0], epochs=bad, progress=False),
+    lambda bad: __import__("microgradx").nn.optim.StepLR(__import__("microgradx").nn.optim.SGD([Value(0.0)]), bad),
+], ids=["Neuron nin", "MLP layer size", "fit epochs", "StepLR step_size"])
+def test_a_count_that_is_not_a_positive_int_gets_the_same_sentence_everywhere(call):
+    with pytest.raises(ValueError, match=r"^\w[\w ]* must be a positive int \(1, 2, 3, \.\.\.\), got 0$"):
+        call(0)
+    with pytest.raises(TypeError, match=r"must be a positive int \(1, 2, 3, \.\.\.\), got 2.0 \(a float\); write 2$"):
+        call(2.0)
+    with pytest.raises(TypeError, match=r"got '3' \(a str\)$"):
+        call("3")
+
+
+def test_an_argument_of_the_wrong_kind_is_both_a_type_error_and_a_value_error():
+    from microgradx.nn.args import ArgumentKindError, real
+
+    with pytest.raises(ArgumentKindError) as e:
+        real("lr", "0.1")
+    assert isinstance(e.value, TypeError) and isinstance(e.value, ValueError)
+    assert str(e.value) == "lr must be a finite number >= 0, got '0.1' (a str)"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"value": -1.0}, "lr must be a finite number >= 0, got -1.0"),
+    ({"value": float("nan")}, "lr must be a finite number >= 0, got nan"),
+    ({"value": 1.0, "low": 0.0, "high": 1.0, "open_high": True}, "lr must be a number in [0, 1), got 1.0"),
+    ({"value": 0, "open_low": True, "note": "a step size"}, "lr must be a finite number > 0 (a step size), got 0"),
+    ({"value": 10 ** 400}, "lr must be a finite number >= 0, got " + "1" + "0" * 39 + "... (too large for a float)"),
+])
+def test_a_number_out_of_its_range_is_named_with_its_range_and_value(kwargs, message):
+    from microgradx.nn.args import real
+
+    with pytest.raises(ValueError) as e:
+        real("lr", **kwargs)
+    assert str(e.value) == message
+
+
+def test_numpy_numbers_pass_the_checks_as_plain_python_numbers():
+    from microgradx.nn.args import flag, positive_int, probability, real
+
+    assert type(positive_int("n", np.int64(3))) is int and positive_int("n", np.int64(3)) == 3
+    assert type(real("lr", np.float32(0.5))) is float and probability("p", np.float64(0.25)) == 0.25
+    assert flag("bias", np.bool_(False)) is False
+
+
+def test_a_choice_that_is_not_a_name_lists_the_names():
+    with pytest.raises(TypeError, match=r"activation must be a name, one of 'tanh', .*'linear'; got 3 \(an int\)"):
+        Neuron(2, activation=3)
+
+
+# ---------------------------------------------------------------- lists written by hand, held to their tables
+
+
+def test_the_activations_in_the_modules_docstring_are_the_tables():
+    import re
+
+    from microgradx.nn import ACTIVATIONS, modules
+
+    listed = re.search(r"f ∈ \{([^}]*)\}", modules.__doc__).group(1)
+    assert [name.strip() for name in listed.split(",")] == list(ACTIVATIONS)
+
+
+def test_every_initialisation_is_described_in_the_neurons_docstring():
+    import re
+
+    from microgradx.nn import INITS
+
+    sentence = Neuron.__doc__[Neuron.__doc__.index("``init``"):]
+    assert set(INITS) <= set(re.findall(r"``(\w+)``", sentence))
+
+
+def test_the_readme_names_every_activation_and_initialisation():
+    import re
+    from pathlib import Path
+
+    from microgradx.nn import ACTIVATIONS, INITS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    acts, inits = re.search(r"add activations \(`([^`]*)`\), initialisations\s+\(`([^`]*)`\)", readme).groups()
+    assert sorted(acts.split()) == sorted(ACTIVATIONS) and sorted(inits.split()) == sorted(INITS)
+
+
+# ---------------------------------------------------------------- files name a registered type, nothing else
+
+
+@pytest.mark.parametrize("kind", ["Module", "Value", "os.system", "__import__", None, ["MLP"]])
+def test_a_file_naming_a_type_outside_the_registered_ones_builds_nothing(saved, kind):
+    doc = json.loads(saved.read_text())
+    doc["architecture"]["type"] = kind
+    saved.write_text(json.dumps(doc))
+    with pytest.raises(ModelFileError, match="unknown module type .*; expected one of Neuron, Layer, MLP"):
+        Module.load(saved)
+
+
+def test_module_load_rebuilds_whichever_registered_type_the_file_holds(tmp_path):
+    Layer(3, 2, activation="tanh", seed=0).save(tmp_path / "layer.json")
+    loaded = Module.load(tmp_path / "layer.json")
+    assert type(loaded) is Layer and loaded.config() == Layer(3, 2, activation="tanh").config()

@@ -213,10 +213,10 @@ def test_non_value_parameter_is_a_clear_error():
 
 
 @pytest.mark.parametrize("make,pattern", [
-    (lambda ps: SGD(ps, lr=-1.0), "lr must be >= 0"),
+    (lambda ps: SGD(ps, lr=-1.0), "lr must be a finite number >= 0, got -1.0"),
     (lambda ps: SGD(ps, lr=0.1, nesterov=True), "Nesterov momentum needs momentum > 0"),
-    (lambda ps: Adam(ps, betas=(1.0, 0.9)), r"beta1 must be in \[0.0, 1.0\)"),
-    (lambda ps: RMSProp(ps, alpha=1.5), r"alpha must be in \[0.0, 1.0\]"),
+    (lambda ps: Adam(ps, betas=(1.0, 0.9)), r"beta1 must be a number in \[0, 1\), got 1.0"),
+    (lambda ps: RMSProp(ps, alpha=1.5), r"alpha must be a number in \[0, 1\], got 1.5"),
 ])
 def test_bad_hyperparameters_are_clear_errors(make, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -410,8 +410,8 @@ def test_numpy_integers_are_accepted_as_counts():
     ({"patience": -1, "validation": "ok"}, "patience must be a positive int"),
     ({"patience": 1.5, "validation": "ok"}, "patience must be a positive int"),
     ({"min_delta": -0.1}, "min_delta"),
-    ({"target_accuracy": 95}, r"target_accuracy is a fraction in \[0, 1\]"),
-    ({"clip_grad_norm": 0.0}, "clip_grad_norm must be > 0"),
+    ({"target_accuracy": 95}, r"target_accuracy must be a fraction in \[0, 1\] or None, got 95"),
+    ({"clip_grad_norm": 0.0}, r"clip_grad_norm must be a finite number > 0 or None \(the largest gradient norm"),
     ({"epochs": 2.0}, "epochs must be a positive int"),
     ({"validation": "short"}, "validation X has 4 rows but validation y has 3 labels"),
     ({"validation": "narrow"}, "validation data must be shaped like the training data"),
@@ -657,3 +657,57 @@ def test_history_times_each_epoch_and_a_compiled_fit_without_callback_leaves_val
     same = MLP(2, [8, 1], seed=0)
     fit(same, X, y, lr=0.1, epochs=3, progress=False, batch_size=10)
     assert max(abs(a - b) for a, b in zip(model.state_dict().values(), same.state_dict().values())) < 1e-12
+
+
+# ---------------------------------------------------------------- a bad target or a complex array is named by its row
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_a_bad_target_is_named_by_its_row_in_y(compiled, batch_size):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    y = np.array([1, -1, 1, 1, -1, 1, 0, 1, -1, 1.0])  # row 6 is a {0, 1} label given to hinge
+    with pytest.raises(ValueError, match=r"hinge targets must be -1 or \+1, got 0 at index 6;"):
+        fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", epochs=1, progress=False, compiled=compiled,
+            batch_size=batch_size)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fit_refuses_complex_data_naming_the_entry_as_eager_values_do(compiled):
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    y = np.array([1, -1, 1, 1 + 2j])
+    with pytest.raises(TypeError, match=r"y holds the complex number \(1\+2j\) at row 3: .*real"):
+        fit(MLP(2, [3, 1], seed=0), X, y, loss="hinge", epochs=1, progress=False, compiled=compiled)
+    with pytest.raises(TypeError, match=r"X is a complex array .*pass X.real"):
+        fit(MLP(2, [3, 1], seed=0), X + 0j, y.real, loss="hinge", epochs=1, progress=False, compiled=compiled)
+    with pytest.raises(TypeError, match="Value"):
+        Value(1 + 2j)  # the eager engine refuses them too
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_bad_validation_target_is_named_before_the_first_epoch(compiled):
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    y, y_val = np.array([1, -1, 1, 1, -1, 1.0]), np.array([1, -1, 0.0])
+    model = MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"^validation y: hinge targets must be -1 or \+1, got 0 at index 2;"):
+        fit(model, X, y, loss="hinge", epochs=3, progress=False, compiled=compiled, validation=(X[:3], y_val))
+    assert model.state_dict() == before  # refused before training, not after the first epoch
+
+
+def test_predict_and_accuracy_refuse_complex_inputs_as_fit_does():
+    from microgradx.nn.evaluate import accuracy, predict
+
+    model = MLP(2, [3, 1], seed=0)
+    X = np.array([[0.5, 1.0], [1.0, 2.0 + 1e-3j]])
+    with pytest.raises(TypeError, match=r"X holds the complex number .* at row 1, column 1"):
+        predict(model, X)
+    with pytest.raises(TypeError, match=r"y holds the complex number"):
+        accuracy(np.array([0.5, -0.5]), y=np.array([1.0, -1.0 + 2j]))
+
+
+def test_accuracy_refuses_complex_scores_instead_of_dropping_their_imaginary_part():
+    from microgradx.nn.evaluate import accuracy
+
+    with pytest.raises(TypeError, match=r"scores holds the complex number \(-0.5\+1j\) at row 1"):
+        accuracy(np.array([0.5, -0.5 + 1j]), y=np.array([1.0, -1.0]))

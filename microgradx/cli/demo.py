@@ -15,7 +15,9 @@ from ..examples import readme_example
 from ..gradcheck import gradcheck
 from ..nn.recipes import RECIPES
 from ..nn.train import accuracy
+from .preflight import need_dot, writable_folder
 from .train import print_xor_table
+from .values import plain
 
 __all__ = ["add_demo_parser", "demo_command"]
 
@@ -45,7 +47,6 @@ def train_xor(out: Path) -> None:
     score = model([1.0, 0.0])
     model.zero_grad()
     score.backward()
-    out.mkdir(parents=True, exist_ok=True)
     written = [
         save(draw_dot(score), out / "xor_forward.svg"),
         save(draw_dot(score, view="backward"), out / "xor_backward.svg"),
@@ -58,15 +59,17 @@ def train_xor(out: Path) -> None:
 
 def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser("demo", help="micrograd's README example, then XOR trained and drawn (`make demo`)",
-                              description=__doc__.splitlines()[0] if __doc__ else None)
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "demo", help="micrograd's README example, then XOR trained and drawn (`make demo`)", description=plain(__doc__))
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the drawings (default: out)")
     p.set_defaults(run=demo_command)
     return p
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    """Run ``microgradx demo``."""
+    """Run ``microgradx demo``: its folder and Graphviz are checked before anything is computed."""
+    need_dot("the demo's drawings")
+    out = writable_folder(args.out, "the demo's drawings")
     show_readme_example()
-    train_xor(args.out)
+    train_xor(out)
     return 0

@@ -24,13 +24,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..draw.animate import animate_backward
-from ..draw.dot import DEFAULT_MAX_NODES, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..draw.dot import DEFAULT_MAX_NODES, RENDERED, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
 from ..draw.style import THEMES
+from ..engine import Value
 from ..ops import DomainError
 from .expr import FUNCTIONS, MAX_NAME_LENGTH, ExpressionError, parse, quote, signature
+from .preflight import MissingProgramError, need_dot, one_line, writable_file
+from .values import UsageError, fontsize, positive_int
 
 __all__ = ["add_draw_parser", "draw_command", "expression_last"]
 
@@ -69,7 +73,7 @@ def _values(assignments: list[tuple[str, str]]) -> dict[str, float]:
 
 def add_draw_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``draw`` command to an ``argparse`` subparsers object; its ``run`` is :func:`draw_command`."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "draw", help="draw the graph of an expression (forward or backward view)",
         description="Draw the computational graph of an expression, after backward(). Example, the neuron "
                     f"o = tanh(n) at n = 0.8814, where do/dn = 1 - o² = 0.5: {EXAMPLE}")
@@ -95,9 +99,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
                        help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
         p.add_argument("--theme", default="light", choices=sorted(THEMES),
                        help="colours: light, dark, or print (black on white, for handouts)"),
-        p.add_argument("--fontsize", type=float, default=11.0, help="text size in points (default: 11)"),
-        p.add_argument("--max-nodes", type=int, default=DEFAULT_MAX_NODES,
-                       help="refuse graphs with more drawn nodes"),
+        p.add_argument("--fontsize", type=fontsize, default=11.0, help="text size in points, 4 to 72 (default: 11)"),
+        p.add_argument("--max-nodes", type=positive_int, default=DEFAULT_MAX_NODES,
+                       help=f"refuse graphs with more drawn nodes (default: {DEFAULT_MAX_NODES})"),
     ]
 
 
@@ -149,22 +153,18 @@ def _value_attached(arg: str) -> bool:
 def draw_command(args: argparse.Namespace) -> int:
     """Run ``microgradx draw``; prints the written paths, returns the exit status (errors on stderr)."""
     try:
-        root = parse(args.expression).build(_values(args.assignments))
+        expression, values = parse(args.expression), _values(args.assignments)
+        _check_outputs(args)
+        root = expression.differentiate(values)
         if not root.label:
             root.label = "out"
-        root.backward()
-        style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
-        graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-        written = [save(graph, args.output)]
-        if args.steps:
-            written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
-                                            **style))
+        written = _draw(root, args)
     except GraphTooLargeError as e:
-        return _fail(f"{e} (here: --max-nodes N)")
-    except (ExpressionError, DomainError, ValueError) as e:
-        return _fail(str(e), status=2 if isinstance(e, ExpressionError) else 1)
-    except GraphvizNotFoundError as e:
-        return _fail(str(e))
+        return _fail(_too_large(e, args.max_nodes), status=2)
+    except (ExpressionError, UsageError) as e:
+        return _fail(str(e), status=2)
+    except (DomainError, ValueError, MissingProgramError, GraphvizNotFoundError) as e:
+        return _fail(one_line(str(e)))
     except subprocess.CalledProcessError as e:
         stderr = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else str(e.stderr or "")
         reason = stderr.strip().splitlines()
@@ -180,6 +180,38 @@ def draw_command(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}", file=report)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """The output's format, Graphviz (unless only DOT source is written) and the places to write, before drawing."""
+    kind = Path(args.output).suffix.lstrip(".").lower() or "svg"
+    if kind not in (*RENDERED, "dot", "gv"):
+        raise UsageError(f"cannot tell the format of {args.output!r} from its suffix: use .svg, .png, .pdf or .dot")
+    if kind in RENDERED or args.steps:
+        need_dot("drawing to " + (args.output if kind in RENDERED else args.steps),
+                 also="; or write the DOT source alone with -o NAME.dot" if kind in RENDERED else "")
+    writable_file(args.output, "drawing")
+    if args.steps:
+        writable_file(args.steps, "step-by-step page")
+
+
+def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
+    """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
+    style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
+    graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
+    written = [save(graph, args.output)]
+    if args.steps:
+        written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
+                                        **style))
+    return written
+
+
+def _too_large(e: GraphTooLargeError, max_nodes: int) -> str:
+    """The drawing library's message, or, when the user set the limit, one about their limit."""
+    if max_nodes == DEFAULT_MAX_NODES:
+        return f"{e} (here: --max-nodes N)"
+    return (f"the drawing has more nodes than --max-nodes {max_nodes} allows: raise --max-nodes "
+            f"(the default is {DEFAULT_MAX_NODES}), or draw a smaller expression")
 
 
 def _short(expression: str, limit: int = 80) -> str:

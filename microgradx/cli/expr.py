@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 from .. import ops
 from ..engine import Value
-from ..ops import Op
+from ..ops import DomainError, Op
 
 MAX_LENGTH = 10_000  # characters in an expression
 MAX_NAME_LENGTH = 100  # characters in a variable's name (a drawing repeats it in several labels)
@@ -64,6 +65,20 @@ class Expression:
 
     def build(self, values: Mapping[str, float]) -> Value:
         """The expression's graph with each variable a leaf ``Value(values[name], label=name)``."""
+        return self._build(values, None)
+
+    def differentiate(self, values: Mapping[str, float]) -> Value:
+        """:meth:`build`, then ``backward()``; a derivative that is not finite is named by the part that has it."""
+        parts: dict[int, ast.AST] = {}
+        root = self._build(values, parts)
+        try:
+            root.backward()
+        except DomainError as e:
+            node = _made_by(e, root, parts)
+            raise (e if node is None else _in_expression(e, node, self.text)) from None
+        return root
+
+    def _build(self, values: Mapping[str, float], parts: dict[int, ast.AST] | None) -> Value:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise ExpressionError(f"no value for {_listing(missing)} in {quote(self.text)}: give one with "
@@ -73,8 +88,23 @@ class Expression:
             raise ExpressionError(f"{_listing(unused)} set but not used in {quote(self.text)} "
                                   f"(its variables are: {_listing(list(self.names)) or 'none'})")
         leaves = {n: Value(values[n], label=n) for n in self.names}
-        out = _build(self.tree.body, leaves)
+        out = _build(self.tree.body, leaves, self.text, parts)
         return out if isinstance(out, Value) else Value(out)
+
+
+def _made_by(e: DomainError, root: Value, parts: dict[int, ast.AST]) -> ast.AST | None:
+    """The part of the expression whose node raised ``e`` in backward(): its op, with ``e``'s operands."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node._op is e.op and tuple(child.data for child in node._prev) == e.operands and id(node) in parts:
+            return parts[id(node)]
+        stack.extend(node._prev)
+    return None
 
 
 def quote(text: str, limit: int = 60) -> str:
@@ -95,6 +125,15 @@ def _where(text: str, node: ast.AST) -> str:
     return f"{quote(part)} (column {getattr(node, 'col_offset', 0) + 1})"
 
 
+def _column(e: SyntaxError, source: str) -> str:
+    """Where Python's parser stopped, counting columns from 1 as every other message does."""
+    if not source:
+        return "(the expression is empty)"
+    if e.offset is None or not 1 <= e.offset <= len(source):  # 0, or one past the end: the text ended too soon
+        return f"at the end (column {len(source) + 1})"
+    return f"at column {e.offset}"
+
+
 def _parse_tree(source: str) -> ast.Expression:
     """``ast.parse`` in eval mode, with room for long flat sums; failures become :class:`ExpressionError`."""
     limit = sys.getrecursionlimit()
@@ -102,7 +141,7 @@ def _parse_tree(source: str) -> ast.Expression:
         sys.setrecursionlimit(max(limit, _PARSE_RECURSION_LIMIT))
         return ast.parse(source, mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {quote(source)}: {e.msg} at column {e.offset}") from None
+        raise ExpressionError(f"cannot parse {quote(source)}: {e.msg} {_column(e, source)}") from None
     except (RecursionError, MemoryError):  # the parser's stack limit: too much nesting, not too little memory
         raise ExpressionError(f"{quote(source)} is nested too deeply for Python's parser (too many "
                               "parentheses, calls, powers or signs inside one another): write it flatter, "
@@ -135,7 +174,7 @@ ALLOWED = "numbers, names, + - * / **, unary -, and calls of " + ", ".join(FUNCT
 
 def _check(node: ast.AST, text: str) -> None:
     """Raise :class:`ExpressionError` naming ``node`` unless it is one of the allowed forms."""
-    if isinstance(node, (ast.Expression, ast.Load)) or type(node) in _BINARY or isinstance(node, (ast.USub, ast.UAdd)):
+    if isinstance(node, (ast.Expression, ast.Load, ast.keyword, ast.USub, ast.UAdd)) or type(node) in _BINARY:
         return
     check = _CHECKS.get(type(node))
     if check is None:
@@ -178,19 +217,40 @@ def _check_call(node: Any, text: str) -> None:
     if not isinstance(func, ast.Name):
         raise ExpressionError(f"the call {_where(text, node)} is not allowed: call a function by its name, "
                               f"one of {', '.join(FUNCTIONS)}")
-    if node.keywords:
-        raise ExpressionError(f"keyword arguments in {_where(text, node)} are not allowed")
     if func.id not in CALLABLE:
         raise ExpressionError(f"unknown function {quote(func.id)} in {_where(text, node)}; "
                               f"available: {', '.join(FUNCTIONS)}")
     op = CALLABLE[func.id]
+    _check_keywords(node, op, text)
     most = 2 if op.has_param else 1
     least = 1 if not op.has_param or op.default is not None else 2
-    if not least <= len(node.args) <= most or any(isinstance(a, ast.Starred) for a in node.args):
+    given = len(node.args) + len(node.keywords)
+    if not least <= given <= most or any(isinstance(a, ast.Starred) for a in node.args):
         count = "exactly one argument" if most == 1 else ("1 or 2 arguments" if least == 1 else "2 arguments")
         raise ExpressionError(f"{func.id} takes {count}: call it as {signature(func.id)}, in {_where(text, node)}")
-    if len(node.args) == 2 and _constant(node.args[1]) is None:
+    param = _param_node(node)
+    if param is not None and _constant(param) is None:
         raise ExpressionError(f"the {op.param_name} in {_where(text, node)} must be a number")
+
+
+def _check_keywords(node: ast.Call, op: Op, text: str) -> None:
+    """The one keyword a call may have is the row's parameter, by its name (``slope=0.1``), after the operand."""
+    for keyword in node.keywords:
+        if not op.has_param or keyword.arg != op.param_name:
+            name = "**" if keyword.arg is None else f"{keyword.arg}="
+            accepted = f"; it takes {op.param_name}=" if op.has_param else ""
+            raise ExpressionError(f"{op.method} has no keyword argument {name} in {_where(text, node)}{accepted}: "
+                                  f"call it as {signature(op.method)}")
+        if len(node.args) != 1:
+            raise ExpressionError(f"{op.param_name} is given twice in {_where(text, node)}: "
+                                  f"call it as {signature(op.method)}")
+
+
+def _param_node(node: ast.Call) -> ast.AST | None:
+    """The parameter of a call, given second (``leaky_relu(x, 0.1)``) or by name (``slope=0.1``), if any."""
+    if len(node.args) == 2:
+        return node.args[1]
+    return node.keywords[0].value if node.keywords else None
 
 
 _CHECKS: dict[type, Callable[[Any, str], None]] = {
@@ -220,11 +280,12 @@ def _operands(node: ast.AST) -> list[ast.AST]:
     return []
 
 
-def _build(root: ast.AST, leaves: dict[str, Value]) -> Any:
-    """Value (or a plain number for a constant part) computed by the checked tree ``root``.
+def _build(root: ast.AST, leaves: dict[str, Value], text: str = "", parts: dict[int, ast.AST] | None = None) -> Any:
+    """Value (or a plain number for a constant part) computed by the checked tree ``root`` (parsed from ``text``).
 
     Post-order with an explicit stack, left operands first (the order a recursive
-    evaluation, and Python, would create the nodes in): no recursion limit.
+    evaluation, and Python, would create the nodes in): no recursion limit. ``parts``, if
+    given, receives the part of the tree each new Value node was made by (by ``id``).
     """
     results: dict[int, Any] = {}
     stack: list[tuple[ast.AST, bool]] = [(root, False)]
@@ -235,8 +296,47 @@ def _build(root: ast.AST, leaves: dict[str, Value]) -> Any:
             stack.append((node, True))
             stack.extend((operand, False) for operand in reversed(operands))
             continue
-        results[id(node)] = _apply(node, [results.pop(id(operand)) for operand in operands], leaves)
+        args = [results.pop(id(operand)) for operand in operands]
+        try:
+            results[id(node)] = made = _apply(node, args, leaves)
+        except DomainError as e:
+            raise _in_expression(e, node, text) from None
+        if parts is not None and isinstance(made, Value):
+            parts.setdefault(id(made), node)
     return results[id(root)]
+
+
+def _in_expression(e: DomainError, node: ast.AST, text: str) -> DomainError:
+    """``e`` told in the user's words: the part of the expression, its operands as written, their values.
+
+    The op table states its rule with its own operand names, x and y (``the divisor y != 0``);
+    those are replaced by the operands as the user wrote them, which may themselves be named x or y.
+    """
+    operands = _operands(node)
+    if e.op is None or not text or len(e.operands) != len(operands[:e.op.arity]):
+        return e
+    written = [_source(text, n) for n in operands[:e.op.arity]]
+    shown = {ast.get_source_segment(text, n): v for n, v in zip(operands, e.operands, strict=False)
+             if _constant(n) is None}  # each operand once (x*x), constants are in the text already
+    at = (" at " + ", ".join(f"{w} = {v!r}" for w, v in shown.items())) if shown else ""
+    part = f"{_where(text, node)}"
+    if e.kind == "overflow":
+        message = f"{part} overflows{at}: the result is too large for a float. Use smaller values."
+    elif e.kind == "gradient":
+        message = (f"{part} has no finite derivative{at}, so backward() cannot give a gradient that is a number. "
+                   "Change the --set values (or the expression) to stay away from that point.")
+    else:
+        rule = re.sub(r"\b[xy]\b", lambda m: written["xy".index(m.group())] if "xy".index(m.group()) < len(written)
+                      else m.group(), e.op.domain_text)
+        message = (f"{part} is undefined{at}: {ast.get_source_segment(text, node)} needs {rule}. "
+                   "Change the --set values (or the expression) so that this holds.")
+    return DomainError(message, e.op, e.operands, e.kind)
+
+
+def _source(text: str, node: ast.AST) -> str:
+    """The text of ``node`` as written, in parentheses unless it is a name or a number."""
+    part = ast.get_source_segment(text, node) or type(node).__name__
+    return part if isinstance(node, (ast.Name, ast.Constant)) or part.isidentifier() else f"({part})"
 
 
 def _apply(node: ast.AST, args: list[Any], leaves: dict[str, Value]) -> Any:
@@ -257,7 +357,8 @@ def _apply(node: ast.AST, args: list[Any], leaves: dict[str, Value]) -> Any:
         assert isinstance(node.func, ast.Name)
         x = args[0] if isinstance(args[0], Value) else Value(args[0])
         op = CALLABLE[node.func.id]
-        return x.apply(op.bound(_constant(node.args[1]) if len(node.args) == 2 else None))
+        param = _param_node(node)
+        return x.apply(op.bound(None if param is None else _constant(param)))
     raise ExpressionError(f"unexpected node {type(node).__name__}")  # _check rejects these first
 
 

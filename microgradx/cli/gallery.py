@@ -18,6 +18,8 @@ from ..draw.animate import animation_html
 from ..draw.dot import draw_dot, render_bytes
 from ..examples import neuron, readme_expression, second_derivative, xor_network
 from ..files import write_atomic
+from .preflight import need_dot, writable_folder
+from .values import plain
 
 __all__ = ["entries", "animations", "build", "add_gallery_parser", "gallery_command"]
 
@@ -61,15 +63,17 @@ def build(folder: str | Path = "viz") -> list[Path]:
 
 def add_gallery_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``gallery`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser("gallery", help="write the gallery of drawings (what `make viz` runs)",
-                              description=__doc__.splitlines()[0] if __doc__ else None)
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "gallery", help="write the gallery of drawings (what `make viz` runs)", description=plain(__doc__))
     p.add_argument("folder", nargs="?", default="viz", help="where to write the drawings (default: viz)")
     p.set_defaults(run=gallery_command)
     return p
 
 
 def gallery_command(args: argparse.Namespace) -> int:
-    """Run ``microgradx gallery``: write every drawing and print its path."""
+    """Run ``microgradx gallery``: write every drawing and print its path (folder and Graphviz checked first)."""
+    need_dot("the gallery")
+    writable_folder(args.folder, "the gallery")
     for path in build(args.folder):
         print(path)
     return 0

@@ -26,19 +26,10 @@ from ..files import write_atomic
 from ..nn import MLP
 from ..nn.recipes import RECIPES, Recipe, Trained
 from ..nn.train import accuracy, predict
+from .preflight import need_matplotlib, writable_file
+from .values import UsageError, learning_rate, positive_int
 
 __all__ = ["add_train_parser", "train_command", "positive_int", "print_xor_table", "recipe_defaults"]
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
 
 
 def recipe_defaults(recipe: Recipe) -> str:
@@ -49,7 +40,7 @@ def recipe_defaults(recipe: Recipe) -> str:
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``train`` command to an ``argparse`` subparsers object."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "train", help="train an MLP on a toy data set",
         description="Train an MLP on a toy data set with its recipe and print its accuracy.",
         epilog="data sets (model, loss, optimizer; default hyper-parameters):\n"
@@ -58,7 +49,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=sorted(RECIPES), help="which data set")
     p.add_argument("--epochs", type=positive_int, default=None, help="training epochs (default: the data set's, "
                                                                       "listed below)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the data set's, listed below)")
+    p.add_argument("--lr", type=learning_rate, default=None,
+                   help="learning rate, a number > 0 (default: the data set's, listed below)")
     p.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights (default 0)")
     p.add_argument("--compiled", action="store_true",
                    help="trace the loss once and run each step on numpy: same numbers, faster (fit(compiled=True))")
@@ -74,10 +66,10 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 def train_command(args: argparse.Namespace) -> int:
     """Run ``microgradx train``; returns the exit status."""
     recipe = RECIPES[args.dataset]
+    # Everything that can be known before training is checked before training.
     if args.save:
-        _check_folder(args.save, "save")
-    if args.plot:  # everything that can be known before training is checked before training
-        _check_folder(args.plot, "plot")
+        writable_file(args.save, "model file")
+    if args.plot:
         _check_plot(args.plot, recipe, args.seed)
     run = recipe.train(args.seed, epochs=args.epochs, lr=args.lr, progress=not args.no_progress,
                        compiled=args.compiled)
@@ -98,26 +90,22 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_folder(path: str, what: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OSError(f"cannot {what} to {path}: the folder {folder} does not exist")
-
-
 def _plot_format(path: str) -> str:
     return Path(path).suffix.lstrip(".").lower() or "png"
 
 
 def _check_plot(path: str, recipe: Recipe, seed: int) -> None:
-    """--plot needs matplotlib, a format matplotlib writes, and 2-D inputs; ValueError/ImportError otherwise."""
-    from ..nn.plot import Figure  # raises ModuleNotFoundError saying what to install
+    """--plot needs matplotlib, a format matplotlib writes, a place to write and 2-D inputs."""
+    need_matplotlib("--plot")
+    from matplotlib.figure import Figure
 
     formats = Figure().canvas.get_supported_filetypes()
     if _plot_format(path) not in formats:
-        raise ValueError(f"cannot plot to {path}: matplotlib writes {', '.join('.' + f for f in sorted(formats))}")
+        raise UsageError(f"cannot plot to {path}: matplotlib writes {', '.join('.' + f for f in sorted(formats))}")
+    writable_file(path, "plot")
     X, _ = recipe.load(seed)
     if np.ndim(X) != 2 or np.shape(X)[1] != 2:
-        raise ValueError(f"--plot draws the decision boundary of 2-D data; this data set has inputs of shape "
+        raise UsageError(f"--plot draws the decision boundary of 2-D data; this data set has inputs of shape "
                          f"{np.shape(X)[1:]}")
 
 

@@ -239,6 +239,20 @@ def jit(fn: Callable[..., Any]) -> Jitted:
     return Jitted(fn)
 
 
+class _TargetsChecked(Jitted):
+    """A jitted per-sample loss ``f(X, Y)`` whose targets ``Y`` the loss checks before each run."""
+
+    def __init__(self, fn: Callable[..., Any], check: Callable[[Any], None]) -> None:
+        super().__init__(fn)
+        self._check = check
+
+    def _run(self, method: str, args: tuple[Any, ...], **kwargs: Any) -> Any:
+        if len(args) == 2:
+            targets = _batch(args[1], 1)
+            self._check(np.stack(targets, axis=1) if isinstance(targets, list) else targets)
+        return super()._run(method, args, **kwargs)
+
+
 def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, Any], Value]) -> Jitted:
     """The per-sample loss ``loss_fn(model(x), y)``, jitted: what ``fit(..., compiled=True)`` runs.
 
@@ -251,12 +265,15 @@ def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, An
         optimizer.step()                           # reads each parameter's .grad as usual
 
     With the default ``reduction="mean"`` the loss is the batch mean, and a penalty
-    that ``loss_fn`` adds (it does not depend on x, y) counts once.
+    that ``loss_fn`` adds (it does not depend on x, y) counts once. A loss with a
+    ``check_targets(Y)`` (hinge: ±1, bce: [0, 1], ...) has ``Y`` checked on every call,
+    as the eager loss checks its numbers: traced targets hold none to check.
     """
 
     def per_sample_loss(x: list[Value], y: Any) -> Value:
         return loss_fn(model(x), y)
 
-    jitted = jit(per_sample_loss)
+    check = getattr(loss_fn, "check_targets", None)
+    jitted = jit(per_sample_loss) if check is None else _TargetsChecked(per_sample_loss, check)
     jitted.__name__ = f"compile_loss({getattr(loss_fn, '__name__', 'loss')})"
     return jitted

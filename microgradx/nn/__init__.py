@@ -2,7 +2,9 @@
 
 ``from microgradx.nn import MLP, Neuron, Layer`` is micrograd's ``nn``; the rest grows it up:
 
-* ``modules``   -- ``Module``, ``Neuron``, ``Layer``, ``MLP`` (micrograd's signatures, more options)
+* ``modules``   -- ``Neuron``, ``Layer``, ``MLP`` (micrograd's signatures, more options)
+* ``module``    -- ``Module``, what they share: parameters, names, modes, and files (via ``modelfile``)
+* ``args``      -- the argument checks every part of ``nn`` uses, each written once
 * ``losses``    -- mse, bce, bce_with_logits, hinge, softmax cross-entropy, l2
 * ``optim``     -- SGD, Adam, AdamW, RMSProp, clipping, learning-rate schedules (each on Values or vectors)
 * ``data``      -- xor, moons, circles, spirals, blobs: small, seeded, offline

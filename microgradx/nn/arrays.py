@@ -11,15 +11,34 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["features", "labels"]
+__all__ = ["features", "labels", "as_floats"]
 
 
-def _as_floats(a: Any, what: str) -> np.ndarray:
+def as_floats(a: Any, what: str) -> np.ndarray:
+    """``a`` as a float64 array; TypeError naming ``what`` if it is not numbers, or has complex ones."""
     try:
-        return np.asarray(a, dtype=np.float64)
+        raw = np.asarray(a)
+    except (TypeError, ValueError):
+        raw = None  # ragged: np.asarray with a dtype below says why
+    if raw is not None and np.iscomplexobj(raw):  # numpy would drop the imaginary parts with only a warning
+        _refuse_complex(raw, what)
+    try:
+        return np.asarray(a if raw is None else raw, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{what} must be numbers in a rectangular array (one row per sample), "
                         f"and it cannot be read as one: {e}") from None
+
+
+def _refuse_complex(arr: np.ndarray, what: str) -> None:
+    """Raise TypeError naming the first entry with an imaginary part (or the array, if none has one)."""
+    imaginary = np.argwhere(np.imag(arr) != 0)
+    if not len(imaginary):
+        raise TypeError(f"{what} is a complex array (all imaginary parts are 0): training data must be real "
+                        f"numbers; pass {what}.real")
+    first = tuple(int(i) for i in imaginary[0])
+    where = ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column", "entry"), first, strict=False)) or "0"
+    raise TypeError(f"{what} holds the complex number {arr[first]} at {where}: training data must be real "
+                    "numbers, as in the eager engine (a Value refuses complex numbers too)")
 
 
 def _check_finite(arr: np.ndarray, what: str) -> None:
@@ -34,7 +53,7 @@ def _check_finite(arr: np.ndarray, what: str) -> None:
 
 def features(X: Any, what: str = "X") -> np.ndarray:
     """``X`` as a float array of shape (n, d); a 1-D ``X`` is one feature per sample, shape (n, 1)."""
-    arr = _as_floats(X, what)
+    arr = as_floats(X, what)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -45,7 +64,7 @@ def features(X: Any, what: str = "X") -> np.ndarray:
 
 def labels(y: Any, n: int, what: str = "y", rows_of: str = "X") -> np.ndarray:
     """``y`` as floats, shape (n,) (a column (n, 1) is squeezed) or (n, k) rows of class probabilities."""
-    arr = _as_floats(y, what)
+    arr = as_floats(y, what)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim not in (1, 2):

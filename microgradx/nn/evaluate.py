@@ -18,7 +18,7 @@ import numpy as np
 
 from ..compiled.jit import Jitted, jit
 from ..engine import Value, no_grad
-from .arrays import features, labels
+from .arrays import as_floats, features, labels
 from .modules import Module
 from .optim import grad_vector
 
@@ -86,15 +86,15 @@ def predict(model: Callable[[Any], Any], X: Any, compiled: bool = False) -> np.n
 
 def predicted_labels(scores: np.ndarray, threshold: float, negative: float) -> np.ndarray:
     """Class predictions: the argmax of a row of scores, or (one score) 1 above ``threshold``, else ``negative``."""
-    if scores.ndim == 2:
-        return np.argmax(scores, axis=1)
-    return np.where(scores > threshold, 1.0, negative)
+    labels: np.ndarray = np.argmax(scores, axis=1) if scores.ndim == 2 else np.where(scores > threshold, 1.0, negative)
+    return labels
 
 
 def hits(scores: np.ndarray, y: np.ndarray, threshold: float, negative: float) -> np.ndarray:
     """Which predictions are right; a row of class probabilities counts its most likely class as the label."""
     target = np.argmax(y, axis=1) if y.ndim == 2 else y
-    return predicted_labels(scores, threshold, negative) == target
+    right: np.ndarray = predicted_labels(scores, threshold, negative) == target
+    return right
 
 
 def accuracy(model_or_scores: Any, X: Any = None, y: Any = None, threshold: float = 0.0,
@@ -112,7 +112,7 @@ def accuracy(model_or_scores: Any, X: Any = None, y: Any = None, threshold: floa
     if callable(model_or_scores):
         scores = predict(model_or_scores, X, compiled=compiled)
     else:
-        scores = np.asarray(model_or_scores, dtype=np.float64)
+        scores = as_floats(model_or_scores, "scores")
     if len(scores) != len(np.asarray(y)):
         raise ValueError(f"got {len(scores)} predictions but {len(np.asarray(y))} labels")
     ys = labels(y, len(scores), rows_of="the scores")

@@ -35,7 +35,8 @@ __all__ = ["mse", "bce", "bce_with_logits", "hinge", "softmax_cross_entropy", "l
 
 def _as_list(xs: Any, what: str) -> list[Any]:
     if isinstance(xs, np.ndarray):
-        return (xs[:, 0] if xs.ndim == 2 and xs.shape[1] == 1 else xs).tolist()  # a column (n, 1) is n numbers
+        column = xs[:, 0] if xs.ndim == 2 and xs.shape[1] == 1 else xs  # a column (n, 1) is n numbers
+        return list(column.tolist())
     if isinstance(xs, (Value, int, float, np.number)):
         return [xs]
     if isinstance(xs, (str, bytes)) or not hasattr(xs, "__iter__"):
@@ -127,7 +128,7 @@ def bce_with_logits(logits: Sequence[Any], targets: Sequence[float]) -> Value:
     zs, ts = _pair(logits, targets)
     terms = []
     for i, (z, t) in enumerate(zip(zs, ts, strict=True)):
-        sp = z.softplus()  # type: ignore[attr-defined]
+        sp = z.softplus()
         if isinstance(t, Value):
             terms.append(sp - z * t)
             continue
@@ -143,9 +144,8 @@ def hinge(scores: Sequence[Any], targets: Sequence[float]) -> Value:
     """
     ss, ts = _pair(scores, targets)
     for i, t in enumerate(ts):
-        if not isinstance(t, Value) and t not in (-1.0, 1.0):
-            raise ValueError(f"hinge targets must be -1 or +1, got {t:g} at index {i}; "
-                             "map {0, 1} labels with y*2 - 1 (or data sets' labels='signed')")
+        if not isinstance(t, Value):
+            _check_signed(t, i)
     return _mean([(1 + -yi * si).relu() for yi, si in zip(ts, ss, strict=True)])
 
 
@@ -187,7 +187,7 @@ def softmax_cross_entropy(scores: Sequence[Sequence[Any]], labels: Sequence[Any]
         m = max(s.data for s in row)
         shifted = [s - m for s in row]
         target = shifted[index] if t is None else sum(tj * s for tj, s in zip(t, shifted, strict=True))
-        terms.append(sum(e.exp() for e in shifted).log() - target)  # type: ignore[union-attr]
+        terms.append(sum(e.exp() for e in shifted).log() - target)
     return _mean(terms)
 
 
@@ -227,10 +227,57 @@ def l2(params: Iterable[Value], alpha: float = 1e-4) -> Value:
     return alpha * sum(p * p for p in params)  # type: ignore[return-value]
 
 
+def _check_signed(t: float, i: int) -> None:
+    if t not in (-1.0, 1.0):
+        raise ValueError(f"hinge targets must be -1 or +1, got {t:g} at index {i}; "
+                         "map {0, 1} labels with y*2 - 1 (or data sets' labels='signed')")
+
+
 def _check_unit(what: str, t: float, i: int) -> None:
     if not (0.0 <= t <= 1.0) or math.isnan(t):
         raise ValueError(f"{what} {t:g} at index {i} is not in [0, 1]: binary cross-entropy takes "
                          "targets 0 or 1 (data sets' labels='binary')")
+
+
+# ---------------------------------------------------------------- targets given as a whole array
+# While jit traces a loss, each target is a placeholder Value with no number to check. ``compile_loss``
+# (and so anything compiled) runs a loss's ``check_targets(Y)``, if it has one, on the real target array
+# before every call: the checks above, on every row, with the eager message naming the row.
+
+
+def _first_bad_row(bad: Any) -> int | None:
+    rows = np.flatnonzero(np.asarray(bad))
+    return int(rows[0]) if rows.size else None
+
+
+def _target_column(targets: Any) -> np.ndarray:
+    """Targets as an array of rows: (n,) numbers, or (n, k) rows."""
+    arr = np.asarray(targets, dtype=np.float64)
+    return arr.reshape(1) if arr.ndim == 0 else arr
+
+
+def _signed_targets(targets: Any) -> None:
+    """Every target is -1 or +1 (what :func:`hinge` says otherwise, naming the first bad row)."""
+    arr = _target_column(targets)
+    i = _first_bad_row(~np.isin(arr, (-1.0, 1.0)).reshape(len(arr), -1).all(axis=1))
+    if i is not None:
+        t = arr[i].tolist()
+        _check_signed(_number(t, "target", i), i)
+
+
+def _unit_targets(targets: Any) -> None:
+    """Every target is in [0, 1] (what :func:`bce` says otherwise, naming the first bad row)."""
+    arr = _target_column(targets)
+    inside = (arr >= 0.0) & (arr <= 1.0)
+    i = _first_bad_row(~inside.reshape(len(arr), -1).all(axis=1))
+    if i is not None:
+        _check_unit("target", _number(arr[i].tolist(), "target", i), i)
+
+
+# An attribute, so that compile_loss (compiled/, which nn imports, not the other way) can find it.
+setattr(hinge, "check_targets", _signed_targets)  # noqa: B010
+setattr(bce, "check_targets", _unit_targets)  # noqa: B010
+setattr(bce_with_logits, "check_targets", _unit_targets)  # noqa: B010
 
 
 #: Losses by name (for ``fit(loss='hinge')`` and the command line).

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value
+from .args import positive_int, real
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSProp", "clip_grad_norm", "clip_grad_vector",
@@ -62,24 +63,6 @@ def write_data(params: list[Value], vector: np.ndarray) -> None:
     """``params[i].data = vector[i]`` for every i (as Python floats)."""
     for p, d in zip(params, vector.tolist(), strict=True):
         p.data = d
-
-
-def _check_hyper(name: str, value: Any, low: float = 0.0, high: float | None = None,
-                 open_high: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}: {value!r:.40}")
-    v = float(value)
-    bad = not math.isfinite(v) or v < low or (high is not None and (v >= high if open_high else v > high))
-    if bad:
-        rng = f">= {low}" if high is None else f"in [{low}, {high}{')' if open_high else ']'}"
-        raise ValueError(f"{name} must be {rng}, got {value!r}")
-    return v
-
-
-def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _parameter_list(params: Any) -> list[Value]:
@@ -132,7 +115,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _check_hyper("lr", value)
+        self._lr = real("lr", value)
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 before the next ``backward``."""
@@ -170,9 +153,9 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float = 0.01, momentum: float = 0.0,
                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_hyper("momentum", momentum)
-        self.dampening = _check_hyper("dampening", dampening, 0.0, 1.0)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.momentum = real("momentum", momentum)
+        self.dampening = real("dampening", dampening, 0.0, 1.0)
+        self.weight_decay = real("weight_decay", weight_decay)
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("Nesterov momentum needs momentum > 0 and dampening = 0")
         self.nesterov = bool(nesterov)
@@ -200,8 +183,8 @@ class SGD(Optimizer):
 def _betas(betas: Any) -> tuple[float, float]:
     if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
         raise ValueError(f"betas must be a pair (beta1, beta2), e.g. (0.9, 0.999); got {betas!r:.60}")
-    return (_check_hyper("beta1", betas[0], 0.0, 1.0, open_high=True),
-            _check_hyper("beta2", betas[1], 0.0, 1.0, open_high=True))
+    return (real("beta1", betas[0], 0.0, 1.0, open_high=True),
+            real("beta2", betas[1], 0.0, 1.0, open_high=True))
 
 
 class Adam(Optimizer):
@@ -216,8 +199,8 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         self.betas = _betas(betas)
-        self.eps = _check_hyper("eps", eps)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
+        self.eps = real("eps", eps)
+        self.weight_decay = real("weight_decay", weight_decay)
         self._m = np.zeros(len(self.params))
         self._v = np.zeros(len(self.params))
 
@@ -258,10 +241,10 @@ class RMSProp(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.alpha = _check_hyper("alpha", alpha, 0.0, 1.0)
-        self.eps = _check_hyper("eps", eps)
-        self.weight_decay = _check_hyper("weight_decay", weight_decay)
-        self.momentum = _check_hyper("momentum", momentum)
+        self.alpha = real("alpha", alpha, 0.0, 1.0)
+        self.eps = real("eps", eps)
+        self.weight_decay = real("weight_decay", weight_decay)
+        self.momentum = real("momentum", momentum)
         self._v = np.zeros(len(self.params))
         self._buf = np.zeros(len(self.params))
 
@@ -290,7 +273,7 @@ def clip_grad_vector(g: np.ndarray, max_norm: float) -> float:
     Returns the norm before clipping. As ``torch.nn.utils.clip_grad_norm_``, the
     scale is max_norm/(norm + 1e-6), applied only when that is below 1.
     """
-    max_norm = _check_hyper("max_norm", max_norm)
+    max_norm = real("max_norm", max_norm)
     total = math.sqrt(float(np.dot(g, g)))
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
@@ -361,7 +344,7 @@ class StepLR(LRScheduler):
     """lr = base_lr · γ^⌊epoch / step_size⌋."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size, self.gamma = _check_int("step_size", step_size), _check_hyper("gamma", gamma)
+        self.step_size, self.gamma = positive_int("step_size", step_size), real("gamma", gamma)
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:
@@ -377,9 +360,9 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5) -> None:
-        self.total_iters = _check_int("total_iters", total_iters)
-        self.start_factor = _check_hyper("start_factor", start_factor)
-        self.end_factor = _check_hyper("end_factor", end_factor)
+        self.total_iters = positive_int("total_iters", total_iters)
+        self.start_factor = real("start_factor", start_factor)
+        self.end_factor = real("end_factor", end_factor)
         super().__init__(optimizer)
 
     def factor(self, epoch: int) -> float:

@@ -32,7 +32,7 @@ from .evaluate import score_data
 from .losses import l2
 from .optim import Optimizer, clip_grad_norm, clip_grad_vector, data_vector, grad_vector
 
-__all__ = ["Step", "EagerStep", "CompiledStep", "n_outputs"]
+__all__ = ["Step", "EagerStep", "CompiledStep", "n_outputs", "check_targets"]
 
 
 class Step(Protocol):
@@ -82,6 +82,30 @@ def _checked(loss: Any) -> Value:
     return loss
 
 
+def check_targets(loss_fn: Callable[..., Value], y: np.ndarray, k: int, what: str = "y") -> None:
+    """The loss's own checks (±1 for hinge, [0, 1] for bce, ...) on every target, before any training.
+
+    Each distinct target is checked once, on plain numbers. If one is refused, the
+    check runs again over all of ``y`` in order, so the error names the real row of
+    ``y`` (not the target's place among the distinct ones, nor in a shuffled batch).
+    Targets other than the training ``y`` get their name (``what``) in front of the message.
+    """
+    def run(targets: np.ndarray) -> None:
+        with no_grad():
+            _checked(loss_fn([[0.5] * k if k > 1 else 0.5 for _ in range(len(targets))], targets.tolist()))
+
+    try:
+        try:
+            run(np.unique(y, axis=0))
+        except (ValueError, TypeError):
+            run(y)
+            raise  # (not refused row by row: the loss judges the batch as a whole; its own words stand)
+    except (ValueError, TypeError) as e:
+        if what == "y":
+            raise
+        raise type(e)(f"{what}: {e}") from None
+
+
 def _scores(outs: list[Any]) -> np.ndarray:
     return np.asarray([score_data(s) for s in outs], dtype=np.float64)
 
@@ -97,6 +121,7 @@ class EagerStep:
                  alpha: float, opt: Optimizer) -> None:
         self.model, self.loss_fn, self.alpha, self.opt = model, loss_fn, alpha, opt
         self.params = opt.params
+        check_targets(loss_fn, y, n_outputs(model, X))
         self.rows, self.targets = X.tolist(), y.tolist()
 
     def __call__(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
@@ -175,11 +200,10 @@ class CompiledStep:
         self._base: np.ndarray = self.jitted.param_vector(X[:1], self.Y[:1])  # the trace's vector
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
-        # The loss checks its targets (±1 for hinge, [0, 1] for bce, ...) on plain numbers: each distinct one once.
-        distinct = np.unique(y, axis=0)
-        _checked(self.loss_fn([[0.5] * self.k if self.k > 1 else 0.5 for _ in range(len(distinct))], distinct.tolist()))
+        check_targets(self.loss_fn, y, self.k)
         if self.k > 1 and y.ndim == 1:  # class indices -> one-hot rows
-            return np.eye(self.k)[y.astype(int)]
+            one_hot: np.ndarray = np.eye(self.k)[y.astype(int)]
+            return one_hot
         return y
 
     def _traced_vector(self) -> np.ndarray:

@@ -19,7 +19,6 @@ in the ``History``, and :class:`StopRules` decide whether to go on.
 from __future__ import annotations
 
 import math
-import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -36,12 +35,13 @@ with warnings.catch_warnings():
     from tqdm.auto import tqdm
 
 from ..engine import Value
+from .args import positive_int, positive_int_or_none, real, real_or_none
 from .arrays import features, labels
 from .evaluate import accuracy, decision_boundary, grad_norms, group_norms, hits, layer_groups, mode, predict
 from .history import History
 from .losses import get_loss
 from .optim import LRScheduler, Optimizer, make_optimizer
-from .steps import CompiledStep, EagerStep, Step
+from .steps import CompiledStep, EagerStep, Step, check_targets, n_outputs
 
 __all__ = ["fit", "History", "NonFiniteLossError", "StopRules", "batches",
            "predict", "accuracy", "decision_boundary", "grad_norms"]
@@ -91,35 +91,19 @@ class StopRules:
 # --------------------------------------------------------------------- checking the arguments
 
 
-def _count(name: str, n: Any, none_ok: bool = False) -> Any:
-    if n is None and none_ok:
-        return None
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{name} must be a positive int{' or None' if none_ok else ''}, got {n!r:.40}")
-    return int(n)
-
-
-def _amount(name: str, x: Any, low: float = 0.0, none_ok: bool = True) -> float | None:
-    if x is None and none_ok:
-        return None
-    if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x) or x < low:
-        raise ValueError(f"{name} must be a finite number >= {low:g}{' (or None)' if none_ok else ''}, "
-                         f"got {x!r:.40}")
-    return float(x)
-
-
-def _check_options(l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any, target_accuracy: Any,
-                   patience: Any, validation: Any) -> None:
-    _amount("l2_alpha", l2_alpha, none_ok=False)
-    _amount("min_delta", min_delta, none_ok=False)
-    if _amount("clip_grad_norm", clip) == 0.0:
-        raise ValueError("clip_grad_norm must be > 0 (the largest gradient norm a step may take), or None")
-    _amount("target_loss", target_loss, low=-math.inf)
-    if (_amount("target_accuracy", target_accuracy) or 0.0) > 1.0:
-        raise ValueError(f"target_accuracy is a fraction in [0, 1], got {target_accuracy!r}")
-    _count("patience", patience, none_ok=True)
+def _check_options(epochs: Any, batch_size: Any, l2_alpha: Any, min_delta: Any, clip: Any, target_loss: Any,
+                   target_accuracy: Any, patience: Any, validation: Any) -> tuple[int, int | None]:
+    """fit's numeric options checked before any training; returns (epochs, batch_size) as ints."""
+    counts = positive_int("epochs", epochs), positive_int_or_none("batch_size", batch_size)
+    real("l2_alpha", l2_alpha)
+    real("min_delta", min_delta)
+    real_or_none("clip_grad_norm", clip, open_low=True, note="the largest gradient norm a step may take")
+    real_or_none("target_loss", target_loss, low=-math.inf)
+    real_or_none("target_accuracy", target_accuracy, 0.0, 1.0, what="a fraction")
+    positive_int_or_none("patience", patience)
     if patience is not None and validation is None:
         raise ValueError("patience needs validation=(X_val, y_val) to watch")
+    return counts
 
 
 def _data(model: Any, X: Any, y: Any, validation: Any) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -219,6 +203,18 @@ def _postfix(h: History) -> dict[str, str]:
     return post
 
 
+def _end_epoch(epoch: int, history: History, rules: StopRules, sched: LRScheduler | None, bar: Any, step: Step
+               ) -> None:
+    """Show the epoch on the progress bar, step the schedule, and ask the stop rules (they run the callback)."""
+    if bar is not None:
+        bar.set_postfix(_postfix(history), refresh=False)
+    if sched is not None:
+        sched.step()
+    history.stopped = rules.reason(epoch, history)
+    if rules.callback is not None:  # it may have changed the parameter Values: the step reads them again
+        step.reload()
+
+
 # --------------------------------------------------------------------- fit
 
 
@@ -256,37 +252,31 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     """
     loss_fn = get_loss(loss)
     Xs, ys, val = _data(model, X, y, validation)
-    epochs, batch_size = _count("epochs", epochs), _count("batch_size", batch_size, none_ok=True)
-    _check_options(l2_alpha, min_delta, clip_grad_norm, target_loss, target_accuracy, patience, validation)
+    epochs, batch_size = _check_options(epochs, batch_size, l2_alpha, min_delta, clip_grad_norm, target_loss,
+                                        target_accuracy, patience, validation)
     opt, sched = _optimizer(optimizer, model, lr, scheduler, callback)
     rules = StopRules(target_loss, target_accuracy, patience, min_delta, callback)
     history, rng, n = History(), np.random.default_rng(seed), len(Xs)
-    size = n if batch_size is None else min(batch_size, n)
     labels_like = (_threshold_for(loss_fn), -1.0 if np.any(ys == -1) else 0.0)  # threshold; {-1, +1} or {0, 1}
     with mode(model, True):
         step: Step = (CompiledStep if compiled else EagerStep)(model, loss_fn, Xs, ys, l2_alpha, opt)
+        if val is not None:  # checked now, not at the end of the first epoch
+            check_targets(loss_fn, val[1], n_outputs(model, Xs), "validation y")
         groups = layer_groups(model, step.params) if record_grad_norms else []
-        bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True)
-        try:
-            for epoch in bar:
-                lr_now, started = opt.lr, time.perf_counter()
-                loss_e, acc, norms = _train_epoch(step, ys, batches(n, size, shuffle, rng), opt, clip_grad_norm,
-                                                  groups, labels_like, epoch)
-                seconds = time.perf_counter() - started
-                if callback is not None:  # the only user code that runs inside fit sees the current numbers
-                    step.sync()
-                measured = _validate(model, step, val, labels_like) if val is not None else None
-                history.record(loss_e, acc, lr_now, norms, measured, seconds)
-                if progress:
-                    bar.set_postfix(_postfix(history), refresh=False)
-                if sched is not None:
-                    sched.step()
-                history.stopped = rules.reason(epoch, history)
-                if callback is not None:
-                    step.reload()
-                if history.stopped:
-                    break
-        finally:
-            step.sync()
-            bar.close()
+        with tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=True) as bar:
+            try:
+                for epoch in bar:
+                    lr_now, started = opt.lr, time.perf_counter()
+                    rows = batches(n, batch_size or n, shuffle, rng)
+                    loss_e, acc, norms = _train_epoch(step, ys, rows, opt, clip_grad_norm, groups, labels_like, epoch)
+                    seconds = time.perf_counter() - started
+                    if callback is not None:  # the only user code that runs inside fit sees the current numbers
+                        step.sync()
+                    measured = _validate(model, step, val, labels_like) if val is not None else None
+                    history.record(loss_e, acc, lr_now, norms, measured, seconds)
+                    _end_epoch(epoch, history, rules, sched, bar if progress else None, step)
+                    if history.stopped:
+                        break
+            finally:
+                step.sync()
     return history
