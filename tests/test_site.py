@@ -142,7 +142,7 @@ def test_under_pyodide_the_renderer_reports_graphvizs_own_message_for_bad_dot(br
 
 
 def test_in_the_browser_only_svg_can_be_rendered_and_the_error_says_so(browser):
-    with pytest.raises(ValueError, match="only be rendered as SVG, not 'png'"):
+    with pytest.raises(ValueError, match="renders only as SVG, not 'png'"):
         draw_dot(Value(1.0)).pipe(format="png")
 
 
