@@ -101,6 +101,11 @@ class Value:
         number a :class:`DomainError` names the op where it went wrong, and every
         leaf's ``grad`` is left as it was before the call.
         """
+        if STATE.tracer is not None and not create_graph:
+            raise TracingError("backward() was called while jit was tracing: the gradients would be numbers "
+                               "computed from placeholders. Inside a jitted function take gradients with "
+                               "mx.grad(f)(x) (traced too); for the parameters' gradients call "
+                               "jitted.value_and_grad(...) outside it.")
         with gc_paused():
             interior, leaves = backward_order(self)  # interior grads set to 0; leaves keep theirs
             before = list(map(_GRAD, leaves))  # to put back if the pass fails
@@ -110,7 +115,8 @@ class Value:
                 else:
                     self.grad = _lift(1.0) if create_graph else 1.0
                 _chain_rule(interior, create_graph)
-                _check_finite(leaves, create_graph)
+                if STATE.tracer is None:  # while tracing there are no numbers yet; jit checks each sample's when it runs
+                    _check_finite(leaves, create_graph)
             except BaseException as e:
                 for leaf, g in zip(reversed(leaves), reversed(before)):
                     leaf.grad = g
@@ -415,7 +421,7 @@ def _node(data: float, op: Op, x: Value, y: Value | None) -> Value:
 def _apply_in_mode(op: Op, x: Value, y: Value | None) -> Value:
     """``_apply`` when some thread is in ``no_grad`` or tracing: this thread's mode decides."""
     if STATE.tracer is not None:  # recording structure only: placeholders have no numbers to check
-        data = math.nan
+        data = modes.UNKNOWN
     else:
         try:
             data = op.evaluate(x.data) if y is None else op.evaluate(x.data, y.data)

@@ -1,7 +1,8 @@
 """Tracing: record a function of ``Value``\\ s once, as a small readable IR.
 
 ``trace(fn, structure)`` calls ``fn`` once on *placeholder* inputs: ``Value``\\ s whose
-``data`` is nan. While tracing, the engine records structure only (it computes and
+``data`` is unknown (:data:`~microgradx.modes.UNKNOWN`: arithmetic on it gives it back, a comparison,
+``float()`` or ``math.*`` of it raises :class:`~microgradx.modes.TracingError`). While tracing, the engine records structure only (it computes and
 checks nothing), so the call records the graph and nothing else. Each leaf of the
 recorded graph is one of
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from ..engine import Value
 from ..graph import topological_order
-from ..modes import TracingError, gc_paused, tracing
+from ..modes import UNKNOWN, TracingError, gc_paused, tracing
 from ..ops import Op, format_param
 
 __all__ = ["Trace", "Node", "trace", "INPUT", "PARAM", "CONST", "OP", "KINDS"]
@@ -222,9 +223,9 @@ class _Nodes(Sequence[Node]):
 
 
 def _placeholder(label: str) -> Value:
-    """A Value holding nan, created without ``Value.__init__`` (which rejects nan)."""
+    """A Value holding the unknown number, created without ``Value.__init__`` (which wants a number)."""
     v = object.__new__(Value)
-    v.data, v.grad, v.label, v._mark = math.nan, 0.0, label, None
+    v.data, v.grad, v.label, v._mark = UNKNOWN, 0.0, label, None
     v._op = v._x = v._y = None
     return v
 
@@ -385,11 +386,12 @@ def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholder
     params = [order[i] for i in param_nodes.tolist()]
     for v in params:
         v._mark = None  # the parameters outlive the trace: leave no index behind
-    lost = [v for v in params if math.isnan(v.data)]
+    lost = [v for v in params if v.data is UNKNOWN or math.isnan(v.data)]
     if lost:
         label = f" ({lost[0].label})" if lost[0].label else ""
         raise TracingError(
-            f"while tracing {tr.fn_name}: a leaf Value holding nan{label}. "
+            f"while tracing {tr.fn_name}: a leaf Value holding {'nan' if lost[0].data is not UNKNOWN else 'no number'}"
+            f"{label}. "
             "Either it was made from the inputs and lost its history (computed under no_grad(), or copied "
             "as a new leaf), so jit cannot tell how it depends on the inputs: compute it with Value "
             "operations outside no_grad(); or it is a parameter whose data is nan: give it a finite value.")
