@@ -34,8 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value
-from ..graph import topological_order
+from ..engine import Constant, Value
 from ..modes import UNKNOWN, TracingError, gc_paused, tracing
 from ..ops import Op, format_param
 
@@ -311,20 +310,64 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     # collector would only rescan the growing graph (about 1.6x the time of tracing).
     with gc_paused():
         outputs, output_kind = _outputs(_call(fn, fn_name, call_args, created), fn_name)
-        order = topological_order(*outputs, first_argument_first=True)
-        tr = _record(order, outputs, placeholders, created, fn_name)
+        order, leaf_index = _order(outputs)
+        tr = _record(order, leaf_index, outputs, placeholders, created, fn_name)
     tr.output_kind, tr.structure = output_kind, structure
     return tr
 
 
-def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], created: list[Value],
-            fn_name: str) -> Trace:
+def _made_here(node: Value) -> bool:
+    """Was ``node`` made by an op while this trace ran? (Its number is unknown; a user-defined op is refused later.)"""
+    op = node._op
+    return op is not None and (node.data is UNKNOWN or op.user_defined)
+
+
+def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
+    """The traced graph, children before parents, first argument first; and each leaf's position by id.
+
+    The same depth-first order as ``graph.topological_order(..., first_argument_first=True)``, with two
+    differences. Only the op nodes made while tracing are entered: a Value that existed before the
+    call is a leaf of the trace even if it has inputs (``h = w * 3`` made outside is read as a parameter,
+    its number as it is at each call, as eager code reads it). And leaves are remembered by id, never
+    marked in their ``_mark`` slot: parameters are shared, and another thread's ``backward()`` may be
+    marking them at this moment.
+    """
+    order: list[Value] = []
+    leaf_index: dict[int, int] = {}
+    entered, done = object(), object()
+    stack = list(reversed(outputs))
+    pop, push, emit = stack.pop, stack.append, order.append
+    while stack:
+        node = pop()
+        if not _made_here(node):
+            if id(node) not in leaf_index:
+                leaf_index[id(node)] = len(order)
+                emit(node)
+            continue
+        mark = node._mark
+        if mark is done:  # reached again by another path
+            continue
+        if mark is entered:  # back from its inputs: all are done
+            node._mark = done
+            emit(node)
+            continue
+        node._mark = entered
+        push(node)
+        if node._y is not None:  # explore the first argument first: push it last
+            push(node._y)
+        push(node._x)  # type: ignore[arg-type]
+    return order, leaf_index
+
+
+def _record(order: list[Any], leaf_index: dict[int, int], outputs: list[Any], placeholders: list[Value],
+            created: list[Value], fn_name: str) -> Trace:
     """The compact IR of the walked graph ``order`` (children before parents).
 
-    Each node's index is written into its ``_mark`` slot as it is reached (its inputs,
+    Each op node's index is written into its ``_mark`` slot as it is reached (its inputs,
     earlier in ``order``, already have theirs): a slot read instead of a dict lookup per
-    edge. Graph walks start from fresh mark objects, so an index left there reads as
-    "not visited" to them.
+    edge. These nodes were made by this trace, so no other walk is using the slot; graph
+    walks start from fresh mark objects, so an index left there reads as "not visited" to
+    them. Leaves (shared) are found by id in ``leaf_index``.
     """
     n = len(order)
     codes: dict[int, int] = {}  # id(op) -> its index in ops
@@ -332,22 +375,25 @@ def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], cre
     op_of, first, second = [-1] * n, [-1] * n, [-1] * n
     op_labels: dict[int, str] = {}
     leaves: list[int] = []
+    leaf_at = leaf_index.get
     for i, v in enumerate(order):
-        v._mark = i
-        x = v._x
-        if x is None:
+        if leaf_at(id(v)) == i:
             leaves.append(i)
             continue
+        v._mark = i
+        x = v._x
         op = v._op
         code = codes.get(id(op))
         if code is None:
             code = codes[id(op)] = len(ops)
             ops.append(op)
         op_of[i] = code
-        first[i] = x._mark
+        k = leaf_at(id(x))
+        first[i] = x._mark if k is None else k
         y = v._y
         if y is not None:
-            second[i] = y._mark
+            k = leaf_at(id(y))
+            second[i] = y._mark if k is None else k
         if v.label:
             op_labels[i] = v.label
     _refuse_user_defined(ops, fn_name)
@@ -355,8 +401,8 @@ def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], cre
     args[:, 0], args[:, 1] = first, second
     op_type = np.int16 if len(ops) < 2**15 else np.int32
     tr = Trace(np.full(n, K_OP, np.int8), np.array(op_of, op_type), args, ops, [], np.zeros(0, np.int32), [],
-               [o._mark for o in outputs], "value", (), fn_name, op_labels=op_labels)
-    _record_leaves(tr, order, leaves, placeholders, created)
+               [leaf_at(id(o), o._mark) for o in outputs], "value", (), fn_name, op_labels=op_labels)
+    _record_leaves(tr, order, leaf_index, leaves, placeholders, created)
     return tr
 
 
@@ -370,22 +416,22 @@ def _refuse_user_defined(ops: list[Op], fn_name: str) -> None:
                 "or add the op as a row of the op table.")
 
 
-def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholders: list[Value],
-                   created: list[Value]) -> None:
-    """Sort the leaves into inputs (the placeholders), constants (made while tracing) and parameters (the rest)."""
-    def walked(v: Value) -> int | None:
-        return v._mark if type(v._mark) is int else None
+def _record_leaves(tr: Trace, order: list[Value], leaf_index: dict[int, int], leaves: list[int],
+                   placeholders: list[Value], created: list[Value]) -> None:
+    """Sort the leaves into inputs (the placeholders), constants and parameters (the rest).
 
-    input_nodes = [walked(v) for v in placeholders]
-    consts = sorted({i for i in map(walked, created) if i is not None})
+    A constant is a number made into a Value while tracing (the ``2`` in ``x * 2``), or one an op
+    lifted before the call (a :class:`~microgradx.engine.Constant`): never a trainable parameter.
+    """
+    input_nodes = [leaf_index.get(id(v)) for v in placeholders]
+    consts = sorted({leaf_index[id(v)] for v in created if id(v) in leaf_index}
+                    | {i for i in leaves if type(order[i]) is Constant})
     leaf = np.zeros(len(order), bool)
     leaf[leaves] = True
     leaf[[i for i in input_nodes if i is not None]] = False
     leaf[consts] = False
     param_nodes = np.flatnonzero(leaf).astype(np.int32)
     params = [order[i] for i in param_nodes.tolist()]
-    for v in params:
-        v._mark = None  # the parameters outlive the trace: leave no index behind
     lost = [v for v in params if v.data is UNKNOWN or math.isnan(v.data)]
     if lost:
         label = f" ({lost[0].label})" if lost[0].label else ""
