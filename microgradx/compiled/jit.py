@@ -17,6 +17,7 @@ sample at once (``program.py``).
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -116,6 +117,10 @@ class Jitted:
         if not callable(fn):
             raise TypeError(f"jit needs a function, got {type(fn).__name__}")
         self.fn = fn
+        self.model: Any = fn  # whose training mode (dropout) a trace depends on; compile_loss sets its model
+        # One call at a time: a program reuses its numpy buffers from call to call, so two threads running
+        # it at once would read each other's numbers.
+        self._lock = threading.RLock()
         self._programs: dict[tuple[Any, ...], Any] = {}
         self._spread: dict[int, bool] = {}  # per width k: is one (batch, k) array k scalar arguments?
         self.__name__ = f"jit({getattr(fn, '__name__', 'fn')})"
@@ -158,11 +163,14 @@ class Jitted:
         return self._program_for(structure)
 
     def _program_for(self, structure: tuple[Any, ...]) -> Any:
-        prog = self._programs.get(structure)
-        if prog is None:
-            prog = Program(trace(self.fn, structure))
-            self._programs[structure] = prog
-        return prog
+        # A model with dropout traces differently in training mode (refused) and evaluation mode.
+        key = (structure, getattr(self.model, "training", None) if getattr(self.model, "has_dropout", False) else None)
+        with self._lock:
+            prog = self._programs.get(key)
+            if prog is None:
+                prog = Program(trace(self.fn, structure))
+                self._programs[key] = prog
+            return prog
 
     def trace(self, *args: Any) -> Trace:
         """The trace for arguments shaped like ``args`` (numbers, arrays or lists)."""
@@ -174,7 +182,8 @@ class Jitted:
         """``Program.<method>`` on these arrays; an input that is not finite is named by argument, row and column."""
         structure, inputs = self._structure(args)
         try:
-            return getattr(self._program_for(structure), method)(inputs, **kwargs)
+            with self._lock:
+                return getattr(self._program_for(structure), method)(inputs, **kwargs)
         except InputError as e:
             pos, column = _owner(args, e.input)
             where = f"row {e.sample}" + ("" if column is None else f", column {column}")
@@ -296,5 +305,6 @@ def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, An
         return loss_fn(model(x), y)
 
     jitted = jit(per_sample_loss)
+    jitted.model = model
     jitted.__name__ = f"compile_loss({getattr(loss_fn, '__name__', 'loss')})"
     return jitted

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..engine import Value, gc_paused
 from ..graph import Scope
+from ..modes import TracingError, current_tracer
 from ..ops import OPS, RELU, Op
 from .modelfile import MAX_PARAMETERS, ModelFileError, describe_config, read_model_file, write_model_file
 
@@ -81,6 +82,12 @@ def _check_flag(name: str, flag: Any) -> bool:
     if not isinstance(flag, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(flag).__name__}: {flag!r:.40}")
     return bool(flag)
+
+
+_DROPOUT_WHILE_TRACING = (
+    "dropout in training mode while jit traces the model: the trace would keep one random mask for every "
+    "sample and every call. Call model.eval() before jit (dropout off, e.g. to predict), or train with dropout "
+    "eagerly, without jit (fit(..., compiled=False)).")
 
 
 def _check_dropout(p: Any) -> float:
@@ -472,6 +479,8 @@ class Layer(Module):
     def _forward(self, x: list[Any]) -> Any:
         out = [n._forward(x) for n in self.neurons]
         if self.dropout and self.training:
+            if current_tracer() is not None:  # one mask drawn now would be frozen into the trace
+                raise TracingError(_DROPOUT_WHILE_TRACING)
             keep = 1.0 / (1.0 - self.dropout)
             draw = (self._dropout_rng or random).random
             out = [o * (0.0 if draw() < self.dropout else keep) for o in out]
