@@ -78,7 +78,9 @@ def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums,
     # x * y)(2.0))): then the gradient must be a graph too, or the outer derivative misses a path.
     nested = inside or current_tracer() is not None or any(isinstance(a, Value) for a in call)
     for n in nums:
-        call[n] = call[n] if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
+        # A Value argument gets a node of its own (v + 0): fn may also reach v through a closure
+        # (grad(lambda x: grad(lambda y: x * y * y)(x))), and only this argument's path is ∂/∂y.
+        call[n] = call[n] + 0.0 if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
         wrt.append(call[n])
     out = fn(*call)
     if not isinstance(out, Value):
