@@ -115,7 +115,7 @@ class Value:
                 else:
                     self.grad = _lift(1.0) if create_graph else 1.0
                 _chain_rule(interior, create_graph)
-                if STATE.tracer is None:  # while tracing there are no numbers yet; jit checks each sample's when it runs
+                if STATE.tracer is None:  # while tracing there are no numbers yet (jit checks each sample's)
                     _check_finite(leaves, create_graph)
             except BaseException as e:
                 for leaf, g in zip(reversed(leaves), reversed(before)):
@@ -420,8 +420,9 @@ def _node(data: float, op: Op, x: Value, y: Value | None) -> Value:
 
 def _apply_in_mode(op: Op, x: Value, y: Value | None) -> Value:
     """``_apply`` when some thread is in ``no_grad`` or tracing: this thread's mode decides."""
+    data: Any
     if STATE.tracer is not None:  # recording structure only: placeholders have no numbers to check
-        data = modes.UNKNOWN
+        data = modes.UNKNOWN  # arithmetic gives it back; reading it (if, float, math.*) raises TracingError
     else:
         try:
             data = op.evaluate(x.data) if y is None else op.evaluate(x.data, y.data)

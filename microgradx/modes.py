@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-__all__ = ["TracingError", "UNKNOWN", "Unknown", "no_grad", "enable_grad", "is_recording", "tracing", "current_tracer", "gc_paused", "Tracer"]
+__all__ = ["TracingError", "UNKNOWN", "Unknown", "no_grad", "enable_grad", "is_recording", "tracing",
+           "current_tracer", "gc_paused", "Tracer"]
 
 
 class TracingError(RuntimeError):
@@ -50,8 +51,8 @@ class Unknown:
     def _same(self, *_: object) -> Unknown:
         return self
 
-    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse  # type: ignore[assignment]
-    __bool__ = __float__ = __int__ = __index__ = __round__ = __trunc__ = _refuse  # type: ignore[assignment]
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse
+    __bool__ = __float__ = __int__ = __index__ = __round__ = __trunc__ = _refuse
     __floor__ = __ceil__ = __complex__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _same
     __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = _same

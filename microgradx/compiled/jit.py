@@ -121,7 +121,7 @@ class Jitted:
         # One call at a time: a program reuses its numpy buffers from call to call, so two threads running
         # it at once would read each other's numbers.
         self._lock = threading.RLock()
-        self._programs: dict[tuple[Any, ...], Any] = {}
+        self._programs: dict[tuple[Any, ...], Program] = {}
         self._spread: dict[int, bool] = {}  # per width k: is one (batch, k) array k scalar arguments?
         self.__name__ = f"jit({getattr(fn, '__name__', 'fn')})"
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -157,12 +157,12 @@ class Jitted:
                 inputs.append(a)
         return tuple(structure), inputs
 
-    def program(self, *args: Any) -> Any:
+    def program(self, *args: Any) -> Program:
         """The compiled program for these arguments' structure (traced on first use, then cached)."""
         structure, _ = self._structure(args)
         return self._program_for(structure)
 
-    def _program_for(self, structure: tuple[Any, ...]) -> Any:
+    def _program_for(self, structure: tuple[Any, ...]) -> Program:
         # A model with dropout traces differently in training mode (refused) and evaluation mode.
         key = (structure, getattr(self.model, "training", None) if getattr(self.model, "has_dropout", False) else None)
         with self._lock:
@@ -232,7 +232,9 @@ class Jitted:
             vec -= lr * grads                                # the optimizer, in numpy
             f.set_params(vec, X, Y)                          # when the Values should see it
         """
-        return self._run("value_grad_and_outputs", args, reduction=reduction, output=output, params=params)
+        result: tuple[float, np.ndarray, Any] = self._run("value_grad_and_outputs", args, reduction=reduction,
+                                                          output=output, params=params)
+        return result
 
     def params(self, *args: Any) -> list[Value]:
         """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.

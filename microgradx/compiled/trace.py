@@ -1,9 +1,10 @@
 """Tracing: record a function of ``Value``\\ s once, as a small readable IR.
 
 ``trace(fn, structure)`` calls ``fn`` once on *placeholder* inputs: ``Value``\\ s whose
-``data`` is unknown (:data:`~microgradx.modes.UNKNOWN`: arithmetic on it gives it back, a comparison,
-``float()`` or ``math.*`` of it raises :class:`~microgradx.modes.TracingError`). While tracing, the engine records structure only (it computes and
-checks nothing), so the call records the graph and nothing else. Each leaf of the
+``data`` is unknown (:data:`~microgradx.modes.UNKNOWN`: arithmetic on it gives it back; a
+comparison, ``float()`` or ``math.*`` of it raises :class:`~microgradx.modes.TracingError`).
+While tracing, the engine records structure only (it computes and checks nothing), so the
+call records the graph and nothing else. Each leaf of the
 recorded graph is one of
 
 * an **input**     -- a placeholder made for one of ``fn``'s arguments (per sample),
@@ -224,7 +225,8 @@ class _Nodes(Sequence[Node]):
 def _placeholder(label: str) -> Value:
     """A Value holding the unknown number, created without ``Value.__init__`` (which wants a number)."""
     v = object.__new__(Value)
-    v.data, v.grad, v.label, v._mark = UNKNOWN, 0.0, label, None
+    v.data = UNKNOWN  # type: ignore[assignment]  # the one place a Value's data is not a float
+    v.grad, v.label, v._mark = 0.0, label, None
     v._op = v._x = v._y = None
     return v
 
@@ -316,7 +318,7 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     return tr
 
 
-def _made_here(node: Value) -> bool:
+def _made_here(node: Any) -> bool:
     """Was ``node`` made by an op while this trace ran? (Its number is unknown; a user-defined op is refused later.)"""
     op = node._op
     return op is not None and (node.data is UNKNOWN or op.user_defined)
@@ -335,7 +337,7 @@ def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
     order: list[Value] = []
     leaf_index: dict[int, int] = {}
     entered, done = object(), object()
-    stack = list(reversed(outputs))
+    stack: list[Any] = list(reversed(outputs))
     pop, push, emit = stack.pop, stack.append, order.append
     while stack:
         node = pop()
@@ -355,7 +357,7 @@ def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
         push(node)
         if node._y is not None:  # explore the first argument first: push it last
             push(node._y)
-        push(node._x)  # type: ignore[arg-type]
+        push(node._x)
     return order, leaf_index
 
 
