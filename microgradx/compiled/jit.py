@@ -111,6 +111,8 @@ class Jitted:
     * ``f.param_vector(*arrays)`` / ``f.set_params(vector, *arrays)`` -- all parameters
       as one numpy vector, in the order of ``f.params(*arrays)``.
     * ``f.trace(*args)`` -- the :class:`Trace`; ``print`` it to read the graph.
+
+    Threads may share one jitted function: its calls run one at a time.
     """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
