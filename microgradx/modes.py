@@ -58,6 +58,9 @@ class Unknown:
     __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = _same
     __hash__ = None  # type: ignore[assignment]
 
+    def __array_ufunc__(self, *_: object, **__: object) -> Any:  # np.exp(x.data) decides on the number too
+        return self._refuse()
+
     def __repr__(self) -> str:
         return "<unknown while tracing>"
 

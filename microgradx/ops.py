@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .modes import Unknown
+
 # exp(x) is finite for x below this (log of the largest float).
 EXP_MAX = 709.782712893384
 
@@ -125,12 +127,12 @@ VALUE: Any = _Backend(
 
 def _value_step(v: Any) -> Any:
     """[v > 0]: a constant where v's number is known; a ``step`` node while jit traces (it is unknown then)."""
-    return _step(v.data) if isinstance(v.data, float) else v._apply(STEP)
+    return v._apply(STEP) if isinstance(v.data, Unknown) else _step(v.data)
 
 
 def _value_sign(v: Any) -> Any:
     """sign(v) = [v > 0] - [-v > 0]: a constant where v's number is known, else two ``step`` nodes."""
-    return _sign(v.data) if isinstance(v.data, float) else v._apply(STEP) - (-v)._apply(STEP)
+    return v._apply(STEP) - (-v)._apply(STEP) if isinstance(v.data, Unknown) else _sign(v.data)
 
 
 def _value_where(cond: Any, a: Any, b: Any) -> Any:

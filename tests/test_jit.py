@@ -181,7 +181,8 @@ def test_a_branch_on_data_while_tracing_is_refused_and_says_what_to_write_instea
     lambda x: x * (2.0 if (x * 2.0).data > 0 else 1.0),      # the number of an op's result
     lambda x: x * float(f"{x.data:.3f}"),                    # a format
     lambda x: x * Value(x.data),                             # a new leaf from the number
-], ids=["bool", "float", "int", "round", "math", "max", "eq", "op-result", "format", "new-leaf"])
+    lambda x: x * np.exp(x.data),                            # a numpy function of the number
+], ids=["bool", "float", "int", "round", "math", "max", "eq", "op-result", "format", "new-leaf", "numpy"])
 def test_every_way_of_reading_a_traced_number_is_refused(read):
     with pytest.raises(TracingError, match="number was read while jit was tracing"):
         jit(read)(X3)

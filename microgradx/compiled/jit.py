@@ -165,8 +165,8 @@ class Jitted:
         return self._program_for(structure)
 
     def _program_for(self, structure: tuple[Any, ...]) -> Program:
-        # A model with dropout traces differently in training mode (refused) and evaluation mode.
-        key = (structure, getattr(self.model, "training", None) if getattr(self.model, "has_dropout", False) else None)
+        # A model may trace differently in training mode (dropout: refused) and evaluation mode.
+        key = (structure, getattr(self.model, "training", None))
         with self._lock:
             prog = self._programs.get(key)
             if prog is None:
