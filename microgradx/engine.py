@@ -28,7 +28,7 @@ import numpy as np
 from . import modes
 from .checks import gradient_error, label_text, number
 from .graph import backward_order
-from .modes import STATE, TracingError, gc_paused, no_grad
+from .modes import STATE, TracingError, enable_grad, gc_paused, no_grad
 from .ops import ADD, FLOAT, LEAKY_RELU, MUL, OPS, POW, RELU, VALUE, VPOW, DomainError, Op, user_op
 
 __all__ = ["Value", "no_grad", "gc_paused", "TracingError", "DomainError"]
@@ -114,7 +114,11 @@ class Value:
                     self.grad = self.grad + (_lift(1.0) if create_graph else 1.0)
                 else:
                     self.grad = _lift(1.0) if create_graph else 1.0
-                _chain_rule(interior, create_graph)
+                if create_graph and not STATE.recording:  # the gradients are graphs, also inside no_grad()
+                    with enable_grad():
+                        _chain_rule(interior, create_graph)
+                else:
+                    _chain_rule(interior, create_graph)
                 if STATE.tracer is None:  # while tracing there are no numbers yet (jit checks each sample's)
                     _check_finite(leaves, create_graph)
             except BaseException as e:

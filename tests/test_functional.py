@@ -180,3 +180,12 @@ def test_grad_of_a_function_returning_a_plain_number_explains_why_it_is_not_zero
 
 def test_grad_of_a_constant_written_with_values_is_zero():
     assert mx.grad(lambda x: x * 0.0 + 1.0)(2.0) == 0.0
+
+
+def test_backward_with_create_graph_inside_no_grad_still_builds_the_gradient_graph():
+    x = Value(2.0)
+    y = x * x * x
+    with mx.no_grad():
+        y.backward(create_graph=True)
+        assert not is_recording()
+    assert x.grad.data == 12.0 and mx.gradients(x.grad, [x]) == [12.0]  # d²(x³)/dx² = 6x
