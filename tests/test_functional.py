@@ -189,3 +189,9 @@ def test_backward_with_create_graph_inside_no_grad_still_builds_the_gradient_gra
         y.backward(create_graph=True)
         assert not is_recording()
     assert x.grad.data == 12.0 and mx.gradients(x.grad, [x]) == [12.0]  # d²(x³)/dx² = 6x
+
+
+def test_gradcheck_of_a_function_that_takes_a_gradient_checks_the_second_derivative():
+    report = mx.gradcheck(lambda x: mx.grad(lambda y: y.tanh() * y)(x), 0.3)
+    t = math.tanh(0.3)  # d²/dx² x·tanh x = 2(1 - t²) - 2x·t(1 - t²)
+    assert report.ok and report.rows[0].analytic == pytest.approx(2 * (1 - t * t) - 2 * 0.3 * t * (1 - t * t))
