@@ -9,13 +9,16 @@ recorded graph is one of
 
 * an **input**     -- a placeholder made for one of ``fn``'s arguments (per sample),
 * a **constant**   -- a number ``fn`` itself introduced (the ``2`` in ``x * 2``),
-* a **parameter**  -- a ``Value`` that existed before the call (an MLP's weights):
-  shared by every sample, and read afresh at every call, since training changes it.
+* a **parameter**  -- a ``Value`` that existed before the call (an MLP's weights, or an
+  ``h = w * 3`` computed before it): shared by every sample, and read afresh at every
+  call, since training changes it; never recomputed from its own inputs.
+* a **constant** too -- a number an op lifted into a Value before the call.
 
 The recorded graph prints in the spirit of JAX's ``make_jaxpr``, one equation
 per op, children before parents (see ``jit.py`` for an example). A Python ``if``
-on a ``Value`` cannot be recorded: the trace would keep one branch for every
-sample, so it raises :class:`~microgradx.engine.TracingError`. Neither can an op
+on a ``Value`` or on its number cannot be recorded: the trace would keep one branch
+for every sample, so it raises :class:`~microgradx.engine.TracingError`. A gradient
+taken inside the function (``mx.grad``) is recorded like any other ops. Neither can an op
 built micrograd's way (``Value(data, (x,), 'sin')`` with a ``_backward`` closure):
 a closure of floats cannot run on a batch.
 
