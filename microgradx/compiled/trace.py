@@ -17,10 +17,10 @@ recorded graph is one of
 The recorded graph prints in the spirit of JAX's ``make_jaxpr``, one equation
 per op, children before parents (see ``jit.py`` for an example). A Python ``if``
 on a ``Value`` or on its number cannot be recorded: the trace would keep one branch
-for every sample, so it raises :class:`~microgradx.engine.TracingError`. A gradient
-taken inside the function (``mx.grad``) is recorded like any other ops. Neither can an op
+for every sample, so it raises :class:`~microgradx.engine.TracingError`. Neither can an op
 built micrograd's way (``Value(data, (x,), 'sin')`` with a ``_backward`` closure):
-a closure of floats cannot run on a batch.
+a closure of floats cannot run on a batch. A gradient taken inside the function
+(``mx.grad``) is recorded as ops like any other.
 
 The IR is compact -- a trace of an MNIST-sized MLP has half a million nodes -- so
 it is kept as numpy arrays: per node its kind, its op (an index into ``ops``) and
