@@ -321,12 +321,6 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     return tr
 
 
-def _made_here(node: Any) -> bool:
-    """Was ``node`` made by an op while this trace ran? (Its number is unknown; a user-defined op is refused later.)"""
-    op = node._op
-    return op is not None and (node.data is UNKNOWN or op.user_defined)
-
-
 def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
     """The traced graph, children before parents, first argument first; and each leaf's position by id.
 
@@ -344,7 +338,10 @@ def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
     pop, push, emit = stack.pop, stack.append, order.append
     while stack:
         node = pop()
-        if not _made_here(node):
+        op = node._op
+        # A leaf of the trace unless an op made it while tracing: then its number is unknown (a user-defined
+        # op is entered too, to be refused by name).
+        if op is None or (node.data is not UNKNOWN and not op.user_defined):
             if id(node) not in leaf_index:
                 leaf_index[id(node)] = len(order)
                 emit(node)
