@@ -17,7 +17,7 @@ import numpy as np
 from .modes import STATE, TracingError
 from .ops import DomainError, Op, gradient_message
 
-__all__ = ["number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "grads",
+__all__ = ["BACKWARD_WHILE_TRACING", "number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "grads",
            "restore", "gradient_error", "table_row"]
 
 _GRAD = attrgetter("grad")
@@ -142,3 +142,9 @@ def gradient_error(root: Any, interior: list[Any], error: BaseException) -> Doma
             grads[id(child)] = grads.get(id(child), 0.0) + share
     return DomainError(f"the backward pass did not give finite gradients ({error}); every leaf's grad is as it was. "
                        "Rescale the inputs, or look for a value near a point where a derivative is infinite.")
+
+
+BACKWARD_WHILE_TRACING = (
+    "backward() was called while jit was tracing: the gradients would be numbers computed from placeholders. "
+    "Inside a jitted function take gradients with mx.grad(f)(x) (traced too); for the parameters' gradients "
+    "call jitted.value_and_grad(...) outside it.")

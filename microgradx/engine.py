@@ -36,7 +36,7 @@ import numpy as np
 from . import checks, compat, fastpath, modes, ops
 from .checks import number
 from .graph import Scope, backward_order
-from .modes import STATE, TracingError, gc_paused, no_grad
+from .modes import STATE, TracingError, enable_grad, gc_paused, no_grad
 from .ops import FLOAT, OPS, VALUE, DomainError, Op
 
 __all__ = ["Value", "Constant", "no_grad", "gc_paused", "TracingError", "DomainError"]
@@ -84,6 +84,8 @@ class Value:
         nodes start from 0. If a gradient is not a finite number a :class:`DomainError`
         names the op where it went wrong, and every leaf's ``grad`` is left as it was.
         """
+        if STATE.tracer is not None and not create_graph:
+            raise TracingError(checks.BACKWARD_WHILE_TRACING)
         with gc_paused():
             interior, leaves = backward_order(self)
             for node in interior:  # recomputed from 0; leaves keep theirs (they accumulate)
@@ -92,11 +94,15 @@ class Value:
             try:
                 one = _lift(1.0) if create_graph else 1.0
                 self.grad = self.grad + one if self._x is None else one
-                if create_graph or not fastpath.ENABLED:
-                    _chain_rule(interior, create_graph)
+                if create_graph:
+                    with enable_grad():  # the gradients are graphs, also inside no_grad()
+                        _chain_rule(interior, True)
+                elif fastpath.ENABLED:
+                    fastpath.chain_rule(interior)  # the same loop as _chain_rule, written out for floats
                 else:
-                    fastpath.chain_rule(interior)  # the same loop, written out for floats
-                checks.finite_gradients(leaves, create_graph)
+                    _chain_rule(interior, False)
+                if STATE.tracer is None:  # while tracing there are no numbers yet (jit checks each sample's)
+                    checks.finite_gradients(leaves, create_graph)
             except BaseException as e:
                 if checks.restore(leaves, before, e):  # it failed on `p.grad = None`, now 0: once more
                     return self.backward(create_graph)
@@ -125,12 +131,13 @@ class Value:
 
     def _apply(self, op: Op, other: Value | None = None) -> Value:
         """Run the row ``op`` on ``self`` (and ``other``), checked by the table, and record the node."""
-        x, y = self.data, None if other is None else other.data
-        if type(x) is not float or (other is not None and type(y) is not float):
-            x, y = checks.float_data(self), None if other is None else checks.float_data(other)
-        if modes.unusual and STATE.tracer is not None:  # jit records structure only: no numbers to check
-            data = math.nan
+        data: Any
+        if modes.unusual and STATE.tracer is not None:  # jit records structure only: no numbers yet
+            data = modes.UNKNOWN  # arithmetic gives it back; reading it (if, float, math.*) raises TracingError
         else:
+            x, y = self.data, None if other is None else other.data
+            if type(x) is not float or (other is not None and type(y) is not float):
+                x, y = checks.float_data(self), None if other is None else checks.float_data(other)
             try:
                 data = op.evaluate(x) if y is None else op.evaluate(x, y)
             except DomainError as e:

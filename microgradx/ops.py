@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .modes import Unknown
+
 # exp(x) is finite for x below this (log of the largest float).
 EXP_MAX = 709.782712893384
 
@@ -120,9 +122,26 @@ VALUE: Any = _Backend(
     exp=lambda v: v.exp(), log=lambda v: v.log(), log1p=lambda v: (v + 1.0).log(), tanh=lambda v: v.tanh(),
     sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
     abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
-    sign=lambda v: _sign(v.data), step=lambda v: _step(v.data), where=_where,
+    sign=lambda v: _value_sign(v), step=lambda v: _value_step(v), where=lambda c, a, b: _value_where(c, a, b),
     maximum=lambda v, c: (v - c).relu() + c,  # max(v, c) for a constant c
 )
+
+
+def _value_step(v: Any) -> Any:
+    """[v > 0]: a constant where v's number is known; a ``step`` node while jit traces (it is unknown then)."""
+    return v._apply(STEP) if isinstance(v.data, Unknown) else _step(v.data)
+
+
+def _value_sign(v: Any) -> Any:
+    """sign(v) = [v > 0] - [-v > 0]: a constant where v's number is known, else two ``step`` nodes."""
+    return v._apply(STEP) - (-v)._apply(STEP) if isinstance(v.data, Unknown) else _sign(v.data)
+
+
+def _value_where(cond: Any, a: Any, b: Any) -> Any:
+    """``a if cond else b``; for a traced step ``cond`` (0 or 1) it is b + cond·(a - b), recorded."""
+    if isinstance(cond, (bool, int, float)):
+        return a if cond else b
+    return b + cond * (a - b)
 
 
 # --------------------------------------------------------------------- the table
@@ -383,7 +402,7 @@ LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, method="le
                  param_name="slope",
                  default=0.01, kinks=(0.0,), activation=True,
                  forward=lambda m, x, p: m.where(x > 0, x, p * x),
-                 local=lambda m, out, x, p: (m.where(x > 0, 1.0, p),),
+                 local=lambda m, out, x, p: (m.where(m.step(x), 1.0, p),),  # step, so a traced x is recorded
                  local_text=("1 if {x} > 0 else {p}",),
                  doc="x if x > 0 else p·x: d/dx = 1 if x > 0 else p")
 SOFTPLUS = _op(name="softplus", symbol="softplus", arity=1, method="softplus", activation=True,
@@ -402,6 +421,15 @@ COS = _op(name="cos", symbol="cos", arity=1, method="cos",
           forward=lambda m, x: m.cos(x),
           local=lambda m, out, x: (-m.sin(x),),
           local_text=("-sin({x})",), doc="cos x: d/dx = -sin x")
+
+
+# Not a row of OPS (no function of that name is offered): the step [x > 0] of which the derivatives of relu,
+# abs and leaky_relu are made. Eagerly it is a constant 0 or 1; it becomes a node only when jit traces a
+# gradient (mx.grad inside jit), where x's number is unknown and a constant would freeze one branch.
+STEP = Op(name="step", symbol="step", arity=1, method="", kinks=(0.0,),
+          forward=lambda m, x: m.step(x),
+          local=lambda m, out, x: (0.0,),
+          local_text=("0",), doc="[x > 0]: 1 if x > 0 else 0; d/dx = 0 (away from 0)")
 
 
 def _describe(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:
