@@ -17,8 +17,8 @@ import numpy as np
 from .modes import STATE, TracingError
 from .ops import DomainError, Op, gradient_message
 
-__all__ = ["BACKWARD_WHILE_TRACING", "number", "float_data", "label_text", "refuse_conversion", "compared", "finite_gradients", "grads",
-           "restore", "gradient_error", "table_row"]
+__all__ = ["BACKWARD_WHILE_TRACING", "number", "float_data", "label_text", "refuse_conversion", "compared",
+           "finite_gradients", "grads", "restore", "gradient_error", "table_row"]
 
 _GRAD = attrgetter("grad")
 _INT_LIMIT = 2 ** 1023  # ints below this in size convert to a finite float
