@@ -561,7 +561,7 @@ def test_the_generator_draws_every_row_of_the_op_table_dense_blocks_and_constant
     seen: set[str] = set()
     shapes: set[str] = set()
 
-    @settings(max_examples=150, derandomize=True, database=None, deadline=None)
+    @settings(max_examples=400, derandomize=True, database=None, deadline=None)
     @given(programs())
     def collect(prog: Program) -> None:
         seen.update(prog.ops_used())
