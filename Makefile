@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 EXTRAS ?= test,site
 comma  := ,
 
-.PHONY: setup demo test viz notebooks notebook-outputs bench lint dot clean site site-test
+.PHONY: setup demo test test-fast viz notebooks notebook-outputs bench lint dot clean site site-test
 
 # $(call installed,EXTRAS): a stamp file that exists once the package is installed with those extras.
 # (Always with a suffix -- "base" for no extras: a pattern rule's % never matches an empty stem.)
@@ -55,6 +55,10 @@ demo: dot
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The same tests without the slow ones (browsers, notebooks, the site, make dry-runs): for quick work.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 viz: dot
 	$(call install,)

@@ -5,7 +5,7 @@ table (``Value._apply`` runs a row, ``backward()``'s loop reads ``op.local``); t
 module repeats three rows -- ``x + y``, ``x · y``, ``relu(x)`` -- and the float chain
 rule without the generic machinery (no domain check to call, no tuple of local
 derivatives to build, no method call per node). A training step of an MLP is almost
-only these three ops, so they are worth writing out; ``tests/test_fastpath.py``
+only these three ops, so they are worth writing out; ``tests/core/test_fastpath.py``
 holds each one equal to its row (values, gradients, ±0, and inf/nan going to the
 checked path). Every node is built by :func:`node`, the one place that makes a
 ``Value`` without running its constructor.

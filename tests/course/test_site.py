@@ -17,7 +17,7 @@ import pytest
 import microgradx.draw.wasm as wasm
 from microgradx import Value, draw_dot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
