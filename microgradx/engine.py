@@ -72,7 +72,9 @@ class Value:
         self._op = self._x = self._y = None
         if label:
             self.label = checks.label_text(label)
-        if not compat.record_user_op(self, _children, _op):  # micrograd's Value(data, (x, y), 'op') is a node
+        if _children and compat.record_user_op(self, _children, _op):
+            return  # micrograd's Value(data, (x, y), 'op'): a node of the user's own op
+        if modes.unusual:  # while jit traces, a new leaf is a constant of the trace
             _register_leaf(self)
 
     # ---------------------------------------------------------------- the chain rule
