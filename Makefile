@@ -86,7 +86,7 @@ lint: setup
 	$(BIN)/ruff check microgradx tests benchmarks notebooks site
 	$(BIN)/mypy microgradx site
 	# The benchmarks call untyped libraries (torch, jax, micrograd): strict, less what those make impossible.
-	MYPYPATH=benchmarks $(BIN)/mypy --allow-untyped-calls --allow-untyped-decorators --no-warn-return-any benchmarks
+	MYPYPATH=benchmarks $(BIN)/mypy --allow-untyped-calls --allow-untyped-decorators --no-warn-return-any --no-warn-unused-ignores benchmarks
 
 # The course in the browser: a static JupyterLite site in _site/ (Pyodide, the notebooks, the gallery).
 # Every asset is local and hash-checked; `make site SITE_PYODIDE=cdn` loads Pyodide from its CDN instead.
