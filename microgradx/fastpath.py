@@ -19,38 +19,58 @@ op to the engine's checked path (``Value._apply``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from . import modes
 from .ops import ADD, FLOAT, MUL, RELU, Op
-
-if TYPE_CHECKING:
-    from .engine import Operand, Value
 
 __all__ = ["node", "add", "mul", "relu", "chain_rule", "ENABLED"]
 
 #: Read by ``Value.backward``: False runs the engine's generic loop for floats too (the tests compare the two).
 ENABLED = True
 
+
+
+_N = TypeVar("_N")
+
+
+class Node(Protocol):
+    """What the fast paths read and write of a node (``engine.Value`` is one; this module does not import it)."""
+
+    data: Any
+    grad: Any
+    _op: Op | None
+    _x: Any
+    _y: Any
+    _mark: object
+
+    def _apply(self: _N, op: Op, other: Any = None) -> _N: ...
+
+
+Value = TypeVar("Value", bound=Node)  # the engine's class, whatever builds: each op returns its own kind
+Operand = Any  # a Value or a number (engine.Operand)
+
 _new = object.__new__
 # Set by engine.py through bind(): the class ``node`` builds, and engine._lift (this module is imported first).
-_Value: type[Value] = None  # type: ignore[assignment]
-_lift: Callable[[Operand], Value] = None  # type: ignore[assignment]
+_Value: type[Any] = None  # type: ignore[assignment]
+_lift: Callable[[Operand], Any] = None  # type: ignore[assignment]
 
 
-def bind(value_class: type[Value], lift: Callable[[Operand], Value]) -> None:
+def bind(value_class: type[Any], lift: Callable[[Operand], Any]) -> None:
     """Tell this module which class to build and how numbers are lifted (engine.py calls it once)."""
     global _Value, _lift
     _Value, _lift = value_class, lift
 
 
-def node(data: float, op: Op | None, x: Value | None, y: Value | None, kind: type[Value] | None = None) -> Value:
+def node(data: float, op: Op | None, x: Node | None, y: Node | None, kind: type[Any] | None = None) -> Any:
     """A new node holding ``data``, made by ``op`` from ``x`` (and ``y``): no checks, the caller made them.
 
     One store a line: a tuple assignment of six costs about 15% more, and this is the
     line every op of a training step runs.
     """
-    out: Value = _new(kind or _Value)  # (``kind``: a subclass, engine.Constant)
+    out = _new(kind or _Value)  # (``kind``: a subclass, engine.Constant)
     out.data = data
     out.grad = 0.0
     out._mark = None
@@ -64,9 +84,9 @@ def node(data: float, op: Op | None, x: Value | None, y: Value | None, kind: typ
 # numpy scalar (say a float32 a user put in ``data``) gives numpy's own True, which is not ``True``.
 
 
-def add(self: Value, other: Operand) -> Value:
+def add(self: Value, other: Value | float | int | np.number[Any]) -> Value:
     """``x + y``, the row ``ADD`` written out: out = x + y."""
-    y: Value = other if type(other) is _Value else _lift(other)
+    y: Value = other if type(other) is _Value else _lift(other)  # type: ignore[assignment]  # a runtime test
     try:
         data = self.data + y.data
     except TypeError:  # data that is not a number: the checked path says what is wrong
@@ -83,9 +103,9 @@ def add(self: Value, other: Operand) -> Value:
     return out
 
 
-def mul(self: Value, other: Operand) -> Value:
+def mul(self: Value, other: Value | float | int | np.number[Any]) -> Value:
     """``x · y``, the row ``MUL`` written out: out = x · y."""
-    y: Value = other if type(other) is _Value else _lift(other)
+    y: Value = other if type(other) is _Value else _lift(other)  # type: ignore[assignment]  # a runtime test
     try:
         data = self.data * y.data
     except TypeError:
