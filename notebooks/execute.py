@@ -18,13 +18,25 @@ from microgradx.files import write_atomic
 HERE = Path(__file__).resolve().parent
 
 
+# Run first, then dropped: progress bars as text, not widgets. A stored widget is only its first frame
+# ("0%") when the notebook is opened again; stored text ends at the bar's last frame ("100%").
+TEXT_BARS = "import tqdm.auto, tqdm.std\ntqdm.auto.tqdm = tqdm.std.tqdm"
+
+
 def execute(path: Path) -> None:
     """Run ``path`` in a fresh kernel from its own folder and write it back with its outputs."""
     nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(TEXT_BARS))
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute()
+    del nb.cells[0]
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)  # timestamps: they would change every run
+        if cell.cell_type == "code":  # numbered from 1 again, as if the set-up cell had not run
+            cell.execution_count -= 1
+            for out in cell.outputs:
+                if out.get("execution_count"):
+                    out["execution_count"] -= 1
     write_atomic(path, nbformat.writes(nb).encode() + b"\n")
 
 
