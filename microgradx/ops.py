@@ -352,13 +352,26 @@ VPOW = _op(name="vpow", symbol="^", arity=2, form="infix", method="__pow__",
 def _vpow_local(m: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """(∂/∂x, ∂/∂y) of x^y = (y·x^(y-1), x^y·ln x). At x = 0 (y > 0) x^y is 0 near y, so ∂/∂y = 0 (the limit
     torch and JAX take), and ∂/∂x = y·0^(y-1): 0 for y > 1, 1 for y = 1, infinite for y < 1."""
-    if m is VALUE:  # recorded as a graph (no branch on a number that jit may not know): x > 0 is required here
+    if m is VALUE:  # recorded as a graph, to be differentiated again
+        if not isinstance(x.data, Unknown) and x.data == 0.0:
+            return _vpow_local_at_zero(x, y)
         return y * x ** (y - 1.0), out * m.log(x)
     positive = x > 0
     base = m.where(positive, x, 1.0)  # ln x and x^(y-1) are taken only where x > 0
     at_zero = m.where(y > 1, 0.0, m.where(y == 1, 1.0, math.inf))
     return m.where(positive, y * base ** (y - 1.0), at_zero), m.where(positive, out * m.log(base), 0.0)
 
+
+
+def _vpow_local_at_zero(x: Any, y: Any) -> tuple[Any, Any]:
+    """The local derivatives of 0^y as a graph. For y > 1, ∂/∂x = y·x^(y-1) (0 here) and ∂/∂y = 0, which
+    stay right when differentiated again (x^y·ln x and its derivatives tend to 0). For y <= 1 the
+    derivatives of ∂/∂y are infinite at x = 0: refused, never a silently wrong 0."""
+    if y.data > 1.0:
+        return y * x ** (y - 1.0), 0.0
+    raise DomainError(f"x ** y with x = 0 and y = {y.data!r}: its derivative as a graph (backward(create_graph=True), "
+                      "grad of grad) is infinite at x = 0 for y <= 1. Keep the base away from 0, or use "
+                      "backward() without create_graph for the first derivative.", VPOW, (0.0, float(y.data)))
 
 # Unary ops.
 NEG = _op(name="neg", symbol="neg", arity=1, method="__neg__",

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import microgradx as mx
-from microgradx import OPS, Value
+from microgradx import OPS, DomainError, Value
 from tests.oracle import ORACLE
 
 
@@ -95,3 +95,20 @@ def test_create_graph_gives_values_even_where_no_gradient_flows():
     out.backward(create_graph=True)
     assert isinstance(x.grad, Value) and x.grad.data == 0.0
     assert isinstance(y.grad, Value) and y.grad.data == 3.0
+
+
+def test_zero_to_a_value_power_above_one_differentiates_twice_to_its_limits():
+    x, y = Value(0.0), Value(2.5)
+    (x ** y).backward(create_graph=True)
+    dx, dy = x.grad, y.grad
+    assert (dx.data, dy.data if isinstance(dy, Value) else dy) == (0.0, 0.0)
+    x.grad = y.grad = 0.0
+    dx.backward()  # d/dx y·x^(y-1) = y(y-1)·x^(y-2) -> 0 and d/dy -> 0 at x = 0 for y > 2
+    assert (x.grad, y.grad) == (0.0, 0.0)
+
+
+def test_zero_to_a_value_power_at_most_one_refuses_a_derivative_graph_instead_of_a_wrong_zero():
+    x, y = Value(0.0), Value(0.75)
+    with pytest.raises(DomainError, match="infinite at x = 0 for y <= 1"):
+        (x ** y).backward(create_graph=True)
+
