@@ -8,6 +8,7 @@ Each notebook is written atomically, and only after all of its cells ran without
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import nbclient
@@ -43,8 +44,9 @@ def execute(path: Path) -> None:
 def main(names: list[str]) -> int:
     paths = [HERE / n for n in names] if names else sorted(HERE.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
-        print(f"running {path.name} ...", flush=True)
+        started = time.perf_counter()
         execute(path)
+        print(f"{path.name}: {time.perf_counter() - started:.1f} s, {path.stat().st_size / 1000:.0f} kB", flush=True)
     return 0
 
 
