@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from ..draw.animate import animate_backward
-from ..draw.dot import DEFAULT_MAX_NODES, RENDERED, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..draw.dot import (
+    DEFAULT_MAX_NODES,
+    MAX_PNG_WIDTH,
+    RENDERED,
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    draw_dot,
+    save,
+)
 from ..draw.style import THEMES
 from ..engine import Value
 from ..ops import DomainError
@@ -100,6 +108,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
         p.add_argument("--theme", default="light", choices=sorted(THEMES),
                        help="colours: light, dark, or print (black on white, for handouts)"),
         p.add_argument("--fontsize", type=fontsize, default=11.0, help="text size in points, 4 to 72 (default: 11)"),
+        p.add_argument("--width", type=positive_int, default=None, metavar="PIXELS",
+                       help="a .png output exactly this many pixels wide, e.g. 1920 for a slide (text stays sharp)"),
         p.add_argument("--max-nodes", type=positive_int, default=DEFAULT_MAX_NODES,
                        help=f"refuse graphs with more drawn nodes (default: {DEFAULT_MAX_NODES})"),
     ]
@@ -190,6 +200,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if kind in RENDERED or args.steps:
         need_dot("drawing to " + (args.output if kind in RENDERED else args.steps),
                  also="; or write the DOT source alone with -o NAME.dot" if kind in RENDERED else "")
+    if args.width is not None:
+        if kind != "png":
+            raise UsageError(f"--width sets a PNG's size in pixels; {args.output!r} is .{kind}: write a .png "
+                             "(an SVG or PDF scales without loss)")
+        if args.width > MAX_PNG_WIDTH:
+            raise UsageError(f"--width {args.width}: at most {MAX_PNG_WIDTH} pixels")
     writable_file(args.output, "drawing")
     if args.steps:
         writable_file(args.steps, "step-by-step page")
@@ -199,7 +215,7 @@ def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
     """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
     style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
     graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-    written = [save(graph, args.output)]
+    written = [save(graph, args.output, width=args.width)]
     if args.steps:
         written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
                                         **style))

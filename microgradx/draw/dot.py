@@ -73,10 +73,16 @@ class Graph(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no types
         values = {**dict(_attributes or {}), **attrs}
         target[kw].update({k: v if isinstance(v, str) else str(v) for k, v in values.items() if v is not None})
 
-    def save(self, filename: Any = None, directory: Any = None, *, skip_existing: bool | None = False) -> str:
-        """Write the picture for ``.svg``/``.png``/``.pdf``... names; the DOT source otherwise (as graphviz)."""
-        if filename is not None and directory is None and not skip_existing and _format_of(filename) in RENDERED:
-            return str(save(self, filename))
+    def save(self, filename: Any = None, directory: Any = None, *, skip_existing: bool | None = False,
+             width: int | None = None) -> str:
+        """Write the picture for ``.svg``/``.png``/``.pdf``... names; the DOT source otherwise (as graphviz).
+
+        ``width`` (pixels, ``.png`` only): a PNG exactly that wide, e.g. ``save("x.png", width=1920)``."""
+        if width is not None or (filename is not None and directory is None and not skip_existing
+                                 and _format_of(filename) in RENDERED):
+            if directory is not None:
+                filename = Path(directory) / filename
+            return str(save(self, filename, width=width))
         return str(super().save(filename, directory=directory, skip_existing=skip_existing))
 
     def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
@@ -370,9 +376,12 @@ def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
     return render(graph.source, format)
 
 
-def save(graph: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
+def save(graph: graphviz.Digraph, path: str | os.PathLike[str], *, width: int | None = None) -> Path:
     """Write ``graph`` to ``path``, the format from the suffix: ``.svg``, ``.png``, ``.pdf`` (or ``.dot`` source).
 
+    ``width`` (pixels, ``.png`` only) makes the PNG exactly that wide, e.g. 1920 for a
+    full-HD slide: the picture is drawn at ``dpi = 72 × width / (the SVG's width in pt)``,
+    so text stays crisp instead of being scaled up; the SVG and the layout do not change.
     Written atomically (a half-written file is never left behind) and with no stray DOT
     file next to it, unlike ``Digraph.render``. Returns the path.
     """
@@ -380,8 +389,50 @@ def save(graph: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
         raise TypeError(f"save() writes a drawing: pass draw_dot(value), got {type(graph).__name__}")
     target = Path(path)
     kind = _format_of(target) or "svg"
+    if width is not None:
+        check_width(width, kind)
     if kind in ("dot", "gv"):
         return write_atomic(target, graph.source.encode("utf-8"))
     if kind not in RENDERED:
         raise ValueError(f"cannot tell the format of {str(target)!r} from its suffix: use .svg, .png, .pdf or .dot")
-    return write_atomic(target, render_bytes(graph, kind))
+    return write_atomic(target, render_bytes(graph, kind) if width is None else png_of_width(graph, width))
+
+
+MAX_PNG_WIDTH = 20_000  # pixels: past this Graphviz's cairo renderer runs out of memory or silently scales down
+
+
+def check_width(width: object, kind: str) -> None:
+    """A PNG width must be a whole number of pixels, 1 to :data:`MAX_PNG_WIDTH`, and the file a ``.png``."""
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_PNG_WIDTH:
+        raise ValueError(f"width must be a whole number of pixels from 1 to {MAX_PNG_WIDTH}, got {width!r}")
+    if kind != "png":
+        raise ValueError(f"width= sets a PNG's size in pixels; this file is .{kind}: save as .png, or leave width "
+                         "out (an SVG or PDF scales without loss)")
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels, from its header (the IHDR chunk right after the signature)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) < 24:
+        raise ValueError("Graphviz returned no PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def png_of_width(graph: graphviz.Digraph, width: int) -> bytes:
+    """The PNG of ``graph``, exactly ``width`` pixels wide (see :func:`save`).
+
+    ``dot`` rounds the pixel size of a drawing drawn at a given dpi, so the dpi is
+    corrected by the pixels found off (at most a few tries; each is one render).
+    """
+    sharp = graph.copy()
+    sharp.graph_attr.pop("dpi", None)  # a dpi of the user's own would change the size measured here
+    points = natural_size(render(sharp.source, "svg").decode("utf-8"))[0] * 3 / 4
+    dpi = 72 * width / points
+    png = b""
+    for _ in range(4):
+        sharp.graph_attr["dpi"] = f"{dpi:.6f}"
+        png = render(sharp.source, "png")
+        got = png_size(png)[0]
+        if got == width:
+            return png
+        dpi *= width / got if abs(got - width) > 1 else 1 + (width - got) / (2 * width)
+    raise ValueError(f"Graphviz drew the PNG {png_size(png)[0]} pixels wide, not {width}: try another width")
