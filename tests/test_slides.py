@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import struct
 
 import pytest
 
 from microgradx.cli import main
+from microgradx.draw.animate import animation_html, backward_steps
 from microgradx.draw.dot import draw_dot, save
+from microgradx.engine import Value
 from microgradx.examples import neuron
+from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 NEURON = ["tanh(x1*w1 + x2*w2 + b)", "--set", "x1=2", "--set", "w1=-3", "--set", "x2=0", "--set", "w2=1",
@@ -72,3 +77,61 @@ def test_the_cli_draws_a_png_of_the_width_asked(tmp_path, capsys):
 def test_the_cli_refuses_a_width_for_an_svg(tmp_path, capsys):
     assert main(["draw", *NEURON, "-o", str(tmp_path / "n.svg"), "--width", "1920"]) == 2
     assert "--width sets a PNG's size" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- leaves as written, one direction per graph
+
+
+def leaf_positions(g) -> dict[str, float]:
+    """Each leaf box's place across the flow, read from ``dot -Tjson`` (x for top-to-bottom, y for left-to-right)."""
+    across = 0 if g.graph_attr["rankdir"] in ("TB", "BT") else 1
+    out = {}
+    for obj in json.loads(g.pipe(format="json"))["objects"]:
+        name = re.search(r"<td><b>([^<]*)</b></td>", obj.get("label", ""))
+        if name and "pos" in obj:
+            out[name.group(1)] = float(obj["pos"].split(",")[across])
+    return out
+
+
+@needs_dot
+@pytest.mark.parametrize("view", ["forward", "backward"])
+def test_the_neurons_leaves_stand_in_the_order_the_formula_writes_them(view):
+    where = leaf_positions(draw_dot(neuron(), view=view))
+    xs = [where[name] for name in ("x1", "w1", "x2", "w2")]
+    assert xs == sorted(xs) and len(set(xs)) == 4
+    assert where["x1*w1"] < where["x2*w2"]
+
+
+def wide() -> Value:
+    level = [Value(float(i), label=f"x{i}") for i in range(16)]
+    while len(level) > 1:
+        level = [a + b for a, b in zip(level[::2], level[1::2])]
+    return level[0]
+
+
+def long() -> Value:
+    x = Value(0.5, label="x")
+    for _ in range(12):
+        x = (x * 0.9).tanh()
+    return x
+
+
+@pytest.mark.parametrize("make", [neuron, wide, long, lambda: chain_rule_example()[-1]])
+def test_every_view_of_one_graph_runs_in_one_direction(make):
+    root = make()
+    if root.grad == 0:  # (the neuron comes differentiated)
+        root.backward()
+    directions = {draw_dot(root).graph_attr["rankdir"], draw_dot(root, view="backward").graph_attr["rankdir"]}
+    directions |= {frame.graph_attr["rankdir"] for frame in backward_steps(root)}
+    assert len(directions) == 1
+
+
+@needs_dot
+def test_the_player_page_runs_in_the_direction_of_the_still_drawings():
+    root = long()
+    root.backward()
+    rankdir = draw_dot(root).graph_attr["rankdir"]
+    page = animation_html(root)
+    svg = draw_dot(root, view="backward", rankdir=rankdir).pipe(format="svg").decode()
+    width = re.search(r'<svg width="(\d+)pt"', svg).group(1)
+    assert f'<svg width="{width}pt"' in page  # laid out the same way, so equally wide

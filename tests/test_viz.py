@@ -203,7 +203,7 @@ def test_same_graph_built_twice_gives_byte_identical_source():
     assert sources[0] == sources[1]
 
 
-def test_node_ids_follow_the_topological_order_not_object_ids():
+def test_node_ids_follow_the_written_order_not_object_ids():
     *_, L = chain_rule_example()
     ids = node_ids(draw_dot(L).source)
     assert ids[0] == "n0"

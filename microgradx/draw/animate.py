@@ -126,9 +126,13 @@ def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[An
 
 
 def _prepare(root: Node, options: DrawOptions) -> Scene:
-    """Count the nodes before any per-step work (the final drawing fixes the layout): the scene every frame shares."""
+    """Count the nodes before any per-step work (the final drawing fixes the layout): the scene every frame shares,
+    laid out along the direction ``draw_dot`` picks for this graph (every frame, the page and its poster alike)."""
     scene = Scene(flow_within(root, options), options)
     scene.check_size()
+    if options.rankdir == "auto":
+        final = Frame(backward=True, show_grad=options.show_grad)
+        scene.options = options.with_rankdir(Drawer(scene, final, tooltips=False).final_rankdir())
     return scene
 
 
@@ -153,9 +157,7 @@ def backward_steps(root: Node, rankdir: str = "auto", *, max_nodes: int = DEFAUL
 
 
 def _steps(scene: Scene) -> Iterator[Graph]:
-    """The frames of :func:`backward_steps`, all laid out along the direction the first one picks."""
-    if scene.options.rankdir == "auto":
-        scene.options = scene.options.with_rankdir(Drawer(scene, _replay_frame(), tooltips=False).final_rankdir())
+    """The frames of :func:`backward_steps`, all laid out along the direction :func:`_prepare` picked."""
     flow = scene.flow
     for stage, grads, processed, total in stages(flow, scene.cplan.unit_of):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)

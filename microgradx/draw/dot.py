@@ -16,7 +16,7 @@ or one box per layer, instead. The layout direction fits the graph's shape (see
 ``style``); ``fontsize=``, ``theme=`` and Graphviz's own ``g.attr(...)``,
 ``g.node_attr``, ``g.edge_attr``, ``g.graph_attr`` restyle a drawing.
 
-Node ids come from the topological order (``n0``, ``n1``, ...), never from
+Node ids come from the order the expression was written (``n0``, ``n1``, ...), never from
 ``id()``, so the same graph always gives byte-identical DOT source.
 """
 
@@ -272,7 +272,9 @@ class Drawer:
         return g
 
     def final_rankdir(self) -> str:
-        """The direction ``rankdir='auto'`` picks for this drawing."""
+        """The direction ``rankdir='auto'`` picks for this graph: the one that fits its *backward* view (edge
+        labels and all) on a slide, so the forward view, the backward view and the player of one graph run the
+        same way."""
         return choose_rankdir(self.sketch(), NODESEP * 72, RANKSEP * 72)
 
     def sketch(self) -> Sketch:
@@ -293,26 +295,31 @@ class Drawer:
             side_by_side = (sum(max(c.width(fs) for c in r) for r in cells) + extra * 3,
                             h * max(len(r) for r in cells))
             sk.node(t.key, *stacked, top_to_bottom=side_by_side)
-        for tail, head, label in self.edge_list():
+        for tail, head, label in self.edge_list(backward=True):
             size = None if label is None else (max(text_width(line, fs) for line in label),
                                                text_height("\n".join(label), fs))
             sk.edge(tail, head, size)
         return sk
 
-    def edge_list(self) -> list[tuple[str, str, tuple[str, ...] | None]]:
-        """Every drawn edge ``(tail, head, label lines)``: the expanded graph's, or the collapsed one's."""
-        scene = self.scene
+    def edge_list(self, backward: bool | None = None) -> list[tuple[str, str, tuple[str, ...] | None]]:
+        """Every drawn edge ``(tail, head, label lines)``: the expanded graph's, or the collapsed one's; with
+        ``backward``, labelled as the backward view labels them, whichever view this is."""
+        scene, texts = self.scene, self.texts
+        backward = self.frame.backward if backward is None else backward
         if self.options.collapse is not None:
+            if backward and self.options.show_grad:
+                return [(p.tail, p.head, (texts.share(p.edges)[0],) if p.edges is not None
+                         else self.tables.pair_label(p)[0]) for p in scene.pairs]
             return [(p.tail, p.head, self.tables.pair_label(p)[0]) for p in scene.pairs]
-        return [(scene.ids[d.child], scene.ids[parent] + "op", self.boxes.edge_label(d))
-                for parent in scene.flow.order for d in scene.flow.out_of[parent]]
+        return [(scene.ids[d.child], scene.ids[parent] + "op", tuple(t for t in texts.edge(d) if t is not None)
+                 if backward else None) for parent in scene.flow.order for d in scene.flow.out_of[parent]]
 
     # ---------------------------------------------------------------- the expanded view
 
     def _expanded(self, g: Graph) -> None:
         """Value boxes (inside a cluster per nn neuron, per layer) and one labelled edge per argument."""
         bodies, nest_in, cluster_of = self.clusters()
-        for node in self.scene.flow.order:
+        for node in self.scene.declared():
             key = cluster_of.get(node)
             self.boxes.box(g if key is None else bodies[key], node)
         # Subgraphs copy their body when attached: neurons into layers first, then layers into the graph.
@@ -326,17 +333,18 @@ class Drawer:
     def _expanded_edges(self, g: Graph) -> None:
         """One edge per argument, from the argument's box to its user's op node."""
         boxes, scene = self.boxes, self.scene
-        k = 0
-        for parent in scene.flow.order:
-            for d in scene.flow.out_of[parent]:
-                label = boxes.edge_label(d)
-                eid = f"e{k}" if boxes.slots else None
-                if eid is not None and label is not None and len(label) > 1:
-                    label = (label[0], boxes.layout.get(eid, label[1]))
-                boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
-                           active=parent is self.frame.current and self.texts.flowed(parent),
-                           state="unknown" if label is not None and "?" in label[-1] else "final")
-                k += 1
+        # Edge ids follow the topological order (the player's slots do too); edges are declared in the order
+        # the expression was written, so that dot places x1 before w1 before x2 ...
+        edges = enumerate((p, d) for p in scene.flow.order for d in scene.flow.out_of[p])
+        position = {n: i for i, n in enumerate(scene.declared())}
+        for k, (parent, d) in sorted(edges, key=lambda e: (position[e[1][0]], e[1][1].position)):
+            label = boxes.edge_label(d)
+            eid = f"e{k}" if boxes.slots else None
+            if eid is not None and label is not None and len(label) > 1:
+                label = (label[0], boxes.layout.get(eid, label[1]))
+            boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
+                       active=parent is self.frame.current and self.texts.flowed(parent),
+                       state="unknown" if label is not None and "?" in label[-1] else "final")
 
     def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Node, str]]:
         """A cluster per nn neuron, inside one per layer (when there is more than one, or it is named)."""
