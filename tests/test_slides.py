@@ -12,8 +12,10 @@ import pytest
 from microgradx.cli import main
 from microgradx.draw.animate import animation_html, backward_steps
 from microgradx.draw.dot import draw_dot, save
+from microgradx.draw.style import THEMES
 from microgradx.engine import Value
 from microgradx.examples import neuron
+from microgradx.graph import topological_order
 from tests.graphs import chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -135,3 +137,71 @@ def test_the_player_page_runs_in_the_direction_of_the_still_drawings():
     svg = draw_dot(root, view="backward", rankdir=rankdir).pipe(format="svg").decode()
     width = re.search(r'<svg width="(\d+)pt"', svg).group(1)
     assert f'<svg width="{width}pt"' in page  # laid out the same way, so equally wide
+
+
+# ---------------------------------------------------------------- highlight: one term of the chain rule
+
+
+def named(root: Value, label: str) -> Value:
+    return next(n for n in topological_order(root) if n.label == label)
+
+
+def edge_attrs(source: str) -> dict[tuple[str, str], str]:
+    """Each edge's attribute list in the DOT source, by (tail, head) node ids."""
+    return {(m.group(1), m.group(2)): m.group(3) for m in re.finditer(r"\t(\w+) -> (\w+) \[(.*)\]", source)}
+
+
+def box_of(source: str, label: str) -> str:
+    """The DOT line of the box whose name cell is ``label``."""
+    return next(line for line in source.splitlines() if re.search(rf"<td>(<b>|<font [^>]*>){re.escape(label)}<", line))
+
+
+def test_highlighting_a_node_emphasises_its_paths_to_the_output_and_fades_the_rest():
+    o = neuron()
+    g = draw_dot(o, view="backward", highlight=named(o, "x1"))
+    theme = THEMES["light"]
+    edges = edge_attrs(g.source)
+    lit = [a for a in edges.values() if f'color="{theme.current}"' in a]
+    faded = [a for a in edges.values() if f'color="{theme.cluster_border}"' in a]
+    # x1 -> *, x1*w1 -> +, (x1*w1 + x2*w2) -> +, n -> tanh, and the four op -> box edges on the way
+    assert len(lit) == 8 and all("penwidth=2.5" in a for a in lit)
+    assert len(faded) == len(edges) - 8 and not any("penwidth" in a for a in faded)
+    for name in ("x1", "x1*w1", "n", "o"):
+        assert f'color="{theme.current}"' in box_of(g.source, name)
+    for name in ("w1", "x2", "w2", "b", "x2*w2"):
+        line = box_of(g.source, name)
+        assert f'bgcolor="{theme.background}" color="{theme.cluster_border}"' in line
+        assert theme.grad not in line  # its numbers muted too
+
+
+def test_highlighting_a_set_draws_one_term_of_explain():
+    # x1.grad's one term runs x1 -> x1*w1 -> ... -> o: the set names x1 and that path, not w1's.
+    o = neuron()
+    path = {named(o, n) for n in ("x1", "x1*w1", "x1*w1 + x2*w2", "n", "o")}
+    g = draw_dot(o, highlight=path, theme="dark")
+    theme = THEMES["dark"]
+    lit = [k for k, a in edge_attrs(g.source).items() if f'color="{theme.current}"' in a]
+    assert len(lit) == 8
+    assert f'color="{theme.cluster_border}"' in box_of(g.source, "w1").split("table")[1]
+
+
+def test_a_drawing_without_highlight_fades_nothing():
+    o = neuron()
+    source = draw_dot(o).source
+    assert THEMES["light"].cluster_border not in source and "penwidth" not in source
+
+
+def test_highlight_refuses_what_is_not_in_the_graph():
+    o = neuron()
+    with pytest.raises(ValueError, match="not part of the graph"):
+        draw_dot(o, highlight=Value(1.0, label="stranger"))
+    with pytest.raises(TypeError, match="highlight must"):
+        draw_dot(o, highlight="x1")
+    with pytest.raises(ValueError, match="leave collapse= out"):
+        draw_dot(o, highlight=named(o, "x1"), collapse="neuron")
+
+
+def test_a_highlighted_drawing_is_byte_stable():
+    o = neuron()
+    path = [named(o, n) for n in ("x2", "x2*w2", "n")]
+    assert draw_dot(o, highlight=path).source == draw_dot(o, highlight=list(reversed(path))).source

@@ -202,7 +202,7 @@ def flow_within(root: Node, options: DrawOptions) -> Flow:
 
 def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: View = "forward",
              show_grad: bool = True, collapse: Collapse = None, max_nodes: int = DEFAULT_MAX_NODES,
-             fontsize: float = 11, theme: str = "light") -> Graph:
+             fontsize: float = 11, theme: str = "light", highlight: Any = None) -> Graph:
     """Draw the graph that computed ``root``; returns a ``graphviz.Digraph`` (shown inline in Jupyter).
 
     ``view='forward'``: data flows from the inputs to ``root``; each value shows name, data, grad.
@@ -212,10 +212,13 @@ def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: Vi
     ``rankdir='auto'`` lays the graph out top to bottom when that fits a slide better than
     left to right (``'LR'``, ``'TB'``, ``'RL'``, ``'BT'`` choose). ``fontsize`` is in points;
     ``theme`` is ``'light'``, ``'dark'`` or ``'print'`` (black on white, for handouts), or a ``Theme``.
+    ``highlight=x`` draws every path from ``x`` to ``root`` emphasised and the rest faded (the paths that
+    ``explain(x)`` sums over); ``highlight={x, p, ...}`` emphasises those nodes and the edges between them
+    (one term of ``explain(x)``: ``x``, its user ``p`` and ``p``'s paths to ``root``).
     Raises :class:`GraphTooLargeError` past ``max_nodes`` drawn nodes, before building anything.
     """
     options = draw_options(view=view, show_grad=show_grad, collapse=collapse, max_nodes=max_nodes,
-                           rankdir=rankdir, fontsize=fontsize, theme=theme, format=format)
+                           rankdir=rankdir, fontsize=fontsize, theme=theme, format=format, highlight=highlight)
     scene = Scene(flow_within(root, options), options)
     scene.check_size()
     drawer = Drawer(scene, Frame(backward=options.backward, show_grad=options.show_grad))
@@ -344,7 +347,8 @@ class Drawer:
                 label = (label[0], boxes.layout.get(eid, label[1]))
             boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
                        active=parent is self.frame.current and self.texts.flowed(parent),
-                       state="unknown" if label is not None and "?" in label[-1] else "final")
+                       state="unknown" if label is not None and "?" in label[-1] else "final",
+                       emphasis=boxes.emphasis(d.child, parent))
 
     def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Node, str]]:
         """A cluster per nn neuron, inside one per layer (when there is more than one, or it is named)."""
