@@ -81,7 +81,8 @@ class Boxes:
             {"shape": "box", "style": "rounded,filled", "width": "0", "height": "0.25", "margin": "0.06,0.02"}
         faded = self.scene.faded(node)
         attrs = {"margin": "0.02", "style": "filled", **shape,
-                 "fillcolor": theme.background if faded else theme.op_fill, "color": theme.current if current else (theme.cluster_border if faded else theme.border)}
+                 "fillcolor": theme.background if faded else theme.op_fill,
+                 "color": theme.current if current else (theme.cluster_border if faded else theme.border)}
         if faded:
             attrs["fontcolor"] = theme.muted
         if current:
