@@ -145,7 +145,7 @@ def test_collapsed_animation_moves_one_neuron_at_a_time():
     frames = [f.source for f in backward_steps(loss, collapse="neuron")]
     # seed, **2, -, the output neuron (all its ops at once), then each hidden neuron
     assert len(frames) == 1 + 2 + 1 + 3
-    assert "layers.1.neurons.0 passes its gradient back through its" in frames[3]
+    assert "L1.n0 passes its gradient back through its 6 ops to L0.n0, L0.n1, L0.n2" in frames[3]
     assert frames[-1].count("grad ?") == 0
 
 

@@ -12,6 +12,8 @@ import pytest
 from microgradx.cli import main
 from microgradx.draw.animate import animation_html, backward_steps
 from microgradx.draw.dot import draw_dot, save
+from microgradx.draw.explain import explain
+from microgradx.draw.flow import short_name
 from microgradx.draw.style import THEMES
 from microgradx.engine import Value
 from microgradx.examples import neuron
@@ -205,3 +207,61 @@ def test_a_highlighted_drawing_is_byte_stable():
     o = neuron()
     path = [named(o, n) for n in ("x2", "x2*w2", "n")]
     assert draw_dot(o, highlight=path).source == draw_dot(o, highlight=list(reversed(path))).source
+
+
+# ---------------------------------------------------------------- each thing named once
+
+
+def test_explain_names_a_value_labelled_with_its_formula_once_and_a_single_path_once():
+    o = neuron()
+    for n in topological_order(o):  # one backward pass alone
+        n.grad = 0.0
+    o.backward()
+    assert explain(named(o, "w1"), o) == "w1.grad = 1.0 (x1*w1: ∂(x1*w1)/∂w1 = x1 = 2.0, upstream 0.5)"
+    assert explain(named(o, "x1*w1"), o) == ("(x1*w1).grad = 0.5 (x1*w1 + x2*w2: "
+                                             "∂(x1*w1 + x2*w2)/∂(x1*w1) = 1.0, upstream 0.5)")
+    assert explain(named(o, "b"), o) == "b.grad = 0.5 (n = (x1*w1 + x2*w2)+b: ∂n/∂b = 1.0, upstream 0.5)"
+
+
+def test_the_player_names_the_node_it_processes_once():
+    o = neuron()
+    captions = [f.graph_attr["label"] for f in backward_steps(o)]
+    step = next(c for c in captions if "x1*w1 + x2*w2 passes" in c)
+    assert step == ("<step 3/5: x1*w1 + x2*w2 passes (x1*w1 + x2*w2).grad = 0.5 on: (x1*w1).grad += 0.5 × 1.0 = "
+                    "0.5; (x2*w2).grad += 0.5 × 1.0 = 0.5>")
+    assert not any("(x1*w1+x2*w2)" in c or "= x1*w1 passes" in c for c in captions)
+
+
+def test_nn_values_go_by_short_names_in_explain_and_the_player():
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    out = model([0.5, -1.0])
+    out.backward()
+    w = model.layers[0].neurons[1].w[0]
+    assert explain(w, out).startswith("L0.n1.w0.grad = ")
+    assert re.fullmatch(r"L0\.n1\.w0\.grad = -?[\d.]+ \((v\d+) = L0\.n1\.w0\*x0: ∂\1/∂L0\.n1\.w0 = x0 = 0\.5, "
+                        r"upstream -?[\d.]+\)", explain(w, out))
+    frames = [f.graph_attr["label"] for f in backward_steps(out, collapse="neuron")]
+    assert frames[0] == "<step 0/4: seed L1.n0.grad = 1.0 (∂L1.n0/∂L1.n0 = 1)>"
+    assert frames[1].startswith("<step 1/4: L1.n0 passes its gradient back through its 6 ops to L0.n0, L0.n1, L0.n2")
+    assert "layers." not in "".join(frames) and "op(s)" not in "".join(frames)
+
+
+def test_short_names_join_only_nns_parts_to_their_indices():
+    assert short_name("layers.0.neurons.3.w.1") == "L0.n3.w1"
+    assert short_name("layers.2.neurons.0.b") == "L2.n0.b"
+    assert short_name("x.7") == "x7"
+    assert short_name("my.value") == "my.value" and short_name("w") == "w"
+
+
+@needs_dot
+def test_the_cli_names_each_subexpression_as_written(tmp_path, capsys):
+    steps = tmp_path / "steps.html"
+    assert main(["draw", *NEURON, "-o", str(tmp_path / "n.dot"), "--backward", "--steps", str(steps)]) == 0
+    source = (tmp_path / "n.dot").read_text(encoding="utf-8")
+    for part in ("x1*w1", "x2*w2", "x1*w1 + x2*w2", "x1*w1 + x2*w2 + b", "out"):
+        assert f"<td><b>{part}</b></td>" in source
+    page = steps.read_text(encoding="utf-8")
+    assert not re.search(r"\bv\d+\b", source + page)
+    assert "out = tanh(x1*w1 + x2*w2 + b) passes out.grad = 1.0 on" in page

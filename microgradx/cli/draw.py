@@ -18,6 +18,7 @@ An expression may start with ``-``: ``microgradx draw "-a*b" --set a=1 --set b=2
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import math
 import os
@@ -39,8 +40,9 @@ from ..draw.dot import (
 )
 from ..draw.style import THEMES
 from ..engine import Value
+from ..graph import topological_order
 from ..ops import DomainError
-from .expr import FUNCTIONS, MAX_NAME_LENGTH, ExpressionError, parse, quote, signature
+from .expr import FUNCTIONS, MAX_NAME_LENGTH, Expression, ExpressionError, parse, quote, signature
 from .preflight import MissingProgramError, need_dot, one_line, writable_file
 from .values import UsageError, fontsize, positive_int
 
@@ -165,9 +167,7 @@ def draw_command(args: argparse.Namespace) -> int:
     try:
         expression, values = parse(args.expression), _values(args.assignments)
         _check_outputs(args)
-        root = expression.differentiate(values)
-        if not root.label:
-            root.label = "out"
+        root = _differentiate(expression, values)
         written = _draw(root, args)
     except GraphTooLargeError as e:
         return _fail(_too_large(e, args.max_nodes), status=2)
@@ -190,6 +190,20 @@ def draw_command(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}", file=report)
     return 0
+
+
+def _differentiate(expression: Expression, values: dict[str, float]) -> Value:
+    """The expression's graph after ``backward()``, each part named as it is written (``x1*w1 + x2*w2``, never
+    ``v3``) and the whole ``out``: the drawings, the player and ``explain`` name every value by its part."""
+    parts: dict[int, ast.AST] = {}
+    root = expression.differentiate(values, parts)
+    if not root.label:
+        root.label = "out"
+    for node in topological_order(root):
+        part = parts.get(id(node))
+        if node._prev and not node.label and part is not None:
+            node.label = " ".join((ast.get_source_segment(expression.text, part) or "").split())
+    return root
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -215,7 +229,7 @@ def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
     """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
     style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
     graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-    written = [save(graph, args.output, width=args.width)]
+    written = [save(graph, args.output) if args.width is None else save(graph, args.output, width=args.width)]
     if args.steps:
         written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
                                         **style))

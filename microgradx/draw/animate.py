@@ -28,7 +28,7 @@ from typing import Any, overload
 from ..files import write_atomic
 from .cells import Frame
 from .dot import Drawer, Graph, flow_within
-from .flow import Delta, Flow, Node, fmt, op_expression, term
+from .flow import Delta, Flow, Node, definition, fmt, short_name, term
 from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
 from .player import PAGE
 from .render import in_browser, render
@@ -58,13 +58,13 @@ def step_caption(flow: Flow, stage: Stage, total: int, unit_name: str | None = N
     elif unit_name is not None:
         nodes = len(stage.deltas)
         to = ", ".join(dict.fromkeys(term(names[n]) for n in stage.receivers)) or "nothing outside it"
-        text = head + f"{unit_name} passes its gradient back through its {nodes} op(s) to {to}"
+        ops = "1 op" if nodes == 1 else f"{nodes} ops"
+        text = head + f"{short_name(unit_name)} passes its gradient back through its {ops} to {to}"
     else:
         node, grad = stage.current, stage.grad
         sends = "; ".join(f"{term(names[d.child])}.grad += {fmt(grad)} × {fmt(d.value)} = {fmt(grad * d.value)}"
                           for d in flow.out_of[node])
-        text = head + (f"{term(names[node])} = {op_expression(node, names)} passes {term(names[node])}.grad = "
-                       f"{fmt(grad)} on: {sends}")
+        text = head + f"{definition(node, names)} passes {term(names[node])}.grad = {fmt(grad)} on: {sends}"
     if stage.index == total - 1:
         text += ". Done: every gradient is complete."
     return text
