@@ -5,11 +5,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Extras `make test` installs; CI adds torch (see .ci/run).
-EXTRAS ?= test
+# Extras `make test` installs (site: the browser-course smoke test); CI adds torch (see .ci/run).
+EXTRAS ?= test,site
 comma  := ,
 
-.PHONY: setup demo test viz notebooks bench lint dot clean
+.PHONY: setup demo test viz notebooks notebook-outputs bench lint dot clean site site-test
 
 # $(call installed,EXTRAS): a stamp file that exists once the package is installed with those extras.
 # (Always with a suffix -- "base" for no extras: a pattern rule's % never matches an empty stem.)
@@ -65,6 +65,11 @@ notebooks: dot
 	$(call install,notebooks)
 	$(BIN)/python -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Run every notebook top to bottom and store its outputs, so the pictures show before a student runs anything.
+notebook-outputs: dot
+	$(call install,test)
+	$(BIN)/python notebooks/execute.py
+
 bench: dot
 	$(call install,bench)
 	$(BIN)/python benchmarks/bench_engine.py
@@ -78,5 +83,17 @@ lint: setup
 	$(BIN)/mypy microgradx
 	MYPYPATH=benchmarks $(BIN)/mypy benchmarks
 
+# The course in the browser: a static JupyterLite site in _site/ (Pyodide, the notebooks, the gallery).
+# Every asset is local and hash-checked; `make site SITE_PYODIDE=cdn` loads Pyodide from its CDN instead.
+# Needs npm (for the pinned Pyodide and viz-js packages) once; serve with `python -m http.server -d _site`.
+SITE_PYODIDE ?= local
+site:
+	$(call install,site)
+	$(BIN)/python site/build.py --pyodide $(SITE_PYODIDE)
+
+# Build, serve on 127.0.0.1 and run every notebook in headless Chromium (Debian's chromium package).
+site-test: site
+	$(BIN)/python site/browser.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis _site

@@ -69,7 +69,7 @@ def second_derivative() -> Value:
     y = x.tanh()
     y.label = "y"
     y.backward(create_graph=True)
-    dydx = x.grad
+    dydx: Value = x.grad  # a Value: create_graph=True recorded it
     dydx.label = "dy/dx"
     x.grad = 0.0  # keep the second pass from adding onto the first derivative
     dydx.backward()
@@ -84,5 +84,6 @@ def xor_network() -> Value:
     """
     model = RECIPES["xor"].train(seed=0).model
     out = model([1.0, 0.0])
+    assert isinstance(out, Value)  # one output neuron: one Value
     out.backward()
     return out

@@ -12,15 +12,26 @@ result again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from .checks import number
 from .engine import Value, _lift
 from .graph import topological_order
+from .modes import current_tracer, enable_grad
 from .ops import FUNCTIONS, Op
 
 ArgNums = Union[int, Sequence[int]]
+
+
+class _Depth(threading.local):
+    """How many ``grad``/``value_and_grad`` calls this thread is inside (a gradient inside one is nested)."""
+
+    depth = 0
+
+
+_DEPTH = _Depth()
 
 
 def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
@@ -54,37 +65,55 @@ def gradients(output: Value, inputs: Sequence[Value], create_graph: bool = False
     return result
 
 
-def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums) -> tuple[Any, list[Value], bool]:
+def _prepare(fn: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums,
+             inside: bool) -> tuple[Any, list[Value], bool]:
     nums = [argnums] if isinstance(argnums, int) else list(argnums)
     for n in nums:
         if not -len(args) <= n < len(args):
             raise IndexError(f"argnums {n} is out of range: the function got {len(args)} argument(s)")
     call = list(args)
     wrt: list[Value] = []
-    # Any Value argument may be part of an outer graph (grad(grad(f)), mixed partials):
-    # then the gradient must be a graph too.
-    nested = any(isinstance(a, Value) for a in call)
+    # Any Value argument may be part of an outer graph (grad(grad(f)), mixed partials), and inside an
+    # outer grad (or jit's trace) fn may close over the outer variable (grad(lambda x: x * grad(lambda y:
+    # x * y)(2.0))): then the gradient must be a graph too, or the outer derivative misses a path.
+    nested = inside or current_tracer() is not None or any(isinstance(a, Value) for a in call)
     for n in nums:
-        call[n] = call[n] if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
+        # A Value argument gets a node of its own (v + 0): fn may also reach v through a closure
+        # (grad(lambda x: grad(lambda y: x * y * y)(x))), and only this argument's path is ∂/∂y.
+        call[n] = call[n] + 0.0 if isinstance(call[n], Value) else Value(call[n], label=f"arg{n}")
         wrt.append(call[n])
     out = fn(*call)
     if not isinstance(out, Value):
+        what = type(out).__name__
+        hint = (" (a plain number: if it was read from x.data the derivative through it is lost, so 0 could be "
+                "wrong; build it with Value ops, and for a constant function return x * 0.0 + c)"
+                if isinstance(out, (int, float)) else "")
         raise TypeError(f"{getattr(fn, '__name__', 'the function')} must return a single Value "
-                        f"to be differentiated, got {type(out).__name__}")
+                        f"to be differentiated, got {what}{hint}")
     return out, wrt, nested
 
 
 def value_and_grad(fn: Callable[..., Value], argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(fn(*args), ∂fn/∂args[argnums])``.
 
-    Floats in, floats out; if any argument is a Value the results are Values
-    (differentiable again). Pass outer Values as arguments, not through closures.
+    Floats in, floats out; if any argument is a Value, or the call is inside another
+    ``grad`` (or a function ``jit`` traces), the results are Values (differentiable
+    again), so a closure over an outer variable is differentiated through too.
+    ``fn`` records its graph also inside ``no_grad()``.
     With a tuple ``argnums`` the gradient is a tuple.
     """
 
     def wrapped(*args: Any) -> tuple[Any, Any]:
-        out, wrt, nested = _prepare(fn, args, argnums)
-        gs = gradients(out, wrt, create_graph=nested)
+        # Recording is on for fn's own graph, also inside no_grad() (as torch.func.grad and JAX do):
+        # without it fn's result would be a leaf and every gradient 0.
+        inside = _DEPTH.depth > 0
+        _DEPTH.depth += 1
+        try:
+            with enable_grad():
+                out, wrt, nested = _prepare(fn, args, argnums, inside)
+                gs = gradients(out, wrt, create_graph=nested)
+        finally:
+            _DEPTH.depth -= 1
         if not nested:
             gs = [float(g) for g in gs]
         g = gs[0] if isinstance(argnums, int) else tuple(gs)

@@ -1,7 +1,9 @@
 """Walking a computational graph without recursion.
 
-A node is a ``Value``: its inputs are ``_x`` and ``_y`` (``_prev``), and ``_mark``
-is a slot the walk uses to remember where it has been. Deep graphs (a chain of a
+A node is anything shaped like a ``Value`` (the :class:`Node` protocol): its inputs
+are ``_x`` and ``_y`` (``_prev``), and ``_mark`` is a slot the walk uses to remember
+where it has been. The walks only walk: they read the graph and set marks, never a
+gradient. Deep graphs (a chain of a
 million ops) are routine, so the walk uses an explicit stack instead of Python
 recursion, which stops near 1,000 frames.
 """
@@ -9,9 +11,30 @@ recursion, which stops near 1,000 frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-__all__ = ["topological_order", "backward_order", "edges", "Scope", "scope_of"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["Node", "topological_order", "backward_order", "edges", "Scope", "scope_of"]
+
+
+class Node(Protocol):
+    """What the walks need of a node: its inputs and a mark (``engine.Value`` is one)."""
+
+    _mark: object
+
+    @property
+    def _x(self) -> Self | None: ...
+
+    @property
+    def _y(self) -> Self | None: ...
+
+    @property
+    def _prev(self) -> tuple[Self, ...]: ...
+
+
+N = TypeVar("N", bound=Node)
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,13 +58,13 @@ class Scope:
         return (*self.parent.path, self.index) if self.parent is not None else (self.index,)
 
 
-def scope_of(node: Any) -> Scope | None:
+def scope_of(node: object) -> Scope | None:
     """The scope a module gave ``node`` (a parameter or a neuron's output), or None."""
-    attrs = getattr(node, "__dict__", None)
-    return attrs.get("_scope") if attrs else None
+    scope = getattr(node, "_scope", None)
+    return scope if isinstance(scope, Scope) else None
 
 
-def topological_order(root: Any, *more_roots: Any, first_argument_first: bool = False) -> list[Any]:
+def topological_order(root: N, *more_roots: N, first_argument_first: bool = False) -> list[N]:
     """Every node reachable from the roots, children before the nodes that use them.
 
     An iterative depth-first search: a node is emitted once all its children
@@ -54,17 +77,16 @@ def topological_order(root: Any, *more_roots: Any, first_argument_first: bool = 
     return _walk((root, *more_roots), first_argument_first=first_argument_first)
 
 
-def backward_order(root: Any) -> tuple[list[Any], list[Any]]:
+def backward_order(root: N) -> tuple[list[N], list[N]]:
     """What ``backward()`` walks: the interior nodes in topological order, and the leaves.
 
-    Every interior node's ``grad`` is set to 0 on the way (it is recomputed); leaves
-    are left alone (they accumulate). This is the hot path of every training step,
-    so unlike :func:`topological_order` it meets a leaf as its parent is expanded
-    instead of pushing it on the stack (half the work on a graph with many leaves).
-    A leaf may be listed twice if another thread walked it at the same time.
+    This is the hot path of every training step, so unlike :func:`topological_order`
+    it meets a leaf as its parent is expanded instead of pushing it on the stack (half
+    the work on a graph with many leaves). A leaf may be listed twice if another
+    thread walked it at the same time.
     """
-    interior: list[Any] = []
-    leaves: list[Any] = []
+    interior: list[N] = []
+    leaves: list[N] = []
     if root._x is None:
         return interior, [root]
     entered, done = object(), object()
@@ -77,7 +99,6 @@ def backward_order(root: Any) -> tuple[list[Any], list[Any]]:
             continue
         if mark is entered:  # back from its inputs: all are done
             node._mark = done
-            node.grad = 0.0
             emit_interior(node)
             continue
         while True:  # enter the node; go on down its first input at once, as long as that one is new
@@ -90,7 +111,7 @@ def backward_order(root: Any) -> tuple[list[Any], list[Any]]:
                     emit_leaf(y)
                 else:
                     push(y)
-            if x._mark is done:
+            if x is None or x._mark is done:  # (x is None only for a node rewired by hand)
                 break
             if x._x is None:
                 x._mark = done
@@ -100,14 +121,14 @@ def backward_order(root: Any) -> tuple[list[Any], list[Any]]:
     return interior, leaves
 
 
-def _walk(roots: tuple[Any, ...], first_argument_first: bool = False) -> list[Any]:
+def _walk(roots: tuple[N, ...], first_argument_first: bool = False) -> list[N]:
     """Depth-first, children before parents; a leaf is emitted when it is popped.
 
     Visited nodes are marked in their ``_mark`` slot (about 2.5 times faster than
     keeping Python sets of them); fresh mark objects per walk mean a mark left by an
     earlier walk reads as "not seen".
     """
-    order: list[Any] = []
+    order: list[N] = []
     entered, done = object(), object()
     stack = list(reversed(roots))
     pop, push, emit = stack.pop, stack.append, order.append
@@ -136,6 +157,6 @@ def _walk(roots: tuple[Any, ...], first_argument_first: bool = False) -> list[An
     return order
 
 
-def edges(order: list[Any]) -> list[tuple[Any, Any, int]]:
+def edges(order: list[N]) -> list[tuple[N, N, int]]:
     """``(child, parent, argument position)`` for every edge, duplicates kept (``a + a`` gives two)."""
     return [(child, node, i) for node in order for i, child in enumerate(node._prev)]

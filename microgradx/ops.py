@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .modes import Unknown
+
 # exp(x) is finite for x below this (log of the largest float).
 EXP_MAX = 709.782712893384
 
@@ -70,7 +72,8 @@ def _sigmoid(x: float) -> float:
 
 def _np_sigmoid(x: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    out: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out
 
 
 def _sign(x: float) -> float:
@@ -82,7 +85,8 @@ def _step(x: float) -> float:
 
 
 def _np_step(x: np.ndarray) -> np.ndarray:
-    return np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    out: np.ndarray = np.greater(x, 0.0).astype(float)  # (half the time of np.where(x > 0, 1.0, 0.0))
+    return out
 
 
 def _maximum(x: float, y: float) -> float:
@@ -118,9 +122,26 @@ VALUE: Any = _Backend(
     exp=lambda v: v.exp(), log=lambda v: v.log(), log1p=lambda v: (v + 1.0).log(), tanh=lambda v: v.tanh(),
     sin=lambda v: v.sin(), cos=lambda v: v.cos(), sqrt=lambda v: v.sqrt(),
     abs=lambda v: v.abs(), sigmoid=lambda v: v.sigmoid(),
-    sign=lambda v: _sign(v.data), step=lambda v: _step(v.data), where=_where,
+    sign=lambda v: _value_sign(v), step=lambda v: _value_step(v), where=lambda c, a, b: _value_where(c, a, b),
     maximum=lambda v, c: (v - c).relu() + c,  # max(v, c) for a constant c
 )
+
+
+def _value_step(v: Any) -> Any:
+    """[v > 0]: a constant where v's number is known; a ``step`` node while jit traces (it is unknown then)."""
+    return v._apply(STEP) if isinstance(v.data, Unknown) else _step(v.data)
+
+
+def _value_sign(v: Any) -> Any:
+    """sign(v) = [v > 0] - [-v > 0]: a constant where v's number is known, else two ``step`` nodes."""
+    return v._apply(STEP) - (-v)._apply(STEP) if isinstance(v.data, Unknown) else _sign(v.data)
+
+
+def _value_where(cond: Any, a: Any, b: Any) -> Any:
+    """``a if cond else b``; for a traced step ``cond`` (0 or 1) it is b + cond·(a - b), recorded."""
+    if isinstance(cond, (bool, int, float)):
+        return a if cond else b
+    return b + cond * (a - b)
 
 
 # --------------------------------------------------------------------- the table
@@ -184,7 +205,9 @@ class Op(str):
     __hash__ = object.__hash__
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Rows are singletons: copying or pickling a row gives the row itself.
+        # Rows are singletons: copying or pickling a row gives the row itself (a user's op: the same row again).
+        if self.user_defined:
+            return (user_op, (self.symbol, self.arity))
         return (_row, (self.name, self.param))
 
     @property
@@ -233,7 +256,7 @@ class Op(str):
         if domain is not None and domain(*xs):
             raise DomainError(domain_message(self, xs, (None,) * len(xs)), self, xs, "domain")
         try:
-            out = self.forward(FLOAT, *xs)
+            out: float = self.forward(FLOAT, *xs)
         except (ArithmeticError, ValueError) as e:
             kind = "overflow" if isinstance(e, OverflowError) else "domain"
             message = overflow_message if kind == "overflow" else domain_message
@@ -318,11 +341,24 @@ DIV = _op(name="div", symbol="/", arity=2, form="infix", method="__truediv__",
           domain=lambda x, y: y == 0, domain_text="the divisor y != 0")
 VPOW = _op(name="vpow", symbol="^", arity=2, form="infix", method="__pow__",
            forward=lambda m, x, y: x ** y,
-           local=lambda m, out, x, y: (y * x ** (y - 1.0), out * m.log(x)),
+           local=lambda m, out, x, y: _vpow_local(m, out, x, y),
            local_text=("{y}·{x}^({y}-1)", "{out}·ln({x})"),
-           doc="x ** y with a Value exponent: ∂/∂y = x^y·ln x needs x > 0",
-           domain=lambda x, y: x <= 0,
-           domain_text="base x > 0 (a Value exponent needs ln x; for a fixed exponent use x ** number)")
+           doc="x ** y with a Value exponent: ∂/∂y = x^y·ln x needs x > 0 (at x = 0, y > 0: 0, as torch and JAX)",
+           domain=lambda x, y: (x < 0) | ((x == 0) & (y <= 0)),
+           domain_text="base x > 0, or x = 0 with y > 0 (a Value exponent needs ln x; for a fixed exponent use "
+                       "x ** number)")
+
+
+def _vpow_local(m: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """(∂/∂x, ∂/∂y) of x^y = (y·x^(y-1), x^y·ln x). At x = 0 (y > 0) x^y is 0 near y, so ∂/∂y = 0 (the limit
+    torch and JAX take), and ∂/∂x = y·0^(y-1): 0 for y > 1, 1 for y = 1, infinite for y < 1."""
+    if m is VALUE:  # recorded as a graph (no branch on a number that jit may not know): x > 0 is required here
+        return y * x ** (y - 1.0), out * m.log(x)
+    positive = x > 0
+    base = m.where(positive, x, 1.0)  # ln x and x^(y-1) are taken only where x > 0
+    at_zero = m.where(y > 1, 0.0, m.where(y == 1, 1.0, math.inf))
+    return m.where(positive, y * base ** (y - 1.0), at_zero), m.where(positive, out * m.log(base), 0.0)
+
 
 # Unary ops.
 NEG = _op(name="neg", symbol="neg", arity=1, method="__neg__",
@@ -366,7 +402,7 @@ LEAKY_RELU = _op(name="leaky_relu", symbol="LeakyReLU({p})", arity=1, method="le
                  param_name="slope",
                  default=0.01, kinks=(0.0,), activation=True,
                  forward=lambda m, x, p: m.where(x > 0, x, p * x),
-                 local=lambda m, out, x, p: (m.where(x > 0, 1.0, p),),
+                 local=lambda m, out, x, p: (m.where(m.step(x), 1.0, p),),  # step, so a traced x is recorded
                  local_text=("1 if {x} > 0 else {p}",),
                  doc="x if x > 0 else p·x: d/dx = 1 if x > 0 else p")
 SOFTPLUS = _op(name="softplus", symbol="softplus", arity=1, method="softplus", activation=True,
@@ -385,6 +421,15 @@ COS = _op(name="cos", symbol="cos", arity=1, method="cos",
           forward=lambda m, x: m.cos(x),
           local=lambda m, out, x: (-m.sin(x),),
           local_text=("-sin({x})",), doc="cos x: d/dx = -sin x")
+
+
+# Not a row of OPS (no function of that name is offered): the step [x > 0] of which the derivatives of relu,
+# abs and leaky_relu are made. Eagerly it is a constant 0 or 1; it becomes a node only when jit traces a
+# gradient (mx.grad inside jit), where x's number is unknown and a constant would freeze one branch.
+STEP = Op(name="step", symbol="step", arity=1, method="", kinks=(0.0,),
+          forward=lambda m, x: m.step(x),
+          local=lambda m, out, x: (0.0,),
+          local_text=("0",), doc="[x > 0]: 1 if x > 0 else 0; d/dx = 0 (away from 0)")
 
 
 def _describe(op: Op, datas: tuple[float, ...], labels: tuple[str | None, ...]) -> str:

@@ -250,3 +250,223 @@ def test_zero_to_the_zero_has_derivative_zero():
     y = x ** 0
     y.backward()
     assert y.data == 1.0 and x.grad == 0.0
+
+
+# ------------------------------------------------------------------ the walk, the scope, the exports
+
+def test_the_backward_walk_only_walks_it_leaves_every_gradient_alone():
+    from microgradx.graph import backward_order
+
+    a, b = Value(2.0), Value(3.0)
+    h = a * b
+    out = (h + a).tanh()
+    for node, g in ((a, 5.0), (b, 6.0), (h, 7.0), (out, 8.0)):
+        node.grad = g
+    interior, leaves = backward_order(out)
+    assert interior == [h, interior[1], out] and set(leaves) == {a, b}
+    assert (a.grad, b.grad, h.grad, out.grad) == (5.0, 6.0, 7.0, 8.0)
+
+
+def test_backward_starts_interior_gradients_from_zero_itself():
+    a = Value(2.0)
+    h = a * a
+    out = h + 1.0
+    h.grad = 100.0  # left over, e.g. from an earlier pass
+    out.backward()
+    assert h.grad == 1.0 and a.grad == 4.0
+
+
+def test_scope_is_a_declared_attribute_none_until_nn_sets_it():
+    from microgradx.graph import Scope, scope_of
+
+    v = Value(1.0)
+    assert "_scope" in Value.__annotations__ and v._scope is None and scope_of(v) is None
+    v._scope = Scope("layers.0.neurons.1", "neuron", 1)
+    assert scope_of(v) is v._scope and v.__dict__ == {"_scope": v._scope}
+
+
+def test_the_package_exports_one_function_per_prefix_row_and_no_sys():
+    import microgradx as mx
+    from microgradx.ops import FUNCTIONS
+
+    assert "sys" not in dir(mx)
+    assert set(FUNCTIONS) <= set(mx.__all__) and all(name in dir(mx) for name in mx.__all__)
+    for name, row in FUNCTIONS.items():
+        out = getattr(mx, name)(Value(0.5))
+        assert out._op.name == row.name, f"mx.{name} applies {out._op.name}"
+
+
+# ------------------------------------------------------------------ from issue 20: never a silent wrong number
+
+def test_two_threads_pausing_the_collector_at_once_leave_it_on_afterwards(monkeypatch):
+    # The interleaving that lost the collector: B reads "off" while A is inside, A leaves and turns it
+    # back on, then B turns it off and, having read "off", never turns it on again.
+    import gc
+    import threading
+
+    from microgradx.modes import gc_paused
+
+    real_disable = gc.disable
+    b_read_off, a_left = threading.Event(), threading.Event()
+
+    def disable() -> None:
+        if threading.current_thread().name == "B":
+            b_read_off.set()
+            a_left.wait(2.0)
+        real_disable()
+
+    def b() -> None:
+        with gc_paused():
+            pass
+
+    def a() -> None:
+        with gc_paused():
+            thread_b.start()
+            b_read_off.wait(2.0)  # (times out once B no longer switches the collector itself)
+        a_left.set()
+
+    thread_b = threading.Thread(target=b, name="B")
+    monkeypatch.setattr(gc, "disable", disable)
+    try:
+        thread_a = threading.Thread(target=a, name="A")
+        thread_a.start()
+        thread_a.join()
+        thread_b.join()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_backward_in_several_threads_at_once_gives_each_its_gradients_and_leaves_the_collector_on():
+    import gc
+    import threading
+
+    results: list[float] = []
+
+    def work() -> None:
+        for _ in range(50):
+            xs = [Value(0.5) for _ in range(200)]
+            total = sum(x * x for x in xs)
+            total.backward()
+            results.append(sum(x.grad for x in xs))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200.0] * 200 and gc.isenabled()
+
+
+def test_a_format_spec_formats_the_number_and_no_spec_gives_the_repr():
+    v = Value(2.0 / 3.0, label="v")
+    assert f"{v:.3f}" == "0.667" and f"{v:>8.2e}" == "6.67e-01" and f"{v}" == repr(v)
+
+
+@pytest.mark.parametrize("convert, name", [(int, "int"), (float, "float"), (lambda v: round(v, 2), "round"),
+                                           (round, "round")])
+def test_int_float_and_round_of_a_value_are_refused_saying_to_use_data(convert, name):
+    with pytest.raises(TypeError, match=rf"{name}\(\) of a Value is refused.*v\.data.*{name}\(v\.data\)"):
+        convert(Value(2.5))
+
+
+def test_a_gradient_set_to_none_counts_as_zero_as_in_pytorch():
+    w, b = Value(2.0), Value(1.0)
+    w.grad, b.grad = None, 5.0
+    (w * 3.0 + b).backward()
+    assert (w.grad, b.grad) == (3.0, 6.0)
+    leaf = Value(1.0)
+    leaf.grad = None
+    leaf.backward()
+    assert leaf.grad == 1.0
+
+
+def test_zero_to_a_value_power_is_zero_with_derivative_zero_for_a_positive_exponent():
+    y = Value(0.5)
+    out = 0.0 ** y
+    out.backward()
+    assert (out.data, y.grad) == (0.0, 0.0)
+    x, y = Value(0.0), Value(2.0)
+    (x ** y).backward()
+    assert (x.grad, y.grad) == (0.0, 0.0)  # torch: the same
+    with pytest.raises(DomainError, match="not a finite number"):  # ∂/∂x = 0.5·0^-0.5: infinite, said so
+        (Value(0.0) ** Value(0.5)).backward()
+    with pytest.raises(DomainError, match="undefined"):
+        0.0 ** Value(-1.0)
+
+
+def test_the_second_derivative_of_zero_to_a_value_power_is_a_clear_domain_error():
+    import microgradx as mx
+
+    assert mx.grad(lambda y: 0.0 ** y)(0.5) == 0.0
+    with pytest.raises(DomainError, match="x = 0.0"):  # ∂/∂y of 0^y·ln 0, recorded as a graph: no limit taken
+        mx.grad(mx.grad(lambda y: 0.0 ** y))(0.5)
+
+
+@pytest.mark.parametrize("scalar", [np.float32(1.0), np.float16(1.0), np.float64(1.0), np.int64(1)])
+def test_a_numpy_scalar_assigned_to_data_becomes_a_python_float_before_any_arithmetic(scalar):
+    a = Value(0.0, label="a")
+    a.data = scalar  # type: ignore[assignment]
+    out = a + 1e-8
+    assert type(a.data) is float and type(out.data) is float and out.data == 1.0 + 1e-8
+    b = Value(0.0)
+    b.data = scalar  # type: ignore[assignment]
+    h = (b * 3.0).tanh()
+    h.backward()
+    assert type(b.data) is float and b.grad == pytest.approx(3 * (1 - math.tanh(3.0) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, [1.0]])
+def test_a_non_number_assigned_to_data_is_refused_at_its_first_use(bad):
+    a = Value(1.0, label="w")
+    a.data = bad  # type: ignore[assignment]
+    for use in (lambda: a + 1.0, lambda: a * 2.0, lambda: a.relu(), lambda: a.tanh()):
+        with pytest.raises(TypeError, match="the data of 'w' must be a real number"):
+            use()
+
+
+def test_the_lecture_update_with_a_value_gradient_is_refused_naming_grad_data():
+    p = Value(0.5, label="p")
+    (p * p).backward(create_graph=True)
+    p.data += -0.1 * p.grad  # the lecture's update, with p.grad a Value
+    for use in (lambda: p * 2.0, lambda: p + 1.0, lambda: p.tanh(), lambda: p.relu()):
+        with pytest.raises(TypeError, match=r"holds a Value.*p\.grad\.data"):
+            use()
+
+
+def test_deepcopy_and_pickle_of_a_sum_of_3000_values_need_no_recursion():
+    import copy
+    import pickle
+
+    xs = [Value(float(i), label=f"x{i}") for i in range(3000)]
+    total = sum(xs)
+    total.backward()
+    for clone in (copy.deepcopy(total), pickle.loads(pickle.dumps(total))):
+        assert clone.data == total.data and clone.grad == 1.0
+        assert clone._y.label == "x2999" and clone._y.grad == 1.0 and clone._y is not xs[-1]
+    first, clone = copy.deepcopy([xs[0], total])
+    node = clone
+    while node._x._x is not None:  # down to 0 + x0, the first add of sum()
+        node = node._x
+    assert node._y is first and first is not xs[0] and first.label == "x0"
+
+
+def test_deepcopy_keeps_shared_nodes_shared():
+    import copy
+
+    a = Value(2.0, label="a")
+    h = a * a
+    out = h + h
+    params, copied = copy.deepcopy(([a], out))
+    assert copied._x is copied._y and copied._x._x is copied._x._y is params[0]
+
+
+def test_copying_a_node_of_a_user_defined_op_is_a_clear_error_not_a_key_error():
+    import copy
+
+    x = Value(0.3)
+    out = Value(math.sin(0.3), (x,), "sin")
+    out._backward = lambda: None
+    with pytest.raises(TypeError, match="user-defined op 'sin'.*closure"):
+        copy.deepcopy(out)
+    assert copy.deepcopy(out._op) is out._op

@@ -23,7 +23,10 @@ What is checked:
 * the error contracts on programs pushed out of the domain: eager forward, ``backward()`` (which leaves
   every leaf's ``.grad`` as it was when it fails) and the compiled path raise ``DomainError`` and never
   return nan or inf; ``backward(create_graph=True)`` works wherever ``backward()`` does;
-* threads: a thread in ``no_grad()`` or tracing for ``jit`` changes nothing for another thread's graph.
+* threads: a thread in ``no_grad()`` or tracing for ``jit`` changes nothing for another thread's graph;
+  grads, traces and one shared jitted function used from several threads give the serial numbers;
+* ``grad`` where users put it: inside a ``jit``-traced function (against the eager ``grad`` per sample),
+  through a closure over the outer variable (against torch's mixed second derivatives), inside ``no_grad()``.
 
 Every bug the fuzzer found is kept as a minimal reproducer at the end of this file (all fixed now). A new
 one that cannot be fixed at once gets its reproducer marked ``xfail(strict=True)``, so that the fix is
@@ -445,6 +448,110 @@ def test_a_thread_tracing_for_jit_does_not_change_another_threads_comparisons_or
     finally:
         leave.set()
         t.join()
+
+
+# ------------------------------------------------------------------ gradients inside jit, closures, no_grad, threads
+# (the generators that would have found issue 20's wrong numbers: each builds ``grad`` into a random program
+# the way a user would -- inside a traced function, through a closure over an outer variable, inside no_grad,
+# and from several threads at once -- and holds it to an independent witness.)
+
+
+def _as_function(prog: Program, names: list[str], fixed: dict[str, Any]) -> Callable[..., Value]:
+    """The program as a function of the leaves ``names``; the other leaves come from ``fixed``."""
+    def f(*xs: Any) -> Value:
+        leaves = {**fixed, **{k: x if isinstance(x, Value) else Value(x) for k, x in zip(names, xs)}}
+        return result(prog, run(prog, leaves))  # type: ignore[no-any-return]
+
+    return f
+
+
+@fuzz(40)
+@given(st.data())
+def test_grad_inside_jit_matches_the_eager_grad_sample_by_sample(data):
+    prog = data.draw(programs(max_steps=6), label="program")
+    cols = data.draw(batches(prog), label="input columns (one list per input)")
+    refs = [reference(prog, prog.with_inputs(s)) for s in zip(*cols)]
+    assume(all(in_domain(prog, r, limit=1e4) for r in refs))
+    params = {k: Value(v, label=k) for k, v in zip(prog.param_names, prog.params)}
+    k = data.draw(st.integers(0, len(prog.input_names) - 1), label="differentiate by input")
+    g = mx.grad(_as_function(prog, prog.input_names, params), argnums=k)
+    got = mx.jit(g)(*[np.array(c) for c in cols])
+    x = prog.input_names[k]
+    for b, sample in enumerate(zip(*cols)):
+        close(float(got[b]), g(*sample), refs[b].gerr[x] + 1e-15 * abs(refs[b].grad[x]),
+              f"jit of ∂result/∂{x}, sample {b}", "eager grad")
+
+
+@fuzz(30)
+@given(programs(max_steps=5), st.data())
+def test_nested_grad_through_a_closure_gives_the_mixed_second_derivative_of_pytorch(prog, data):
+    names = list(prog.leaves)
+    assume(len(names) >= 2)
+    ref = reference(prog)
+    assume(in_domain(prog, ref, limit=1e4) and torch_misses_second_order(prog, ref.value) is None)
+    i, j = data.draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True), label="(outer, inner)")
+    rest = {k: Value(v, label=k) for k, v in prog.leaves.items() if k not in (i, j)}
+
+    def outer(xi: Value) -> Value:  # xi reaches the inner function only through this closure
+        inner = _as_function(prog, [j], {**rest, i: xi})
+        return mx.grad(inner)(prog.leaves[j])  # type: ignore[no-any-return]
+
+    want = hessian_rows(prog, [j])[j]
+    close(float(mx.grad(outer)(prog.leaves[i])), want[i], _hessian_err(want, ref, j), f"∂²result/∂{i}∂{j}")
+
+
+@fuzz(30)
+@given(programs(max_steps=6))
+def test_grad_and_value_and_grad_inside_no_grad_equal_them_outside(prog):
+    with np.errstate(all="ignore"):
+        ref = reference(prog)
+    assume(in_domain(prog, ref))
+    names = list(prog.leaves)
+    vg = mx.value_and_grad(_as_function(prog, names, {}), argnums=tuple(range(len(names))))
+    want = vg(*prog.leaves.values())
+    with mx.no_grad():
+        assert vg(*prog.leaves.values()) == want, "value_and_grad inside no_grad() differs"
+        assert mx.grad(_as_function(prog, names, {}))(*prog.leaves.values()) == want[1][0]
+    close(want[0], ref.result, ref.result_err, "the result")
+
+
+@fuzz(10)
+@given(programs(max_steps=6))
+def test_grads_traces_and_jitted_runs_in_several_threads_equal_the_serial_ones(prog):
+    with np.errstate(all="ignore"):
+        ref = reference(prog)
+    assume(in_domain(prog, ref))
+    f, params = _jitted(prog, every_node=False)
+    X = [np.full(3, v) for v in prog.leaves.values()][: len(prog.input_names)]
+    want_run, want_trace = f(*X).copy(), str(mx.jit(f.fn).trace(*X))
+    vg = mx.value_and_grad(_as_function(prog, prog.input_names, dict(zip(prog.param_names, params))),
+                           argnums=tuple(range(len(prog.input_names))))
+    inputs = list(prog.with_inputs([x[0] for x in X]).values())[: len(prog.input_names)]
+    want_vg = vg(*inputs)
+    wrong: list[str] = []
+
+    def work() -> None:
+        for _ in range(15):
+            if not np.array_equal(f(*X), want_run):
+                wrong.append("a shared jitted function")
+            if str(mx.jit(f.fn).trace(*X)) != want_trace:
+                wrong.append("a trace")
+            if vg(*inputs) != want_vg:
+                wrong.append("value_and_grad")
+            result(prog, run(prog, dict(zip(prog.param_names, params)) | {k: Value(v) for k, v in
+                                        zip(prog.input_names, inputs)})).backward()  # writes the params' grads
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong, f"different numbers from another thread's work: {sorted(set(wrong))}"
 
 
 # ------------------------------------------------------------------ the generator itself

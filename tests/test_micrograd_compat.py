@@ -46,3 +46,40 @@ def test_micrograds_backward_twice_bug_is_fixed():
     once = (a.grad, b.grad)
     g.backward()
     assert (a.grad, b.grad) == (2 * once[0], 2 * once[1])
+
+
+def test_a_user_defined_op_built_micrograds_way_backpropagates_through_its_closure():
+    import math
+
+    from microgradx.engine import Value
+
+    x = Value(0.3, label="x")
+    out = Value(math.sin(x.data), (x,), "sin")
+
+    def _backward() -> None:
+        x.grad += math.cos(x.data) * out.grad
+
+    out._backward = _backward
+    y = out * out
+    y.backward()
+    assert x.grad == 2 * math.sin(0.3) * math.cos(0.3)
+    assert out._op == "sin" and out._prev == (x,) and out.local_derivatives() == (math.cos(0.3),)
+
+
+def test_backward_step_and_prev_setter_work_on_the_tables_nodes_as_in_micrograd():
+    from microgradx.engine import Value
+
+    a, b, c = Value(2.0), Value(3.0), Value(5.0)
+    out = a * b
+    out.grad = 1.0
+    out._backward()  # one step of the chain rule, as the lecture calls it by hand
+    assert (a.grad, b.grad) == (3.0, 2.0)
+    out._prev = (a, c)
+    assert out._prev == (a, c)
+
+
+def test_old_import_paths_still_work():
+    from microgradx.engine import Constant, DomainError, TracingError, Value, _lift, gc_paused, no_grad  # noqa: F401
+    from microgradx.graph import backward_order, scope_of, topological_order  # noqa: F401
+
+    assert isinstance(_lift(2.0), Constant) and _lift(2.0).data == 2.0

@@ -197,3 +197,17 @@ def test_the_engines_written_out_relu_agrees_with_its_row():
 
 def test_the_default_parameter_comes_from_the_row():
     assert Value(-2.0).leaky_relu().data == pytest.approx(-2.0 * OPS["leaky_relu"].default)
+
+
+def test_every_op_method_is_written_in_the_value_class_and_typed_to_return_a_value():
+    import typing
+
+    import microgradx.engine as engine
+
+    for op in OPS.values():
+        method = Value.__dict__.get(op.method)  # in the class body, not made by a loop at import
+        assert method is not None, f"Value.{op.method} is not written in the class"
+        hints = typing.get_type_hints(method, globalns=vars(engine))
+        assert hints["return"] is Value, f"Value.{op.method} is not typed to return a Value"
+        if not op.method.startswith("__"):
+            assert method.__doc__ == op.doc, f"Value.{op.method}'s docstring is not its row's"

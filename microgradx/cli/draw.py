@@ -240,6 +240,10 @@ def _too_large(e: GraphTooLargeError, max_nodes: int) -> str:
     """The drawing library's message, or, when the user set the limit, one about their limit."""
     if max_nodes == DEFAULT_MAX_NODES:
         return f"{e} (here: --max-nodes N)"
+    if e.reason == "bends":
+        return (f"the expression uses a value in ops far apart: its drawing's edges would bend more times than "
+                f"--max-nodes {max_nodes} allows, and Graphviz would take minutes to lay them out: "
+                "draw a smaller expression, or raise --max-nodes")
     return (f"the drawing has more nodes than --max-nodes {max_nodes} allows: raise --max-nodes "
             f"(the default is {DEFAULT_MAX_NODES}), or draw a smaller expression")
 

@@ -17,29 +17,48 @@ sample at once (``program.py``).
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..engine import Value
+from ..functional import gradients
+from ..graph import topological_order
 from .program import InputError, Program
 from .trace import Trace, trace
 
 __all__ = ["jit", "Jitted", "compile_loss"]
 
 
+def _real(a: Any, pos: int) -> np.ndarray:
+    """``a`` as a float array; complex numbers and text are refused, as ``Value`` refuses them."""
+    if isinstance(a, Value) or (isinstance(a, (list, tuple)) and any(isinstance(c, Value) for c in a)):
+        raise TypeError(f"argument {pos} holds Values: a jitted function takes numbers or numpy arrays "
+                        "(the batch); call the function itself on Values, or pass their .data")
+    kind = np.asarray(a).dtype.kind
+    if kind == "c":
+        raise TypeError(f"argument {pos} holds complex numbers: jit takes real numbers, as Value does (the "
+                        "imaginary part would be dropped). Pass the part you mean, e.g. a.real or abs(a)")
+    if kind in "USV":
+        raise TypeError(f"argument {pos} holds text, not numbers: convert it first, e.g. np.asarray(a, float)")
+    return np.asarray(a, dtype=float)
+
+
 def _batch(a: Any, pos: int) -> np.ndarray | list[np.ndarray]:
     """Argument ``pos`` as a batch: a float array of shape (batch,) or (batch, k), or a list of columns."""
     if isinstance(a, (list, tuple)) and a and all(isinstance(c, np.ndarray) for c in a):
-        parts = [np.asarray(c, dtype=float) for c in a]
+        parts = [_real(c, pos) for c in a]
         if any(p.ndim != 1 for p in parts):
             raise ValueError(f"argument {pos}: a list argument given as columns must hold 1-D arrays of shape "
                              "(batch,); or pass one 2-D array of shape (batch, k)")
         return parts
     try:
-        arr = np.asarray(a, dtype=float)
+        arr = _real(a, pos)
     except (TypeError, ValueError) as e:
+        if "argument" in str(e):
+            raise
         raise TypeError(f"argument {pos} must be numbers or an array of shape (batch,) or (batch, k), got "
                         f"{type(a).__name__} ({e})") from None
     if arr.ndim == 0:
@@ -92,13 +111,20 @@ class Jitted:
     * ``f.param_vector(*arrays)`` / ``f.set_params(vector, *arrays)`` -- all parameters
       as one numpy vector, in the order of ``f.params(*arrays)``.
     * ``f.trace(*args)`` -- the :class:`Trace`; ``print`` it to read the graph.
+
+    Threads may share one jitted function: each call computes in buffers of its own (the program lends
+    them per call), so calls run at once; tracing a new structure happens once, under a lock.
     """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         if not callable(fn):
             raise TypeError(f"jit needs a function, got {type(fn).__name__}")
         self.fn = fn
-        self._programs: dict[tuple[Any, ...], Any] = {}
+        self.model: Any = fn  # whose training mode (dropout) a trace depends on; compile_loss sets its model
+        # Guards the cache of programs: a structure is traced once, even when two threads call first at once.
+        # (Running needs no lock: each call of a Program computes in buffers lent to it alone.)
+        self._lock = threading.RLock()
+        self._programs: dict[tuple[Any, ...], Program] = {}
         self._spread: dict[int, bool] = {}  # per width k: is one (batch, k) array k scalar arguments?
         self.__name__ = f"jit({getattr(fn, '__name__', 'fn')})"
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -134,17 +160,20 @@ class Jitted:
                 inputs.append(a)
         return tuple(structure), inputs
 
-    def program(self, *args: Any) -> Any:
+    def program(self, *args: Any) -> Program:
         """The compiled program for these arguments' structure (traced on first use, then cached)."""
         structure, _ = self._structure(args)
         return self._program_for(structure)
 
-    def _program_for(self, structure: tuple[Any, ...]) -> Any:
-        prog = self._programs.get(structure)
-        if prog is None:
-            prog = Program(trace(self.fn, structure))
-            self._programs[structure] = prog
-        return prog
+    def _program_for(self, structure: tuple[Any, ...]) -> Program:
+        # A model may trace differently in training mode (dropout: refused) and evaluation mode.
+        key = (structure, getattr(self.model, "training", None))
+        with self._lock:
+            prog = self._programs.get(key)
+            if prog is None:
+                prog = Program(trace(self.fn, structure))
+                self._programs[key] = prog
+            return prog
 
     def trace(self, *args: Any) -> Trace:
         """The trace for arguments shaped like ``args`` (numbers, arrays or lists)."""
@@ -184,8 +213,11 @@ class Jitted:
         the graph or a gradient that is not finite raises ``DomainError`` naming the op
         and the sample, and then no ``.grad`` is touched. ``grads`` is a new array.
         """
-        return self._run("value_and_grad", args, reduction=reduction, output=output, write_grad=write_grad,
-                         params=params)
+        loss, grads = self._run("value_and_grad", args, reduction=reduction, output=output, write_grad=write_grad,
+                                params=params)
+        if write_grad:
+            _pass_on(self.params(*args), grads)
+        return loss, grads
 
     def value_grad_and_outputs(self, *args: Any, params: np.ndarray | None = None, reduction: str = "mean",
                                output: int = 0) -> tuple[float, np.ndarray, Any]:
@@ -202,7 +234,9 @@ class Jitted:
             vec -= lr * grads                                # the optimizer, in numpy
             f.set_params(vec, X, Y)                          # when the Values should see it
         """
-        return self._run("value_grad_and_outputs", args, reduction=reduction, output=output, params=params)
+        result: tuple[float, np.ndarray, Any] = self._run("value_grad_and_outputs", args, reduction=reduction,
+                                                          output=output, params=params)
+        return result
 
     def params(self, *args: Any) -> list[Value]:
         """The shared parameters found by tracing, in the order of ``value_and_grad``'s gradients.
@@ -224,6 +258,23 @@ class Jitted:
 
     def __repr__(self) -> str:
         return f"<{self.__name__}: {len(self._programs)} trace(s) cached>"
+
+
+def _pass_on(params: list[Value], grads: np.ndarray) -> None:
+    """A parameter computed before the call (``h = w * 3``) passes its gradient on to its own inputs.
+
+    jit reads such a Value as a parameter (its number at each call), so the program's gradient
+    stops at it; ``loss.backward()`` would go on: w.grad += ∂loss/∂h · ∂h/∂w. So does this.
+    """
+    for p, g in zip(params, grads.tolist(), strict=True):
+        if p._x is None or g == 0.0:
+            continue
+        leaves = [n for n in topological_order(p) if n._x is None]
+        own = p.grad  # backward() from p sets it to 1
+        local = gradients(p, leaves)
+        p.grad = own
+        for leaf, d in zip(leaves, local, strict=True):
+            leaf.grad += g * d
 
 
 def jit(fn: Callable[..., Any]) -> Jitted:
@@ -275,5 +326,6 @@ def compile_loss(model: Callable[[list[Value]], Any], loss_fn: Callable[[Any, An
 
     check = getattr(loss_fn, "check_targets", None)
     jitted = jit(per_sample_loss) if check is None else _TargetsChecked(per_sample_loss, check)
+    jitted.model = model
     jitted.__name__ = f"compile_loss({getattr(loss_fn, '__name__', 'loss')})"
     return jitted

@@ -1,21 +1,26 @@
 """Tracing: record a function of ``Value``\\ s once, as a small readable IR.
 
 ``trace(fn, structure)`` calls ``fn`` once on *placeholder* inputs: ``Value``\\ s whose
-``data`` is nan. While tracing, the engine records structure only (it computes and
-checks nothing), so the call records the graph and nothing else. Each leaf of the
+``data`` is unknown (:data:`~microgradx.modes.UNKNOWN`: arithmetic on it gives it back; a
+comparison, ``float()`` or ``math.*`` of it raises :class:`~microgradx.modes.TracingError`).
+While tracing, the engine records structure only (it computes and checks nothing), so the
+call records the graph and nothing else. Each leaf of the
 recorded graph is one of
 
 * an **input**     -- a placeholder made for one of ``fn``'s arguments (per sample),
 * a **constant**   -- a number ``fn`` itself introduced (the ``2`` in ``x * 2``),
-* a **parameter**  -- a ``Value`` that existed before the call (an MLP's weights):
-  shared by every sample, and read afresh at every call, since training changes it.
+* a **parameter**  -- a ``Value`` that existed before the call (an MLP's weights, or an
+  ``h = w * 3`` computed before it): shared by every sample, and read afresh at every
+  call, since training changes it; never recomputed from its own inputs.
+* a **constant** too -- a number an op lifted into a Value before the call.
 
 The recorded graph prints in the spirit of JAX's ``make_jaxpr``, one equation
 per op, children before parents (see ``jit.py`` for an example). A Python ``if``
-on a ``Value`` cannot be recorded: the trace would keep one branch for every
-sample, so it raises :class:`~microgradx.engine.TracingError`. Neither can an op
+on a ``Value`` or on its number cannot be recorded: the trace would keep one branch
+for every sample, so it raises :class:`~microgradx.engine.TracingError`. Neither can an op
 built micrograd's way (``Value(data, (x,), 'sin')`` with a ``_backward`` closure):
-a closure of floats cannot run on a batch.
+a closure of floats cannot run on a batch. A gradient taken inside the function
+(``mx.grad``) is recorded as ops like any other.
 
 The IR is compact -- a trace of an MNIST-sized MLP has half a million nodes -- so
 it is kept as numpy arrays: per node its kind, its op (an index into ``ops``) and
@@ -33,9 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Value
-from ..graph import topological_order
-from ..modes import TracingError, gc_paused, tracing
+from ..engine import Constant, Value
+from ..modes import UNKNOWN, TracingError, gc_paused, tracing
 from ..ops import Op, format_param
 
 __all__ = ["Trace", "Node", "trace", "INPUT", "PARAM", "CONST", "OP", "KINDS"]
@@ -222,9 +226,10 @@ class _Nodes(Sequence[Node]):
 
 
 def _placeholder(label: str) -> Value:
-    """A Value holding nan, created without ``Value.__init__`` (which rejects nan)."""
+    """A Value holding the unknown number, created without ``Value.__init__`` (which wants a number)."""
     v = object.__new__(Value)
-    v.data, v.grad, v.label, v._mark = math.nan, 0.0, label, None
+    v.data = UNKNOWN  # type: ignore[assignment]  # the one place a Value's data is not a float
+    v.grad, v.label, v._mark = 0.0, label, None
     v._op = v._x = v._y = None
     return v
 
@@ -310,20 +315,61 @@ def trace(fn: Callable[..., Any], structure: Sequence[int | None]) -> Trace:
     # collector would only rescan the growing graph (about 1.6x the time of tracing).
     with gc_paused():
         outputs, output_kind = _outputs(_call(fn, fn_name, call_args, created), fn_name)
-        order = topological_order(*outputs, first_argument_first=True)
-        tr = _record(order, outputs, placeholders, created, fn_name)
+        order, leaf_index = _order(outputs)
+        tr = _record(order, leaf_index, outputs, placeholders, created, fn_name)
     tr.output_kind, tr.structure = output_kind, structure
     return tr
 
 
-def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], created: list[Value],
-            fn_name: str) -> Trace:
+def _order(outputs: list[Value]) -> tuple[list[Value], dict[int, int]]:
+    """The traced graph, children before parents, first argument first; and each leaf's position by id.
+
+    The same depth-first order as ``graph.topological_order(..., first_argument_first=True)``, with two
+    differences. Only the op nodes made while tracing are entered: a Value that existed before the
+    call is a leaf of the trace even if it has inputs (``h = w * 3`` made outside is read as a parameter,
+    its number as it is at each call, as eager code reads it). And leaves are remembered by id, never
+    marked in their ``_mark`` slot: parameters are shared, and another thread's ``backward()`` may be
+    marking them at this moment.
+    """
+    order: list[Value] = []
+    leaf_index: dict[int, int] = {}
+    entered, done = object(), object()
+    stack: list[Any] = list(reversed(outputs))
+    pop, push, emit = stack.pop, stack.append, order.append
+    while stack:
+        node = pop()
+        op = node._op
+        # A leaf of the trace unless an op made it while tracing: then its number is unknown (a user-defined
+        # op is entered too, to be refused by name).
+        if op is None or (node.data is not UNKNOWN and not op.user_defined):
+            if id(node) not in leaf_index:
+                leaf_index[id(node)] = len(order)
+                emit(node)
+            continue
+        mark = node._mark
+        if mark is done:  # reached again by another path
+            continue
+        if mark is entered:  # back from its inputs: all are done
+            node._mark = done
+            emit(node)
+            continue
+        node._mark = entered
+        push(node)
+        if node._y is not None:  # explore the first argument first: push it last
+            push(node._y)
+        push(node._x)
+    return order, leaf_index
+
+
+def _record(order: list[Any], leaf_index: dict[int, int], outputs: list[Any], placeholders: list[Value],
+            created: list[Value], fn_name: str) -> Trace:
     """The compact IR of the walked graph ``order`` (children before parents).
 
-    Each node's index is written into its ``_mark`` slot as it is reached (its inputs,
+    Each op node's index is written into its ``_mark`` slot as it is reached (its inputs,
     earlier in ``order``, already have theirs): a slot read instead of a dict lookup per
-    edge. Graph walks start from fresh mark objects, so an index left there reads as
-    "not visited" to them.
+    edge. These nodes were made by this trace, so no other walk is using the slot; graph
+    walks start from fresh mark objects, so an index left there reads as "not visited" to
+    them. Leaves (shared) are found by id in ``leaf_index``.
     """
     n = len(order)
     codes: dict[int, int] = {}  # id(op) -> its index in ops
@@ -331,22 +377,25 @@ def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], cre
     op_of, first, second = [-1] * n, [-1] * n, [-1] * n
     op_labels: dict[int, str] = {}
     leaves: list[int] = []
+    leaf_at = leaf_index.get
     for i, v in enumerate(order):
-        v._mark = i
-        x = v._x
-        if x is None:
+        if leaf_at(id(v)) == i:
             leaves.append(i)
             continue
+        v._mark = i
+        x = v._x
         op = v._op
         code = codes.get(id(op))
         if code is None:
             code = codes[id(op)] = len(ops)
             ops.append(op)
         op_of[i] = code
-        first[i] = x._mark
+        k = leaf_at(id(x))
+        first[i] = x._mark if k is None else k
         y = v._y
         if y is not None:
-            second[i] = y._mark
+            k = leaf_at(id(y))
+            second[i] = y._mark if k is None else k
         if v.label:
             op_labels[i] = v.label
     _refuse_user_defined(ops, fn_name)
@@ -354,8 +403,8 @@ def _record(order: list[Any], outputs: list[Any], placeholders: list[Value], cre
     args[:, 0], args[:, 1] = first, second
     op_type = np.int16 if len(ops) < 2**15 else np.int32
     tr = Trace(np.full(n, K_OP, np.int8), np.array(op_of, op_type), args, ops, [], np.zeros(0, np.int32), [],
-               [o._mark for o in outputs], "value", (), fn_name, op_labels=op_labels)
-    _record_leaves(tr, order, leaves, placeholders, created)
+               [leaf_at(id(o), o._mark) for o in outputs], "value", (), fn_name, op_labels=op_labels)
+    _record_leaves(tr, order, leaf_index, leaves, placeholders, created)
     return tr
 
 
@@ -369,27 +418,28 @@ def _refuse_user_defined(ops: list[Op], fn_name: str) -> None:
                 "or add the op as a row of the op table.")
 
 
-def _record_leaves(tr: Trace, order: list[Value], leaves: list[int], placeholders: list[Value],
-                   created: list[Value]) -> None:
-    """Sort the leaves into inputs (the placeholders), constants (made while tracing) and parameters (the rest)."""
-    def walked(v: Value) -> int | None:
-        return v._mark if type(v._mark) is int else None
+def _record_leaves(tr: Trace, order: list[Value], leaf_index: dict[int, int], leaves: list[int],
+                   placeholders: list[Value], created: list[Value]) -> None:
+    """Sort the leaves into inputs (the placeholders), constants and parameters (the rest).
 
-    input_nodes = [walked(v) for v in placeholders]
-    consts = sorted({i for i in map(walked, created) if i is not None})
+    A constant is a number made into a Value while tracing (the ``2`` in ``x * 2``), or one an op
+    lifted before the call (a :class:`~microgradx.engine.Constant`): never a trainable parameter.
+    """
+    input_nodes = [leaf_index.get(id(v)) for v in placeholders]
+    consts = sorted({leaf_index[id(v)] for v in created if id(v) in leaf_index}
+                    | {i for i in leaves if type(order[i]) is Constant})
     leaf = np.zeros(len(order), bool)
     leaf[leaves] = True
     leaf[[i for i in input_nodes if i is not None]] = False
     leaf[consts] = False
     param_nodes = np.flatnonzero(leaf).astype(np.int32)
     params = [order[i] for i in param_nodes.tolist()]
-    for v in params:
-        v._mark = None  # the parameters outlive the trace: leave no index behind
-    lost = [v for v in params if math.isnan(v.data)]
+    lost = [v for v in params if v.data is UNKNOWN or math.isnan(v.data)]
     if lost:
         label = f" ({lost[0].label})" if lost[0].label else ""
         raise TracingError(
-            f"while tracing {tr.fn_name}: a leaf Value holding nan{label}. "
+            f"while tracing {tr.fn_name}: a leaf Value holding {'nan' if lost[0].data is not UNKNOWN else 'no number'}"
+            f"{label}. "
             "Either it was made from the inputs and lost its history (computed under no_grad(), or copied "
             "as a new leaf), so jit cannot tell how it depends on the inputs: compute it with Value "
             "operations outside no_grad(); or it is a parameter whose data is nan: give it a finite value.")

@@ -47,7 +47,12 @@ def highlight_of(highlight: Any) -> Highlight | None:
 
 
 class GraphTooLargeError(ValueError):
-    """The drawing would have more nodes than ``dot`` lays out in reasonable time."""
+    """The drawing would have more nodes (``reason="nodes"``) or edge bends (``reason="bends"``) than
+    ``dot`` lays out in reasonable time."""
+
+    def __init__(self, message: str, reason: str = "nodes") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -66,3 +66,10 @@ def render(source: str, format: str = "svg") -> bytes:
     data = source.encode("utf-8")
     picture: bytes = needs_dot(lambda: graphviz.pipe("dot", format, data))
     return picture
+
+
+if in_browser():  # start loading Graphviz-as-WebAssembly now, so it is ready by the first drawing
+    try:
+        importlib.import_module(f"{__package__}.wasm").start_loading()
+    except Exception:  # noqa: BLE001 -- not fatal here: the first drawing waits for it and reports the reason
+        pass

@@ -130,7 +130,7 @@ class Scene:
                 raise GraphTooLargeError(
                     f"this graph uses some values in ops far apart: its edges bend about {bends} times, more than "
                     f"max_nodes={max_nodes}: Graphviz would take minutes to lay them out (each bend costs it like a "
-                    "node). Draw a smaller part of it, or raise max_nodes= if you really want it all.")
+                    "node). Draw a smaller part of it, or raise max_nodes= if you really want it all.", reason="bends")
         if drawn > max_nodes:
             hint = ("Draw it with collapse='neuron' or collapse='layer' (one row per nn neuron or layer)"
                     if self.options.collapse is None and self.structure.neurons

@@ -20,11 +20,14 @@ LABELS = ("signed", "binary", "index")
 
 
 def _labels(k: np.ndarray, labels: str, n_classes: int) -> np.ndarray:
-    """Class indices ``k`` in the requested form."""
+    """Class indices ``k`` in the requested form.
+
+    Index labels are ``np.intp``, numpy's index type: int64 here, int32 in the browser (32-bit WebAssembly).
+    """
     if labels not in LABELS:
         raise ValueError(f"unknown labels form {labels!r}; choose one of {', '.join(map(repr, LABELS))}")
     if labels == "index":
-        return k.astype(np.int64)
+        return k.astype(np.intp)
     if n_classes != 2:
         raise ValueError(f"labels={labels!r} is for two classes; with {n_classes} classes use labels='index'")
     return (k * 2.0 - 1.0) if labels == "signed" else k.astype(np.float64)
@@ -82,7 +85,7 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 0, labels: str = "signed
     t_out, t_in = np.linspace(0, np.pi, n_out), np.linspace(0, np.pi, n_in)
     X = np.vstack([np.column_stack([np.cos(t_out), np.sin(t_out)]),
                    np.column_stack([1 - np.cos(t_in), 0.5 - np.sin(t_in)])])
-    k = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
+    k = np.concatenate([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
     X = X + rng.normal(0.0, _check_noise(noise), size=X.shape)
     X, k = _shuffle(X, k, rng)
     return X, _labels(k, labels, 2)
@@ -101,7 +104,7 @@ def circles(n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 
     t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
     X = np.vstack([np.column_stack([np.cos(t_out), np.sin(t_out)]),
                    factor * np.column_stack([np.cos(t_in), np.sin(t_in)])])
-    k = np.concatenate([np.zeros(n_out, dtype=np.int64), np.ones(n_in, dtype=np.int64)])
+    k = np.concatenate([np.zeros(n_out, dtype=np.intp), np.ones(n_in, dtype=np.intp)])
     X = X + rng.normal(0.0, _check_noise(noise), size=X.shape)
     X, k = _shuffle(X, k, rng)
     return X, _labels(k, labels, 2)
@@ -125,7 +128,7 @@ def spirals(n: int = 150, n_classes: int = 3, noise: float = 0.2, turns: float =
         r = np.linspace(0.0, 1.0, m)
         theta = 2 * np.pi * (turns * r + j / n_classes) + rng.normal(0.0, _check_noise(noise), m)
         Xs.append(np.column_stack([r * np.sin(theta), r * np.cos(theta)]))
-        ks.append(np.full(m, j, dtype=np.int64))
+        ks.append(np.full(m, j, dtype=np.intp))
     X, kk = _shuffle(np.vstack(Xs), np.concatenate(ks), rng)
     return X, _labels(kk, labels, n_classes)
 

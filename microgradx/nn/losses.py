@@ -195,7 +195,7 @@ def _traced_log_sum_exp(row: list[Value]) -> Value:
     """ln Σ e^s from ops that never overflow: ln(eᵃ + eᵇ) = b + softplus(a - b), pairwise down the row."""
     level = row
     while len(level) > 1:
-        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]  # type: ignore
+        pairs = [b + (a - b).softplus() for a, b in zip(level[0::2], level[1::2], strict=False)]
         level = pairs + level[len(pairs) * 2:]
     return level[0]
 

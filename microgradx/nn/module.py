@@ -77,7 +77,7 @@ class Module:
         self.name = prefix.rstrip(".") or self._kind
         self.scope = Scope(self.name, self._kind, index, parent)
         for _, p in self._own_parameters():
-            p._scope = self.scope  # type: ignore[attr-defined]
+            p._scope = self.scope
         for k, (name, child) in enumerate(self._children()):
             child._set_names(prefix + name + ".", self.scope, k)
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..engine import Value
+from ..modes import TracingError, current_tracer
 from ..ops import OPS, RELU, Op
 from .args import choice, flag, positive_int, probability
 from .modelfile import MODEL_TYPES, ModelFileError
@@ -50,6 +51,12 @@ ACTIVATIONS: dict[str, Op | None] = {**{op.name: op.bound() for op in OPS.values
 
 #: Weight initialisations (biases always start at 0, as in micrograd).
 INITS = ("uniform", "xavier", "he", "zeros")
+
+
+_DROPOUT_WHILE_TRACING = (
+    "dropout in training mode while jit traces the model: the trace would keep one random mask for every "
+    "sample and every call. Call model.eval() before jit (dropout off, e.g. to predict), or train with dropout "
+    "eagerly, without jit (fit(..., compiled=False)).")
 
 
 class Neuron(Module):
@@ -85,7 +92,7 @@ class Neuron(Module):
         f = self._f
         out = act if f is None else (act.relu() if f is RELU else act._apply(f))
         out.label = self.name
-        out._scope = self.scope  # type: ignore[attr-defined]
+        out._scope = self.scope
         return out
 
     def parameters(self) -> list[Value]:
@@ -150,6 +157,8 @@ class Layer(Module):
     def _forward(self, x: list[Any]) -> Any:
         out = [n._forward(x) for n in self.neurons]
         if self.dropout and self.training:
+            if current_tracer() is not None:  # one mask drawn now would be frozen into the trace
+                raise TracingError(_DROPOUT_WHILE_TRACING)
             keep = 1.0 / (1.0 - self.dropout)
             draw = (self._dropout_rng or random).random
             out = [o * (0.0 if draw() < self.dropout else keep) for o in out]

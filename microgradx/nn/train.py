@@ -19,6 +19,7 @@ in the ``History``, and :class:`StopRules` decide whether to go on.
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -33,6 +34,9 @@ with warnings.catch_warnings():
     # (and which, unlike a widget, still reads "100%" in a notebook saved with its outputs).
     warnings.simplefilter("ignore", TqdmWarning)
     from tqdm.auto import tqdm
+
+if sys.platform == "emscripten":  # the browser course: no threads, so no thread to watch slow bars
+    tqdm.monitor_interval = 0
 
 from ..engine import Value
 from .args import positive_int, positive_int_or_none, real, real_or_none

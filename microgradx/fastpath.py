@@ -1,0 +1,127 @@
+"""The engine's speed section: the hottest steps written out by hand, each held equal to its op-table row.
+
+Nothing here is new mathematics. ``engine.py`` states every op once, through the op
+table (``Value._apply`` runs a row, ``backward()``'s loop reads ``op.local``); this
+module repeats three rows -- ``x + y``, ``x · y``, ``relu(x)`` -- and the float chain
+rule without the generic machinery (no domain check to call, no tuple of local
+derivatives to build, no method call per node). A training step of an MLP is almost
+only these three ops, so they are worth writing out; ``tests/test_fastpath.py``
+holds each one equal to its row (values, gradients, ±0, and inf/nan going to the
+checked path). Every node is built by :func:`node`, the one place that makes a
+``Value`` without running its constructor.
+
+What a fast path may not do is decide anything itself: when the result is not a
+finite Python float, or some thread is in ``no_grad()`` or tracing, it hands the
+op to the engine's checked path (``Value._apply``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import modes
+from .ops import ADD, FLOAT, MUL, RELU, Op
+
+if TYPE_CHECKING:
+    from .engine import Operand, Value
+
+__all__ = ["node", "add", "mul", "relu", "chain_rule", "ENABLED"]
+
+#: Read by ``Value.backward``: False runs the engine's generic loop for floats too (the tests compare the two).
+ENABLED = True
+
+_new = object.__new__
+# Set by engine.py through bind(): the class ``node`` builds, and engine._lift (this module is imported first).
+_Value: type[Value] = None  # type: ignore[assignment]
+_lift: Callable[[Operand], Value] = None  # type: ignore[assignment]
+
+
+def bind(value_class: type[Value], lift: Callable[[Operand], Value]) -> None:
+    """Tell this module which class to build and how numbers are lifted (engine.py calls it once)."""
+    global _Value, _lift
+    _Value, _lift = value_class, lift
+
+
+def node(data: float, op: Op | None, x: Value | None, y: Value | None, kind: type[Value] | None = None) -> Value:
+    """A new node holding ``data``, made by ``op`` from ``x`` (and ``y``): no checks, the caller made them.
+
+    One store a line: a tuple assignment of six costs about 15% more, and this is the
+    line every op of a training step runs.
+    """
+    out: Value = _new(kind or _Value)  # (``kind``: a subclass, engine.Constant)
+    out.data = data
+    out.grad = 0.0
+    out._mark = None
+    out._op = op
+    out._x = x
+    out._y = y
+    return out
+
+
+# ``(data - data == 0.0) is True`` holds exactly for a finite Python float: inf and nan give False, and a
+# numpy scalar (say a float32 a user put in ``data``) gives numpy's own True, which is not ``True``.
+
+
+def add(self: Value, other: Operand) -> Value:
+    """``x + y``, the row ``ADD`` written out: out = x + y."""
+    y: Value = other if type(other) is _Value else _lift(other)
+    try:
+        data = self.data + y.data
+    except TypeError:  # data that is not a number: the checked path says what is wrong
+        return self._apply(ADD, y)
+    if modes.unusual or (data - data == 0.0) is not True:
+        return self._apply(ADD, y)
+    return node(data, ADD, self, y)
+
+
+def mul(self: Value, other: Operand) -> Value:
+    """``x · y``, the row ``MUL`` written out: out = x · y."""
+    y: Value = other if type(other) is _Value else _lift(other)
+    try:
+        data = self.data * y.data
+    except TypeError:
+        return self._apply(MUL, y)
+    if modes.unusual or (data - data == 0.0) is not True:
+        return self._apply(MUL, y)
+    return node(data, MUL, self, y)
+
+
+def relu(self: Value) -> Value:
+    """``relu(x)``, the row ``RELU`` written out: out = max(x, 0)."""
+    data = self.data
+    if modes.unusual or type(data) is not float:
+        return self._apply(RELU)
+    return node(data if data > 0.0 else 0.0, RELU, self, None)
+
+
+def chain_rule(interior: list[Any]) -> None:  # interior nodes: their _op and _x are set
+    """``backward()``'s loop for float gradients, with the three commonest rows' local derivatives inlined.
+
+    ∂(x+y) = (1, 1), ∂(x·y) = (y, x), ∂relu(x) = [x > 0]; every other row is read
+    from the table as the engine's loop reads it, and a user-defined op runs its
+    ``_backward`` closure. Interior gradients must be 0 when it starts.
+    """
+    for n in reversed(interior):
+        g = n.grad
+        if g == 0.0:  # nothing flows back through this node (behind a dead relu, say)
+            continue
+        op, x, y = n._op, n._x, n._y
+        if op is ADD:
+            x.grad += g
+            y.grad += g
+        elif op is MUL:
+            x.grad += g * y.data
+            y.grad += g * x.data
+        elif op is RELU:
+            if x.data > 0.0:
+                x.grad += g
+        elif op.user_defined:
+            n._backward()  # the user's closure
+        elif y is None:
+            (dx,) = op.local(FLOAT, n.data, x.data)
+            x.grad += g * dx
+        else:
+            dx, dy = op.local(FLOAT, n.data, x.data, y.data)
+            x.grad += g * dx
+            y.grad += g * dy
