@@ -6,14 +6,16 @@ import json
 import re
 import shutil
 import struct
+import subprocess
 
 import pytest
 
 from microgradx.cli import main
-from microgradx.draw.animate import animation_html, backward_steps
+from microgradx.draw.animate import animate_backward, animation_html, backward_steps
 from microgradx.draw.dot import draw_dot, save
 from microgradx.draw.explain import explain
 from microgradx.draw.flow import short_name
+from microgradx.draw.pdf import PdfError, join_pdfs, page_count
 from microgradx.draw.style import THEMES
 from microgradx.engine import Value
 from microgradx.examples import neuron
@@ -265,3 +267,73 @@ def test_the_cli_names_each_subexpression_as_written(tmp_path, capsys):
     page = steps.read_text(encoding="utf-8")
     assert not re.search(r"\bv\d+\b", source + page)
     assert "out = tanh(x1*w1 + x2*w2 + b) passes out.grad = 1.0 on" in page
+
+
+# ---------------------------------------------------------------- the player's steps as slides
+
+
+def pdfinfo_pages(path) -> int | None:
+    """The page count an independent reader (poppler's pdfinfo) finds, or None when it is not installed."""
+    if shutil.which("pdfinfo") is None:
+        return None
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
+
+
+@needs_dot
+def test_the_steps_saved_as_pdf_are_one_page_per_step(tmp_path):
+    o = neuron()
+    steps = len(list(backward_steps(o)))
+    path = animate_backward(o).save(tmp_path / "steps.pdf")
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-") and page_count(data) == steps == 6
+    assert pdfinfo_pages(path) in (None, steps)
+    assert animate_backward(o, tmp_path / "again.pdf").read_bytes() == data  # byte-stable: no creation date
+
+
+@needs_dot
+def test_a_collapsed_models_steps_are_slides_too(tmp_path):
+    from microgradx.nn import MLP
+
+    model = MLP(2, [3, 1], activation="tanh", seed=0)
+    out = model([0.5, -1.0])
+    out.backward()
+    path = animate_backward(out, tmp_path / "nn.pdf", collapse="neuron")
+    assert page_count(path.read_bytes()) == len(list(backward_steps(out, collapse="neuron")))
+    assert pdfinfo_pages(path) in (None, page_count(path.read_bytes()))
+
+
+@needs_dot
+def test_the_cli_writes_the_steps_as_slides(tmp_path, capsys):
+    steps = tmp_path / "steps.pdf"
+    assert main(["draw", *NEURON, "-o", str(tmp_path / "n.svg"), "--steps", str(steps)]) == 0
+    assert page_count(steps.read_bytes()) == 6
+
+
+def test_joining_pdfs_renumbers_references_but_never_touches_stream_data():
+    def one_page(text: bytes) -> bytes:
+        objects = [b"<< /Type /Pages /Kids [ 3 0 R ] /Count 1 >>",
+                   b"<< /Type /Catalog /Pages 1 0 R >>",
+                   b"<< /Type /Page /Parent 1 0 R /Contents 4 0 R >>",
+                   b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream"]
+        out = bytearray(b"%PDF-1.5\n")
+        offsets = []
+        for n, body in enumerate(objects, 1):
+            offsets.append(len(out))
+            out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+        xref = len(out)
+        out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+        out += b"trailer\n<< /Size 5 /Root 2 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+        return bytes(out)
+
+    joined = join_pdfs([one_page(b"BT (1 0 R endobj) Tj ET"), one_page(b"BT (2 0 R) Tj ET")])
+    assert page_count(joined) == 2
+    assert b"(1 0 R endobj)" in joined and b"(2 0 R)" in joined  # stream bytes exactly as they were
+    assert joined.count(b"/Parent 1 0 R") == 2  # both pages under the one new page tree
+
+
+def test_joining_refuses_what_is_not_a_readable_pdf():
+    with pytest.raises(PdfError, match="cross-reference"):
+        join_pdfs([b"%PDF-1.7\n... object streams only ...\nstartxref\n9\n%%EOF"])
+    with pytest.raises(PdfError, match="no pages"):
+        join_pdfs([])

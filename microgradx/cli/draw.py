@@ -103,8 +103,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
                        help="output file; the suffix picks the format: .svg .png .pdf .dot (default: graph.svg)"),
         p.add_argument("--backward", action="store_true",
                        help="draw the backward view: edges labelled with local derivatives and upstream × local"),
-        p.add_argument("--steps", metavar="HTML", default=None,
-                       help="also write the step-by-step backward pass as one self-contained HTML file"),
+        p.add_argument("--steps", metavar="HTML_OR_PDF", default=None,
+                       help="also write the step-by-step backward pass: one self-contained HTML player, or with a "
+                            ".pdf name one slide per step"),
         p.add_argument("--rankdir", default="auto", choices=["auto", "LR", "RL", "TB", "BT"],
                        help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
         p.add_argument("--theme", default="light", choices=sorted(THEMES),
