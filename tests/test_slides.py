@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -16,7 +17,7 @@ from microgradx.draw.dot import draw_dot, save
 from microgradx.draw.explain import explain
 from microgradx.draw.flow import short_name
 from microgradx.draw.pdf import PdfError, join_pdfs, page_count
-from microgradx.draw.style import THEMES
+from microgradx.draw.style import SLIDE, THEMES, fit_scale
 from microgradx.engine import Value
 from microgradx.examples import neuron
 from microgradx.graph import topological_order
@@ -337,3 +338,29 @@ def test_joining_refuses_what_is_not_a_readable_pdf():
         join_pdfs([b"%PDF-1.7\n... object streams only ...\nstartxref\n9\n%%EOF"])
     with pytest.raises(PdfError, match="no pages"):
         join_pdfs([])
+
+
+# ---------------------------------------------------------------- make demo's drawings on a slide
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def smallest_text_on_a_slide(path) -> float:
+    """The smallest text of an SVG, in points, once fitted to a 1920 x 1080 px (960 x 540 pt) slide."""
+    svg = ET.fromstring(path.read_bytes())
+    size = tuple(float(svg.get(k).removesuffix("pt")) for k in ("width", "height"))
+    return min(float(t.get("font-size")) for t in svg.iter(f"{SVG}text")) * fit_scale(size, SLIDE)
+
+
+@needs_dot
+def test_the_demos_slides_keep_their_text_at_8_pt_or_more_and_it_says_where_the_whole_graph_is(tmp_path):
+    from microgradx.cli.demo import draw_xor
+    from microgradx.nn.recipes import RECIPES
+
+    model = RECIPES["xor"].train(seed=0, progress=False).model
+    slides, poster = draw_xor(model, tmp_path)
+    assert [p.name for p, _ in slides] == ["xor_neurons.svg", "xor_hidden_neuron.svg"]
+    for path, _ in slides:
+        assert smallest_text_on_a_slide(path) >= 8.0, path.name
+    assert poster.name == "xor_whole_backward.svg" and smallest_text_on_a_slide(poster) < 8.0  # why it is a poster
+    assert all(p.grad == 0 for p in model.parameters())  # the demo leaves no gradient behind
