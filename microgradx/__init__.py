@@ -41,7 +41,7 @@ for _old, _new in {"data": data, "losses": losses, "optim": optim, "train": trai
     sys.modules.setdefault(f"{__name__}.{_old}", _new)
 del _old, _new, sys
 
-# mx.sin, mx.exp, ...: the op table's prefix rows as functions (tests/test_ops.py holds this line to the table).
+# mx.sin, mx.exp, ...: the op table's prefix rows as functions (tests/core/test_ops.py holds this line to the table).
 abs, cos, exp, leaky_relu, log, relu, sigmoid, sin, softplus, sqrt, tanh = (
     FUNCTION_FORMS[_name] for _name in
     ("abs", "cos", "exp", "leaky_relu", "log", "relu", "sigmoid", "sin", "softplus", "sqrt", "tanh"))

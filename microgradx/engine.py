@@ -72,7 +72,9 @@ class Value:
         self._op = self._x = self._y = None
         if label:
             self.label = checks.label_text(label)
-        if not compat.record_user_op(self, _children, _op):  # micrograd's Value(data, (x, y), 'op') is a node
+        if _children and compat.record_user_op(self, _children, _op):
+            return  # micrograd's Value(data, (x, y), 'op'): a node of the user's own op
+        if modes.unusual:  # while jit traces, a new leaf is a constant of the trace
             _register_leaf(self)
 
     # ---------------------------------------------------------------- the chain rule
@@ -143,8 +145,10 @@ class Value:
             except DomainError as e:
                 raise e.with_labels(tuple(v.label or None for v in (self, other) if v is not None)) from None
         if modes.unusual and not STATE.recording:  # inside no_grad(): the result is a leaf
-            return fastpath.node(data, None, None, None)
-        return fastpath.node(data, op, self, other)
+            leaf: Value = fastpath.node(data, None, None, None)
+            return leaf
+        out: Value = fastpath.node(data, op, self, other)
+        return out
 
     # Each op applies its row (the row's doc is the method's docstring). ``+``, ``×`` and relu are
     # the copies written out in fastpath.py: a training step is made of little else.

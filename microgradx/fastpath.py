@@ -5,10 +5,11 @@ table (``Value._apply`` runs a row, ``backward()``'s loop reads ``op.local``); t
 module repeats three rows -- ``x + y``, ``x · y``, ``relu(x)`` -- and the float chain
 rule without the generic machinery (no domain check to call, no tuple of local
 derivatives to build, no method call per node). A training step of an MLP is almost
-only these three ops, so they are worth writing out; ``tests/test_fastpath.py``
+only these three ops, so they are worth writing out; ``tests/core/test_fastpath.py``
 holds each one equal to its row (values, gradients, ±0, and inf/nan going to the
 checked path). Every node is built by :func:`node`, the one place that makes a
-``Value`` without running its constructor.
+``Value`` without running its constructor -- except in ``add``, ``mul`` and ``relu``, which
+write its six stores out (a function call is a fifth of their time); a test holds them to it.
 
 What a fast path may not do is decide anything itself: when the result is not a
 finite Python float, or some thread is in ``no_grad()`` or tracing, it hands the
@@ -18,38 +19,58 @@ op to the engine's checked path (``Value._apply``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
 
 from . import modes
 from .ops import ADD, FLOAT, MUL, RELU, Op
-
-if TYPE_CHECKING:
-    from .engine import Operand, Value
 
 __all__ = ["node", "add", "mul", "relu", "chain_rule", "ENABLED"]
 
 #: Read by ``Value.backward``: False runs the engine's generic loop for floats too (the tests compare the two).
 ENABLED = True
 
+
+
+_N = TypeVar("_N")
+
+
+class Node(Protocol):
+    """What the fast paths read and write of a node (``engine.Value`` is one; this module does not import it)."""
+
+    data: Any
+    grad: Any
+    _op: Op | None
+    _x: Any
+    _y: Any
+    _mark: object
+
+    def _apply(self: _N, op: Op, other: Any = None) -> _N: ...
+
+
+Value = TypeVar("Value", bound=Node)  # the engine's class, whatever builds: each op returns its own kind
+Operand = Any  # a Value or a number (engine.Operand)
+
 _new = object.__new__
 # Set by engine.py through bind(): the class ``node`` builds, and engine._lift (this module is imported first).
-_Value: type[Value] = None  # type: ignore[assignment]
-_lift: Callable[[Operand], Value] = None  # type: ignore[assignment]
+_Value: type[Any] = None  # type: ignore[assignment]
+_lift: Callable[[Operand], Any] = None  # type: ignore[assignment]
 
 
-def bind(value_class: type[Value], lift: Callable[[Operand], Value]) -> None:
+def bind(value_class: type[Any], lift: Callable[[Operand], Any]) -> None:
     """Tell this module which class to build and how numbers are lifted (engine.py calls it once)."""
     global _Value, _lift
     _Value, _lift = value_class, lift
 
 
-def node(data: float, op: Op | None, x: Value | None, y: Value | None, kind: type[Value] | None = None) -> Value:
+def node(data: float, op: Op | None, x: Node | None, y: Node | None, kind: type[Any] | None = None) -> Any:
     """A new node holding ``data``, made by ``op`` from ``x`` (and ``y``): no checks, the caller made them.
 
     One store a line: a tuple assignment of six costs about 15% more, and this is the
     line every op of a training step runs.
     """
-    out: Value = _new(kind or _Value)  # (``kind``: a subclass, engine.Constant)
+    out = _new(kind or _Value)  # (``kind``: a subclass, engine.Constant)
     out.data = data
     out.grad = 0.0
     out._mark = None
@@ -63,28 +84,42 @@ def node(data: float, op: Op | None, x: Value | None, y: Value | None, kind: typ
 # numpy scalar (say a float32 a user put in ``data``) gives numpy's own True, which is not ``True``.
 
 
-def add(self: Value, other: Operand) -> Value:
+def add(self: Value, other: Value | float | int | np.number[Any]) -> Value:
     """``x + y``, the row ``ADD`` written out: out = x + y."""
-    y: Value = other if type(other) is _Value else _lift(other)
+    y: Value = other if type(other) is _Value else _lift(other)  # type: ignore[assignment]  # a runtime test
     try:
         data = self.data + y.data
     except TypeError:  # data that is not a number: the checked path says what is wrong
         return self._apply(ADD, y)
     if modes.unusual or (data - data == 0.0) is not True:
         return self._apply(ADD, y)
-    return node(data, ADD, self, y)
+    out: Value = _new(_Value)  # node(data, ADD, self, y), written out: a call costs a fifth of the op
+    out.data = data
+    out.grad = 0.0
+    out._mark = None
+    out._op = ADD
+    out._x = self
+    out._y = y
+    return out
 
 
-def mul(self: Value, other: Operand) -> Value:
+def mul(self: Value, other: Value | float | int | np.number[Any]) -> Value:
     """``x · y``, the row ``MUL`` written out: out = x · y."""
-    y: Value = other if type(other) is _Value else _lift(other)
+    y: Value = other if type(other) is _Value else _lift(other)  # type: ignore[assignment]  # a runtime test
     try:
         data = self.data * y.data
     except TypeError:
         return self._apply(MUL, y)
     if modes.unusual or (data - data == 0.0) is not True:
         return self._apply(MUL, y)
-    return node(data, MUL, self, y)
+    out: Value = _new(_Value)  # node(data, MUL, self, y), written out: a call costs a fifth of the op
+    out.data = data
+    out.grad = 0.0
+    out._mark = None
+    out._op = MUL
+    out._x = self
+    out._y = y
+    return out
 
 
 def relu(self: Value) -> Value:
@@ -92,7 +127,14 @@ def relu(self: Value) -> Value:
     data = self.data
     if modes.unusual or type(data) is not float:
         return self._apply(RELU)
-    return node(data if data > 0.0 else 0.0, RELU, self, None)
+    out: Value = _new(_Value)  # node(max(data, 0), RELU, self, None), written out as in add
+    out.data = data if data > 0.0 else 0.0
+    out.grad = 0.0
+    out._mark = None
+    out._op = RELU
+    out._x = self
+    out._y = None
+    return out
 
 
 def chain_rule(interior: list[Any]) -> None:  # interior nodes: their _op and _x are set

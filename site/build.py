@@ -139,8 +139,11 @@ def first_sentence(text: str) -> str:
     match = re.match(r"(.+?[.!?])(\s|$)", " ".join(text.split()))
     sentence = match.group(1) if match else " ".join(text.split())
     head = sentence.split(": ", 1)[0]
-    # A long sentence is cut at its colon, where the teaching sentences turn to their example.
-    return head.rstrip(".") + "." if len(sentence) > LINE_MAX and len(head) >= 20 else sentence
+    # A long sentence is cut at its colon, where the teaching sentences turn to their example -- unless
+    # what stands before the colon is only a lead-in ("First micrograd's own demo:").
+    if len(sentence) > LINE_MAX and len(head) >= 40:
+        sentence = head
+    return sentence.rstrip(".:") + "."  # a sentence that leads into a formula ends here
 
 
 def read_notebook(path: Path) -> Notebook:

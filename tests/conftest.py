@@ -2,7 +2,7 @@
 
 ``default``: a few dozen examples per property, for ``make test``.
 ``deep`` (``MICROGRADX_FUZZ=deep``): thousands per property, fresh random examples each run
-(``MICROGRADX_FUZZ_EXAMPLES=N`` sets how many); see ``tests/test_fuzz.py``.
+(``MICROGRADX_FUZZ_EXAMPLES=N`` sets how many); see ``tests/core/test_fuzz.py``.
 """
 
 import os

@@ -505,7 +505,7 @@ def torch_misses_second_order(prog: Program, value: dict[str, float]) -> str | N
 
     There torch's second derivatives are wrong: its pow backward returns ``where(y == 0, 0, y·x^(y-1))``
     for ∂/∂x, a constant 0 that drops the term ∂y/∂· · x^(y-1) of the next derivative. microgradx and
-    finite differences agree with each other there (``tests/test_higher_order.py``), so torch is no
+    finite differences agree with each other there (``tests/core/test_higher_order.py``), so torch is no
     witness for those second derivatives.
     """
     for step in prog.steps:

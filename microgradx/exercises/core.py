@@ -279,27 +279,31 @@ class Exercise:
         for mistake, mobs in zip(self.mistakes, self._mistake_obs):
             if self._same(obs, mobs):
                 return False, mistake.hint
+        return False, self._advice(answer, obs, outcomes)
+
+    def _advice(self, answer: Any, obs: Any, outcomes: tuple[Any, ...]) -> str:
+        """What to tell a student whose answer is wrong in no way a listed mistake foresaw (never the answer)."""
         for o in outcomes:
             if isinstance(o, Failed):
-                return False, o.describe()
+                return o.describe()
         for o, case in zip(outcomes, self.cases):
             if o is None:
-                return False, f"your function returned None on input {case.name}: is a `return` missing?"
+                return f"your function returned None on input {case.name}: is a `return` missing?"
         if self._advise is not None:
-            return False, self._advise(answer, obs)
+            return self._advise(answer, obs)
         if self.kind == "number" and isinstance(obs, float):
-            return False, number_advice(obs, self.expected())
+            return number_advice(obs, self.expected())
         if self.kind == "number" and isinstance(obs, tuple):
             off = [str(k + 1) for k, (a, b) in enumerate(zip(obs, self.expected())) if not self._same(a, b)]
             which = f"number {off[0]} is" if len(off) == 1 else f"numbers {', '.join(off)} are"
-            return False, f"of your {len(obs)} numbers, {which} not right yet."
+            return f"of your {len(obs)} numbers, {which} not right yet."
         for o, e, case in zip(outcomes, self.expected(), self.cases):
             if not self._same(o, e):
                 shown = (np.array2string(o, precision=4, separator=", ").replace("\n", "")
                          if isinstance(o, np.ndarray) else repr(o))
                 shown = shown if len(shown) <= 120 else shown[:117] + "..."
-                return False, f"on input {case.name} your function gives {shown}, which is not right yet."
-        return False, "that is not it yet. Try `ex.hint()`."
+                return f"on input {case.name} your function gives {shown}, which is not right yet."
+        return "that is not it yet. Try `ex.hint()`."
 
     def check(self, answer: Any) -> Result:
         """Judge ``answer``: right, wrong with advice a student can act on, or not attempted (``...``/None)."""

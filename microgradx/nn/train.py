@@ -245,14 +245,12 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
       ``target_accuracy``, or when the loss on ``validation=(X_val, y_val)`` (measured in
       evaluation mode) has not improved by ``min_delta`` for ``patience`` epochs.
     * ``record_grad_norms``: keep the per-layer gradient norm of each epoch (mean over its steps).
-    * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each
-      step for the whole batch with numpy, the parameters in one vector (same loss, same
-      gradients, many times faster). The parameter Values are updated before every call of
-      ``callback`` and when ``fit`` returns or raises.
+    * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each step for
+      the whole batch with numpy (same loss, same gradients, many times faster). The parameter Values
+      are updated before every call of ``callback`` and when ``fit`` returns or raises.
 
-    The model trains in training mode; its own mode is restored at the end. Labels of
-    shape (n, 1) are read as (n,). A loss or gradient that becomes non-finite raises
-    :class:`NonFiniteLossError` naming the epoch and step.
+    The model trains in training mode (its own mode is restored at the end). Labels of shape (n, 1) are
+    read as (n,). A loss or gradient that becomes non-finite raises :class:`NonFiniteLossError`.
     """
     loss_fn = get_loss(loss)
     Xs, ys, val = _data(model, X, y, validation)

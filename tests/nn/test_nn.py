@@ -748,7 +748,7 @@ def test_the_readme_names_every_activation_and_initialisation():
 
     from microgradx.nn import ACTIVATIONS, INITS
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     acts, inits = re.search(r"add activations \(`([^`]*)`\), initialisations\s+\(`([^`]*)`\)", readme).groups()
     assert sorted(acts.split()) == sorted(ACTIVATIONS) and sorted(inits.split()) == sorted(INITS)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+pytestmark = pytest.mark.slow  # runs every notebook in a fresh kernel: minutes (make test-fast skips it)
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 MAX_BYTES = 1_500_000  # committed with outputs, but no megabytes of base64
 

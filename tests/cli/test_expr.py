@@ -19,7 +19,7 @@ from microgradx.cli import main
 from microgradx.cli.expr import FUNCTIONS, MAX_LENGTH, MAX_NAME_LENGTH, ExpressionError, build, parse
 from microgradx.engine import Value
 from microgradx.ops import OPS, DomainError
-from tests.test_animate import page_data
+from tests.draw.test_animate import page_data
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 
@@ -260,7 +260,7 @@ def test_draw_command_without_dot_says_how_to_install(monkeypatch, tmp_path, cap
 
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def microgradx_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -30,7 +30,7 @@ print(f'{b.grad:.4f}') # prints 645.5773, i.e. the numerical value of dg/db
 
 def test_micrograds_readme_example_prints_the_same_numbers():
     code = MICROGRAD_README.replace("micrograd", "microgradx")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.split() == ["24.7041", "138.8338", "645.5773"]
 

@@ -41,7 +41,7 @@ def test_micrograd_moons_demo_reaches_full_training_accuracy_in_100_steps():
 def test_fit_takes_exactly_the_steps_of_micrograds_hand_written_demo_loop():
     pytest.importorskip("sklearn.datasets")
     from microgradx.engine import Value
-    from tests.test_nn import micrograd_demo_loop
+    from tests.nn.test_nn import micrograd_demo_loop
 
     steps = 25  # of the demo's 100: enough to compare every kind of step, a quarter of the time
     hand_model, trace = micrograd_demo_loop(Value, MLP, steps)  # micrograd's loop verbatim, microgradx classes

@@ -15,7 +15,7 @@ from microgradx import Value, exercises
 from microgradx.exercises import cells, core
 from microgradx.exercises.kinds import NOTEBOOKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALL = exercises.all()
 IDS = [e.id for e in ALL]
 MISTAKES = [(e, k) for e in ALL for k in range(len(e.mistakes))]

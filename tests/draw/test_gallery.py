@@ -11,10 +11,10 @@ import pytest
 from microgradx.cli.gallery import animations, entries
 from microgradx.examples import neuron, readme_expression, second_derivative
 from microgradx.graph import topological_order
-from tests.test_animate import page_data
-from tests.test_draw_slides import smallest_text_at_slide_size
+from tests.draw.test_animate import page_data
+from tests.draw.test_draw_slides import smallest_text_at_slide_size
 
-VIZ = Path(__file__).resolve().parent.parent / "viz"
+VIZ = Path(__file__).resolve().parents[2] / "viz"
 
 
 @pytest.mark.parametrize("name", sorted(entries()))

@@ -15,7 +15,7 @@ from microgradx.cli import build_parser, main
 from microgradx.nn import MLP
 from microgradx.nn.recipes import RECIPES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from microgradx import DomainError, Value, fastpath, no_grad
-from microgradx.ops import ADD, FLOAT, MUL, RELU
+from microgradx.ops import ADD, FLOAT, MUL, OPS, RELU
 from tests.programs import programs, run_values
 
 EDGES = [1.5, -2.25, 0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e154, -1e154, 3.0]
@@ -67,6 +67,21 @@ def test_every_node_is_built_by_one_helper():
     out = fastpath.node(2.5, MUL, Value(1.0), None)
     assert type(out) is Value and (out.data, out.grad, out._op, out._mark) == (2.5, 0.0, MUL, None)
     assert out.__dict__ == {} and out.label == "" and out._scope is None
+
+
+SLOTS = ("data", "grad", "_op", "_x", "_y", "_mark")
+
+
+@pytest.mark.parametrize("make, op, args", [
+    (lambda a, b: a + b, "add", 2), (lambda a, b: a * b, "mul", 2), (lambda a, b: a.relu(), "relu", 1),
+])
+def test_the_written_out_ops_build_the_node_the_one_helper_builds(make, op, args):
+    a, b = Value(1.5), Value(-2.0)
+    out = make(a, b)
+    data = out.data
+    twin = fastpath.node(data, OPS[op], a, b if args == 2 else None)
+    assert [getattr(out, s) for s in SLOTS] == [getattr(twin, s) for s in SLOTS]
+    assert type(out) is type(twin) and out.__dict__ == twin.__dict__ == {}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

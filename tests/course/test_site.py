@@ -17,7 +17,7 @@ import pytest
 import microgradx.draw.wasm as wasm
 from microgradx import Value, draw_dot
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -43,6 +43,14 @@ def test_every_notebook_gives_the_landing_page_a_title_and_one_line_from_its_fir
         first = json.loads((ROOT / "notebooks" / nb.name).read_text())["cells"][0]
         assert nb.title and nb.title in "".join(first["source"])
         assert 10 < len(nb.summary) < 300 and "\n" not in nb.summary
+
+
+def test_a_landing_line_is_one_whole_sentence_never_a_lead_in_ending_in_a_colon():
+    lead_in = "First the demo: " + "a model learns to separate two interleaving half-moons, " * 3 + "end."
+    assert build.first_sentence(lead_in) == lead_in  # "First the demo:" alone would say nothing
+    long_head = "The engine builds a fresh graph for every sample at every step: " + "x, " * 60 + "y."
+    assert build.first_sentence(long_head) == "The engine builds a fresh graph for every sample at every step."
+    assert build.first_sentence("A neuron squashes the result:") == "A neuron squashes the result."
 
 
 def test_the_landing_page_links_every_notebook_and_keeps_jupyterlites_config_block():

@@ -29,7 +29,7 @@ from microgradx.nn.plot import (  # noqa: E402
 )
 from microgradx.nn.train import History  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SQUARE = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
 

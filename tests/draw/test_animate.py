@@ -282,6 +282,7 @@ def press(tools: DevTools, key: str, code: str, key_code: int) -> None:
 
 
 @needs_dot
+@pytest.mark.slow
 def test_player_steps_through_frames_in_a_real_browser(browser, tmp_path):
     *_, L = chain_rule_example()
     path = animate_backward(L, tmp_path / "steps.html", interval_ms=150)
@@ -321,6 +322,7 @@ def test_player_steps_through_frames_in_a_real_browser(browser, tmp_path):
 
 
 @needs_dot
+@pytest.mark.slow
 def test_keys_act_once_even_when_the_slider_has_the_focus(browser, tmp_path):
     path = animate_backward(neuron(), tmp_path / "steps.html")
     tools = DevTools(browser)
@@ -343,6 +345,7 @@ def test_keys_act_once_even_when_the_slider_has_the_focus(browser, tmp_path):
 
 
 @needs_dot
+@pytest.mark.slow
 def test_player_zooms_and_a_neurons_text_is_legible(browser, tmp_path):
     """Fit, 1:1, zoom buttons, the wheel; and a screenshot at the size a laptop shows it."""
     path = animate_backward(neuron(), tmp_path / "steps.html")
@@ -381,6 +384,7 @@ HOSTILE = ['</script><script>window.pwned = 1</script>', '<img src=x onerror="wi
 
 
 @needs_dot
+@pytest.mark.slow
 def test_hostile_labels_stay_text_in_the_player(browser, tmp_path):
     xs = [Value(float(i + 1), label=lab) for i, lab in enumerate(HOSTILE)]
     out = xs[0]
@@ -403,6 +407,7 @@ def test_hostile_labels_stay_text_in_the_player(browser, tmp_path):
         tools.ws.close()
 
 
+@pytest.mark.slow
 def test_the_browser_harness_does_see_console_errors(browser, tmp_path):
     """Guards the checks above: a page with a script error must be reported."""
     page = tmp_path / "broken.html"
@@ -432,6 +437,7 @@ def test_without_a_path_the_player_is_an_object_jupyter_shows_inline_and_nothing
 
 
 @needs_dot
+@pytest.mark.slow
 def test_the_inline_player_runs_inside_its_frame_in_a_real_browser(browser, tmp_path):
     *_, L = chain_rule_example()
     notebook_like = tmp_path / "output.html"  # what Jupyter puts into the output area: the iframe
