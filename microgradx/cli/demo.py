@@ -42,19 +42,32 @@ def train_xor(out: Path) -> None:
     print(f"   accuracy {acc * 100:.0f}% after {run.history.epochs} epochs (loss {run.history.loss[-1]:.4f})")
     print_xor_table(model, X, y, indent="   ")
 
-    # Draw what the trained network computes for one input, and how its output
-    # depends on every parameter (∂score/∂parameter, filled in by backward()).
+    slides, poster = draw_xor(model, out)
+    print("\n3. The trained network on input (1, 0), drawn to fit a 16:9 slide (open them in a browser):")
+    for path, what in slides:
+        print(f"   {path}  ({what})")
+    print(f"   The whole graph does not fit a slide; it is a poster to zoom into: {poster}")
+
+
+def draw_xor(model: Any, out: Path) -> tuple[list[tuple[Path, str]], Path]:
+    """The drawings of ``make demo``: the views that fit a 16:9 slide with text of at least 8 pt, and the whole
+    backward graph as a poster (too large for a slide: one box per value, 4 neurons of 8 ops each and more)."""
+    # What the trained network computes for (1, 0), and how its output depends on every
+    # parameter (∂score/∂parameter, filled in by backward()), one row per neuron.
     score = model([1.0, 0.0])
     model.zero_grad()
     score.backward()
-    written = [
-        save(draw_dot(score), out / "xor_forward.svg"),
-        save(draw_dot(score, view="backward"), out / "xor_backward.svg"),
-        save(draw_dot(score, view="backward", collapse="neuron"), out / "xor_neurons.svg"),
-    ]
-    print("\n3. The trained network on input (1, 0), forward and backward (open them in a browser):")
-    for path in written:
-        print(f"   {path}")
+    slides = [(save(draw_dot(score, view="backward", collapse="neuron"), out / "xor_neurons.svg"),
+               "every neuron as one row: its output and ∂score/∂output")]
+    poster = save(draw_dot(score, view="backward"), out / "xor_whole_backward.svg")
+    # One hidden neuron h = tanh(w·x + b) value by value: ∂h/∂w, ∂h/∂b of that neuron alone.
+    model.zero_grad()
+    hidden = model.layers[0].neurons[0]([1.0, 0.0])
+    hidden.backward()
+    slides.append((save(draw_dot(hidden, view="backward"), out / "xor_hidden_neuron.svg"),
+                   "one hidden neuron value by value, h = tanh(w·x + b), backward"))
+    model.zero_grad()
+    return slides, poster
 
 
 def add_demo_parser(subparsers: Any) -> argparse.ArgumentParser:

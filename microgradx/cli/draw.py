@@ -18,6 +18,7 @@ An expression may start with ``-``: ``microgradx draw "-a*b" --set a=1 --set b=2
 from __future__ import annotations
 
 import argparse
+import ast
 import itertools
 import math
 import os
@@ -28,11 +29,20 @@ from pathlib import Path
 from typing import Any
 
 from ..draw.animate import animate_backward
-from ..draw.dot import DEFAULT_MAX_NODES, RENDERED, GraphTooLargeError, GraphvizNotFoundError, draw_dot, save
+from ..draw.dot import (
+    DEFAULT_MAX_NODES,
+    MAX_PNG_WIDTH,
+    RENDERED,
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    draw_dot,
+    save,
+)
 from ..draw.style import THEMES
 from ..engine import Value
+from ..graph import topological_order
 from ..ops import DomainError
-from .expr import FUNCTIONS, MAX_NAME_LENGTH, ExpressionError, parse, quote, signature
+from .expr import FUNCTIONS, MAX_NAME_LENGTH, Expression, ExpressionError, parse, quote, signature
 from .preflight import MissingProgramError, need_dot, one_line, writable_file
 from .values import UsageError, fontsize, positive_int
 
@@ -93,13 +103,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
                        help="output file; the suffix picks the format: .svg .png .pdf .dot (default: graph.svg)"),
         p.add_argument("--backward", action="store_true",
                        help="draw the backward view: edges labelled with local derivatives and upstream × local"),
-        p.add_argument("--steps", metavar="HTML", default=None,
-                       help="also write the step-by-step backward pass as one self-contained HTML file"),
+        p.add_argument("--steps", metavar="HTML_OR_PDF", default=None,
+                       help="also write the step-by-step backward pass: one self-contained HTML player, or with a "
+                            ".pdf name one slide per step"),
         p.add_argument("--rankdir", default="auto", choices=["auto", "LR", "RL", "TB", "BT"],
                        help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
         p.add_argument("--theme", default="light", choices=sorted(THEMES),
                        help="colours: light, dark, or print (black on white, for handouts)"),
         p.add_argument("--fontsize", type=fontsize, default=11.0, help="text size in points, 4 to 72 (default: 11)"),
+        p.add_argument("--width", type=positive_int, default=None, metavar="PIXELS",
+                       help="a .png output exactly this many pixels wide, e.g. 1920 for a slide (text stays sharp)"),
         p.add_argument("--max-nodes", type=positive_int, default=DEFAULT_MAX_NODES,
                        help=f"refuse graphs with more drawn nodes (default: {DEFAULT_MAX_NODES})"),
     ]
@@ -155,9 +168,7 @@ def draw_command(args: argparse.Namespace) -> int:
     try:
         expression, values = parse(args.expression), _values(args.assignments)
         _check_outputs(args)
-        root = expression.differentiate(values)
-        if not root.label:
-            root.label = "out"
+        root = _differentiate(expression, values)
         written = _draw(root, args)
     except GraphTooLargeError as e:
         return _fail(_too_large(e, args.max_nodes), status=2)
@@ -182,6 +193,20 @@ def draw_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _differentiate(expression: Expression, values: dict[str, float]) -> Value:
+    """The expression's graph after ``backward()``, each part named as it is written (``x1*w1 + x2*w2``, never
+    ``v3``) and the whole ``out``: the drawings, the player and ``explain`` name every value by its part."""
+    parts: dict[int, ast.AST] = {}
+    root = expression.differentiate(values, parts)
+    if not root.label:
+        root.label = "out"
+    for node in topological_order(root):
+        part = parts.get(id(node))
+        if node._prev and not node.label and part is not None:
+            node.label = " ".join((ast.get_source_segment(expression.text, part) or "").split())
+    return root
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """The output's format, Graphviz (unless only DOT source is written) and the places to write, before drawing."""
     kind = Path(args.output).suffix.lstrip(".").lower() or "svg"
@@ -190,6 +215,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if kind in RENDERED or args.steps:
         need_dot("drawing to " + (args.output if kind in RENDERED else args.steps),
                  also="; or write the DOT source alone with -o NAME.dot" if kind in RENDERED else "")
+    if args.width is not None:
+        if kind != "png":
+            raise UsageError(f"--width sets a PNG's size in pixels; {args.output!r} is .{kind}: write a .png "
+                             "(an SVG or PDF scales without loss)")
+        if args.width > MAX_PNG_WIDTH:
+            raise UsageError(f"--width {args.width}: at most {MAX_PNG_WIDTH} pixels")
     writable_file(args.output, "drawing")
     if args.steps:
         writable_file(args.steps, "step-by-step page")
@@ -199,7 +230,7 @@ def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
     """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
     style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
     graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-    written = [save(graph, args.output)]
+    written = [save(graph, args.output) if args.width is None else save(graph, args.output, width=args.width)]
     if args.steps:
         written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
                                         **style))

@@ -67,9 +67,11 @@ class Expression:
         """The expression's graph with each variable a leaf ``Value(values[name], label=name)``."""
         return self._build(values, None)
 
-    def differentiate(self, values: Mapping[str, float]) -> Value:
-        """:meth:`build`, then ``backward()``; a derivative that is not finite is named by the part that has it."""
-        parts: dict[int, ast.AST] = {}
+    def differentiate(self, values: Mapping[str, float], parts: dict[int, ast.AST] | None = None) -> Value:
+        """:meth:`build`, then ``backward()``; a derivative that is not finite is named by the part that has it.
+
+        ``parts``, if given, receives the part of the tree each Value was made by (by ``id``)."""
+        parts = {} if parts is None else parts
         root = self._build(values, parts)
         try:
             root.backward()

@@ -10,10 +10,12 @@
 * ``boxes``, ``tables`` -- value boxes, op nodes and edges; the collapsed tables
 * ``style``   -- themes, and a layout direction that fits the graph's shape to a slide
 * ``render``  -- DOT to a picture: ``dot``, or Graphviz in WebAssembly in the browser (Pyodide)
-* ``dot``     -- ``draw_dot``: a ``graphviz.Digraph`` of the forward or backward view; ``save``
+* ``dot``     -- ``draw_dot``: a ``graphviz.Digraph`` of the forward or backward view (``highlight=`` a node's
+  paths); ``save`` (``width=`` pixels for a PNG)
 * ``explain`` -- a gradient written out as the chain rule's sum over paths
 * ``slots``, ``animate``, ``player`` -- the backward pass step by step: one drawing per step, and an offline
-  HTML player
+  HTML player, or one PDF page per step
+* ``pdf``     -- joining Graphviz's one-page PDFs into one document (the steps as slides)
 """
 
 from .animate import Animation, animate_backward, animation_html, backward_steps

@@ -20,7 +20,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -28,8 +28,9 @@ from typing import Any, overload
 from ..files import write_atomic
 from .cells import Frame
 from .dot import Drawer, Graph, flow_within
-from .flow import Delta, Flow, Node, fmt, op_expression, term
+from .flow import Delta, Flow, Node, definition, fmt, short_name, term
 from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
+from .pdf import join_pdfs
 from .player import PAGE
 from .render import in_browser, render
 from .scene import Scene
@@ -58,13 +59,13 @@ def step_caption(flow: Flow, stage: Stage, total: int, unit_name: str | None = N
     elif unit_name is not None:
         nodes = len(stage.deltas)
         to = ", ".join(dict.fromkeys(term(names[n]) for n in stage.receivers)) or "nothing outside it"
-        text = head + f"{unit_name} passes its gradient back through its {nodes} op(s) to {to}"
+        ops = "1 op" if nodes == 1 else f"{nodes} ops"
+        text = head + f"{short_name(unit_name)} passes its gradient back through its {ops} to {to}"
     else:
         node, grad = stage.current, stage.grad
         sends = "; ".join(f"{term(names[d.child])}.grad += {fmt(grad)} × {fmt(d.value)} = {fmt(grad * d.value)}"
                           for d in flow.out_of[node])
-        text = head + (f"{term(names[node])} = {op_expression(node, names)} passes {term(names[node])}.grad = "
-                       f"{fmt(grad)} on: {sends}")
+        text = head + f"{definition(node, names)} passes {term(names[node])}.grad = {fmt(grad)} on: {sends}"
     if stage.index == total - 1:
         text += ". Done: every gradient is complete."
     return text
@@ -126,9 +127,13 @@ def stages(flow: Flow, unit_of: dict[Any, Any]) -> Iterator[tuple[Stage, dict[An
 
 
 def _prepare(root: Node, options: DrawOptions) -> Scene:
-    """Count the nodes before any per-step work (the final drawing fixes the layout): the scene every frame shares."""
+    """Count the nodes before any per-step work (the final drawing fixes the layout): the scene every frame shares,
+    laid out along the direction ``draw_dot`` picks for this graph (every frame, the page and its poster alike)."""
     scene = Scene(flow_within(root, options), options)
     scene.check_size()
+    if options.rankdir == "auto":
+        final = Frame(backward=True, show_grad=options.show_grad)
+        scene.options = options.with_rankdir(Drawer(scene, final, tooltips=False).final_rankdir())
     return scene
 
 
@@ -153,9 +158,7 @@ def backward_steps(root: Node, rankdir: str = "auto", *, max_nodes: int = DEFAUL
 
 
 def _steps(scene: Scene) -> Iterator[Graph]:
-    """The frames of :func:`backward_steps`, all laid out along the direction the first one picks."""
-    if scene.options.rankdir == "auto":
-        scene.options = scene.options.with_rankdir(Drawer(scene, _replay_frame(), tooltips=False).final_rankdir())
+    """The frames of :func:`backward_steps`, all laid out along the direction :func:`_prepare` picked."""
     flow = scene.flow
     for stage, grads, processed, total in stages(flow, scene.cplan.unit_of):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
@@ -212,6 +215,7 @@ class Animation:
     height: int = 600  # pixels of the inline frame
     theme: Theme = field(default=THEMES["light"], repr=False, compare=False)  # the inline frame's border colour
     poster: Graph | None = field(default=None, repr=False, compare=False)  # the first frame, as a still picture
+    steps: Callable[[], Iterator[Graph]] | None = field(default=None, repr=False, compare=False)  # for slides
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
                                                                                            dict[str, Any]]:
@@ -234,8 +238,19 @@ class Animation:
                 'title="backward pass, step by step"></iframe>')
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the page to ``path`` (atomically); returns the path."""
+        """Write the page to ``path`` (atomically); returns the path. A ``.pdf`` name writes the steps as slides
+        instead: one page per step, each drawn by Graphviz (see :func:`steps_pdf`)."""
+        if Path(path).suffix.lower() == ".pdf":
+            if self.steps is None:
+                raise ValueError("this animation holds its page only: make it with animate_backward(root) to save "
+                                 "its steps as a PDF")
+            return write_atomic(path, steps_pdf(self.steps()))
         return write_atomic(path, self.html.encode("utf-8"))
+
+
+def steps_pdf(frames: Iterable[Graph]) -> bytes:
+    """One PDF page per frame, in order: each frame drawn by ``dot -Tpdf``, the pages joined (``draw.pdf``)."""
+    return join_pdfs([render(frame.source, "pdf") for frame in frames])
 
 
 @overload
@@ -252,7 +267,8 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
     """The step-by-step backward pass of ``root`` as one self-contained HTML player.
 
     With ``path``, writes it there (atomically) and returns the path; without, returns an
-    :class:`Animation`, which Jupyter shows inline (``.save(path)`` writes it later).
+    :class:`Animation`, which Jupyter shows inline (``.save(path)`` writes it later). A ``.pdf``
+    path writes the steps as slides: one page per step (the frames of :func:`backward_steps`).
     The graph is laid out once; play/pause, step buttons, a slider and the keys
     (← → step, Home/End, space play, + − 0 zoom) move through the steps; the mouse
     wheel zooms and dragging pans. ``collapse='neuron'|'layer'`` animates an nn model
@@ -262,10 +278,12 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
     options = draw_options(view="backward", collapse=collapse, max_nodes=max_nodes, rankdir=rankdir,
                            fontsize=fontsize, theme=theme)
     scene = _prepare(root, options)
+    if path is not None and Path(path).suffix.lower() == ".pdf":  # slides: no page needed
+        return write_atomic(path, steps_pdf(_steps(scene)))
     page = _page(scene, root, title=title, interval_ms=interval_ms)
     if path is not None:
         return Animation(page).save(path)
-    return Animation(page, theme=options.theme, poster=next(_steps(scene)))
+    return Animation(page, theme=options.theme, poster=next(_steps(scene)), steps=lambda: _steps(scene))
 
 
 class Timeline:

@@ -56,7 +56,8 @@ class Boxes:
         state = self.texts.grad(node)[1] if self.frame.show_grad else "final"
         role = self.role(node)
         current = node is self.frame.current
-        pen = 3 if current else (2 if role == "output" else 1)
+        faded, lit = self.scene.faded(node), self.scene.lit is not None and not self.scene.faded(node)
+        pen = 3 if current else (2 if role == "output" or lit else 1)
         attrs = {"shape": "none", "margin": "0", "width": "0", "height": "0"}
         if self.tooltips:
             attrs["tooltip"] = attr_text(self._tooltip(node))
@@ -64,9 +65,11 @@ class Boxes:
             attrs["class"] = "current"
         if self.slots:
             attrs["id"] = nid
-        cells = [c.html(theme, state) for c in self.value_cells(node)]
-        body.node(nid, box_label(cells, theme.fills[role], color=theme.current if current else theme.border,
-                                 pen=pen), **attrs)
+        cells = [Cell(c.text, "muted", c.slot).html(theme) if faded else c.html(theme, state)
+                 for c in self.value_cells(node)]
+        fill = theme.background if faded else theme.fills[role]
+        color = theme.current if current or lit else (theme.cluster_border if faded else theme.border)
+        body.node(nid, box_label(cells, fill, color=color, pen=pen), **attrs)
         if node._prev:
             self.op_node(body, node, current)
 
@@ -76,8 +79,12 @@ class Boxes:
         label = op.display or op.name
         shape = {"shape": "circle", "width": "0.3"} if len(label) <= 4 else \
             {"shape": "box", "style": "rounded,filled", "width": "0", "height": "0.25", "margin": "0.06,0.02"}
-        attrs = {"margin": "0.02", "style": "filled", **shape, "fillcolor": theme.op_fill,
-                 "color": theme.current if current else theme.border}
+        faded = self.scene.faded(node)
+        attrs = {"margin": "0.02", "style": "filled", **shape,
+                 "fillcolor": theme.background if faded else theme.op_fill,
+                 "color": theme.current if current else (theme.cluster_border if faded else theme.border)}
+        if faded:
+            attrs["fontcolor"] = theme.muted
         if current:
             attrs["penwidth"] = "2"
         if self.tooltips:
@@ -86,26 +93,36 @@ class Boxes:
             attrs["id"] = nid + "op"
         body.node(nid + "op", html_label(label), **attrs)
         self.edge(body, nid + "op", nid, None, active=current and self.texts.flowed(node),
-                  eid=nid + "e" if self.slots else None)
+                  eid=nid + "e" if self.slots else None, emphasis=self.emphasis(node, node))
 
     def _tooltip(self, node: Node) -> str:
         if self.frame.grads is None and self.texts.grads_known:
             return explain_in(self.scene.flow, node)
         return f"{self.scene.flow.names[node]}: data = {fmt(node.data)}"
 
+    def emphasis(self, child: Node, parent: Node) -> str:
+        """How the edge from ``child`` into ``parent`` is drawn under ``highlight=``: ``lit`` (both ends are
+        highlighted), ``faded`` (not), or ``""`` (no highlight asked for)."""
+        if self.scene.lit is None:
+            return ""
+        return "faded" if self.scene.faded(child) or self.scene.faded(parent) else "lit"
+
     def edge(self, g: graphviz.Digraph, tail: str, head: str, label: tuple[str, ...] | None, *, active: bool,
-             eid: str | None = None, state: str = "final") -> None:
-        """An edge; backward, it points back along the gradient's way (``active``: the gradient flows now)."""
+             eid: str | None = None, state: str = "final", emphasis: str = "") -> None:
+        """An edge; backward, it points back along the gradient's way (``active``: the gradient flows now);
+        ``emphasis`` (``lit``, ``faded``) says how ``highlight=`` draws it."""
         theme = self.theme
         attrs: dict[str, str] = {}
         if self.frame.backward:
             attrs.update(dir="back", color=theme.current if active else theme.grad, fontcolor=theme.grad)
-            if active:
-                attrs["penwidth"] = "2.5"
+        if active or emphasis == "lit":
+            attrs["penwidth"] = "2.5"
+        if emphasis:
+            attrs["color"] = theme.current if emphasis == "lit" else theme.cluster_border
         if label is not None:
             text = "\n".join(label)
             attrs["label"] = html_label(text)
-            if state == "unknown":
+            if state == "unknown" or emphasis == "faded":
                 attrs["fontcolor"] = theme.muted
             if self.tooltips:
                 attrs["tooltip"] = attr_text(text)

@@ -4,7 +4,7 @@ These are functions of the graph and of what the drawing shows (after ``backward
 or a frame of the replayed pass), so a still drawing and every animation frame say
 the same thing in the same words. A gradient reached by several paths is written
 as its sum, bounded: past a few terms only the nonzero ones are listed, with a
-count (``5 paths, 11 zero``); signs are operators (``2.0 − 333.2``, never ``+ -333.2``).
+count that says what it counts (``5 of 16 paths nonzero``); signs are operators (``2.0 − 333.2``, never ``+ -333.2``).
 """
 
 from __future__ import annotations
@@ -118,15 +118,16 @@ def _plus(parts: list[float]) -> str:
 
 
 def sum_text(parts: list[float], total: float | None) -> str:
-    """``9.0 + 6.0 = 15.0``; past :data:`MAX_TERMS` terms the nonzero ones and a count: ``… (5 paths, 11 zero)``."""
+    """``9.0 + 6.0 = 15.0``; past :data:`MAX_TERMS` terms the nonzero ones and what the count counts:
+    ``… (5 of 16 paths nonzero)``."""
     tail = "" if total is None else f" = {signed(total)}"
     if len(parts) <= MAX_TERMS:
         return signed_terms(parts) + tail
     nonzero = [p for p in parts if p != 0.0]
     shown = signed_terms(nonzero[:MAX_TERMS]) if nonzero else "0.0"
     more = " + …" if len(nonzero) > MAX_TERMS else ""
-    zeros = len(parts) - len(nonzero)
-    return f"{shown}{more}{tail} ({len(nonzero)} paths{f', {zeros} zero' if zeros else ''})"
+    count = f"{len(nonzero)} of {len(parts)} paths nonzero" if len(nonzero) < len(parts) else f"{len(parts)} paths"
+    return f"{shown}{more}{tail} ({count})"
 
 
 def vector(values: list[float]) -> str:

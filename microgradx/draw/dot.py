@@ -16,7 +16,7 @@ or one box per layer, instead. The layout direction fits the graph's shape (see
 ``style``); ``fontsize=``, ``theme=`` and Graphviz's own ``g.attr(...)``,
 ``g.node_attr``, ``g.edge_attr``, ``g.graph_attr`` restyle a drawing.
 
-Node ids come from the topological order (``n0``, ``n1``, ...), never from
+Node ids come from the order the expression was written (``n0``, ``n1``, ...), never from
 ``id()``, so the same graph always gives byte-identical DOT source.
 """
 
@@ -73,10 +73,16 @@ class Graph(graphviz.Digraph):  # type: ignore[misc]  # graphviz ships no types
         values = {**dict(_attributes or {}), **attrs}
         target[kw].update({k: v if isinstance(v, str) else str(v) for k, v in values.items() if v is not None})
 
-    def save(self, filename: Any = None, directory: Any = None, *, skip_existing: bool | None = False) -> str:
-        """Write the picture for ``.svg``/``.png``/``.pdf``... names; the DOT source otherwise (as graphviz)."""
-        if filename is not None and directory is None and not skip_existing and _format_of(filename) in RENDERED:
-            return str(save(self, filename))
+    def save(self, filename: Any = None, directory: Any = None, *, skip_existing: bool | None = False,
+             width: int | None = None) -> str:
+        """Write the picture for ``.svg``/``.png``/``.pdf``... names; the DOT source otherwise (as graphviz).
+
+        ``width`` (pixels, ``.png`` only): a PNG exactly that wide, e.g. ``save("x.png", width=1920)``."""
+        if width is not None or (filename is not None and directory is None and not skip_existing
+                                 and _format_of(filename) in RENDERED):
+            if directory is not None:
+                filename = Path(directory) / filename
+            return str(save(self, filename, width=width))
         return str(super().save(filename, directory=directory, skip_existing=skip_existing))
 
     def pipe(self, format: str | None = None, renderer: str | None = None, formatter: str | None = None,
@@ -196,7 +202,7 @@ def flow_within(root: Node, options: DrawOptions) -> Flow:
 
 def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: View = "forward",
              show_grad: bool = True, collapse: Collapse = None, max_nodes: int = DEFAULT_MAX_NODES,
-             fontsize: float = 11, theme: str = "light") -> Graph:
+             fontsize: float = 11, theme: str = "light", highlight: Any = None) -> Graph:
     """Draw the graph that computed ``root``; returns a ``graphviz.Digraph`` (shown inline in Jupyter).
 
     ``view='forward'``: data flows from the inputs to ``root``; each value shows name, data, grad.
@@ -206,10 +212,13 @@ def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: Vi
     ``rankdir='auto'`` lays the graph out top to bottom when that fits a slide better than
     left to right (``'LR'``, ``'TB'``, ``'RL'``, ``'BT'`` choose). ``fontsize`` is in points;
     ``theme`` is ``'light'``, ``'dark'`` or ``'print'`` (black on white, for handouts), or a ``Theme``.
+    ``highlight=x`` draws every path from ``x`` to ``root`` emphasised and the rest faded (the paths that
+    ``explain(x)`` sums over); ``highlight={x, p, ...}`` emphasises those nodes and the edges between them
+    (one term of ``explain(x)``: ``x``, its user ``p`` and ``p``'s paths to ``root``).
     Raises :class:`GraphTooLargeError` past ``max_nodes`` drawn nodes, before building anything.
     """
     options = draw_options(view=view, show_grad=show_grad, collapse=collapse, max_nodes=max_nodes,
-                           rankdir=rankdir, fontsize=fontsize, theme=theme, format=format)
+                           rankdir=rankdir, fontsize=fontsize, theme=theme, format=format, highlight=highlight)
     scene = Scene(flow_within(root, options), options)
     scene.check_size()
     drawer = Drawer(scene, Frame(backward=options.backward, show_grad=options.show_grad))
@@ -266,7 +275,9 @@ class Drawer:
         return g
 
     def final_rankdir(self) -> str:
-        """The direction ``rankdir='auto'`` picks for this drawing."""
+        """The direction ``rankdir='auto'`` picks for this graph: the one that fits its *backward* view (edge
+        labels and all) on a slide, so the forward view, the backward view and the player of one graph run the
+        same way."""
         return choose_rankdir(self.sketch(), NODESEP * 72, RANKSEP * 72)
 
     def sketch(self) -> Sketch:
@@ -287,26 +298,31 @@ class Drawer:
             side_by_side = (sum(max(c.width(fs) for c in r) for r in cells) + extra * 3,
                             h * max(len(r) for r in cells))
             sk.node(t.key, *stacked, top_to_bottom=side_by_side)
-        for tail, head, label in self.edge_list():
+        for tail, head, label in self.edge_list(backward=True):
             size = None if label is None else (max(text_width(line, fs) for line in label),
                                                text_height("\n".join(label), fs))
             sk.edge(tail, head, size)
         return sk
 
-    def edge_list(self) -> list[tuple[str, str, tuple[str, ...] | None]]:
-        """Every drawn edge ``(tail, head, label lines)``: the expanded graph's, or the collapsed one's."""
-        scene = self.scene
+    def edge_list(self, backward: bool | None = None) -> list[tuple[str, str, tuple[str, ...] | None]]:
+        """Every drawn edge ``(tail, head, label lines)``: the expanded graph's, or the collapsed one's; with
+        ``backward``, labelled as the backward view labels them, whichever view this is."""
+        scene, texts = self.scene, self.texts
+        backward = self.frame.backward if backward is None else backward
         if self.options.collapse is not None:
+            if backward and self.options.show_grad:
+                return [(p.tail, p.head, (texts.share(p.edges)[0],) if p.edges is not None
+                         else self.tables.pair_label(p)[0]) for p in scene.pairs]
             return [(p.tail, p.head, self.tables.pair_label(p)[0]) for p in scene.pairs]
-        return [(scene.ids[d.child], scene.ids[parent] + "op", self.boxes.edge_label(d))
-                for parent in scene.flow.order for d in scene.flow.out_of[parent]]
+        return [(scene.ids[d.child], scene.ids[parent] + "op", tuple(t for t in texts.edge(d) if t is not None)
+                 if backward else None) for parent in scene.flow.order for d in scene.flow.out_of[parent]]
 
     # ---------------------------------------------------------------- the expanded view
 
     def _expanded(self, g: Graph) -> None:
         """Value boxes (inside a cluster per nn neuron, per layer) and one labelled edge per argument."""
         bodies, nest_in, cluster_of = self.clusters()
-        for node in self.scene.flow.order:
+        for node in self.scene.declared():
             key = cluster_of.get(node)
             self.boxes.box(g if key is None else bodies[key], node)
         # Subgraphs copy their body when attached: neurons into layers first, then layers into the graph.
@@ -320,17 +336,19 @@ class Drawer:
     def _expanded_edges(self, g: Graph) -> None:
         """One edge per argument, from the argument's box to its user's op node."""
         boxes, scene = self.boxes, self.scene
-        k = 0
-        for parent in scene.flow.order:
-            for d in scene.flow.out_of[parent]:
-                label = boxes.edge_label(d)
-                eid = f"e{k}" if boxes.slots else None
-                if eid is not None and label is not None and len(label) > 1:
-                    label = (label[0], boxes.layout.get(eid, label[1]))
-                boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
-                           active=parent is self.frame.current and self.texts.flowed(parent),
-                           state="unknown" if label is not None and "?" in label[-1] else "final")
-                k += 1
+        # Edge ids follow the topological order (the player's slots do too); edges are declared in the order
+        # the expression was written, so that dot places x1 before w1 before x2 ...
+        edges = enumerate((p, d) for p in scene.flow.order for d in scene.flow.out_of[p])
+        position = {n: i for i, n in enumerate(scene.declared())}
+        for k, (parent, d) in sorted(edges, key=lambda e: (position[e[1][0]], e[1][1].position)):
+            label = boxes.edge_label(d)
+            eid = f"e{k}" if boxes.slots else None
+            if eid is not None and label is not None and len(label) > 1:
+                label = (label[0], boxes.layout.get(eid, label[1]))
+            boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
+                       active=parent is self.frame.current and self.texts.flowed(parent),
+                       state="unknown" if label is not None and "?" in label[-1] else "final",
+                       emphasis=boxes.emphasis(d.child, parent))
 
     def clusters(self) -> tuple[dict[str, Graph], dict[str, str], dict[Node, str]]:
         """A cluster per nn neuron, inside one per layer (when there is more than one, or it is named)."""
@@ -370,9 +388,12 @@ def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
     return render(graph.source, format)
 
 
-def save(graph: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
+def save(graph: graphviz.Digraph, path: str | os.PathLike[str], *, width: int | None = None) -> Path:
     """Write ``graph`` to ``path``, the format from the suffix: ``.svg``, ``.png``, ``.pdf`` (or ``.dot`` source).
 
+    ``width`` (pixels, ``.png`` only) makes the PNG exactly that wide, e.g. 1920 for a
+    full-HD slide: the picture is drawn at ``dpi = 72 × width / (the SVG's width in pt)``,
+    so text stays crisp instead of being scaled up; the SVG and the layout do not change.
     Written atomically (a half-written file is never left behind) and with no stray DOT
     file next to it, unlike ``Digraph.render``. Returns the path.
     """
@@ -380,8 +401,50 @@ def save(graph: graphviz.Digraph, path: str | os.PathLike[str]) -> Path:
         raise TypeError(f"save() writes a drawing: pass draw_dot(value), got {type(graph).__name__}")
     target = Path(path)
     kind = _format_of(target) or "svg"
+    if width is not None:
+        check_width(width, kind)
     if kind in ("dot", "gv"):
         return write_atomic(target, graph.source.encode("utf-8"))
     if kind not in RENDERED:
         raise ValueError(f"cannot tell the format of {str(target)!r} from its suffix: use .svg, .png, .pdf or .dot")
-    return write_atomic(target, render_bytes(graph, kind))
+    return write_atomic(target, render_bytes(graph, kind) if width is None else png_of_width(graph, width))
+
+
+MAX_PNG_WIDTH = 20_000  # pixels: past this Graphviz's cairo renderer runs out of memory or silently scales down
+
+
+def check_width(width: object, kind: str) -> None:
+    """A PNG width must be a whole number of pixels, 1 to :data:`MAX_PNG_WIDTH`, and the file a ``.png``."""
+    if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_PNG_WIDTH:
+        raise ValueError(f"width must be a whole number of pixels from 1 to {MAX_PNG_WIDTH}, got {width!r}")
+    if kind != "png":
+        raise ValueError(f"width= sets a PNG's size in pixels; this file is .{kind}: save as .png, or leave width "
+                         "out (an SVG or PDF scales without loss)")
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """A PNG's width and height in pixels, from its header (the IHDR chunk right after the signature)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) < 24:
+        raise ValueError("Graphviz returned no PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def png_of_width(graph: graphviz.Digraph, width: int) -> bytes:
+    """The PNG of ``graph``, exactly ``width`` pixels wide (see :func:`save`).
+
+    ``dot`` rounds the pixel size of a drawing drawn at a given dpi, so the dpi is
+    corrected by the pixels found off (at most a few tries; each is one render).
+    """
+    sharp = graph.copy()
+    sharp.graph_attr.pop("dpi", None)  # a dpi of the user's own would change the size measured here
+    points = natural_size(render(sharp.source, "svg").decode("utf-8"))[0] * 3 / 4
+    dpi = 72 * width / points
+    png = b""
+    for _ in range(4):
+        sharp.graph_attr["dpi"] = f"{dpi:.6f}"
+        png = render(sharp.source, "png")
+        got = png_size(png)[0]
+        if got == width:
+            return png
+        dpi *= width / got if abs(got - width) > 1 else 1 + (width - got) / (2 * width)
+    raise ValueError(f"Graphviz drew the PNG {png_size(png)[0]} pixels wide, not {width}: try another width")

@@ -4,8 +4,11 @@
 from the op table (``op.describe_local``), e.g.::
 
     a.grad = 6.0 = 2.0 (c = a*b: ∂c/∂a = b = 3.0, upstream 0.6667) + 4.0 (d = a+1: ∂d/∂a = 1.0, upstream 4.0)
+    b.grad = 2.0 (c = a*b: ∂c/∂b = a = 2.0, upstream 1.0)        one path: its term alone
 
-Constants are written as their value (``a+1``), unnamed values by position (``v3``).
+Each thing is named once: a value labelled with its own formula (``x1*w1``) is not
+defined again. Constants are written as their value (``a+1``), unnamed values by
+position (``v3``), nn's values by short names (``L0.n3.w1``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 from typing import Any
 
 from ..modes import STATE
-from .flow import MINUS, Flow, backward_done, fmt, grad_value, op_expression, term, terms
+from .flow import MINUS, Flow, backward_done, definition, fmt, grad_value, term, terms
 
 
 def explain_in(flow: Flow, node: Any) -> str:
@@ -26,13 +29,17 @@ def explain_in(flow: Flow, node: Any) -> str:
         return f"{name}.grad = {fmt(grad)} (the output: ∂{name}/∂{name} = 1)"
     parts = terms(flow, node)
     total = math.fsum(t.contribution for t in parts)
+    agrees = math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12)
+    if len(parts) == 1 and agrees:  # one path: the sum is its one term, said once
+        t = parts[0]
+        return (f"{name}.grad = {fmt(grad)} ({definition(t.local.parent, names)}: {t.local.text(names)}, "
+                f"upstream {fmt(t.upstream)})")
     text = f"{name}.grad = {fmt(grad)} = "
     for i, t in enumerate(parts):
         p, share = t.local.parent, t.contribution
         sign = ("-" if share < 0 else "") if i == 0 else (f" {MINUS} " if share < 0 else " + ")
-        text += (f"{sign}{fmt(abs(share))} ({term(names[p])} = {op_expression(p, names)}: "
-                 f"{t.local.text(names)}, upstream {fmt(t.upstream)})")
-    if not math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12):
+        text += f"{sign}{fmt(abs(share))} ({definition(p, names)}: {t.local.text(names)}, upstream {fmt(t.upstream)})"
+    if not agrees:
         text += (f"; the stored grad differs from this sum by {fmt(grad - total)}: it was accumulated by "
                  "other backward() calls (zero the gradients between calls)")
     return text

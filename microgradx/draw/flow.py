@@ -90,9 +90,35 @@ def constant_text(x: float) -> str:
     return text if len(text) <= 10 else fmt(x)
 
 
+SHORT_SCOPES = {"layers": "L", "neurons": "n", "w": "w", "x": "x"}  # nn's dotted names, as a slide writes them
+
+
+def short_name(label: str) -> str:
+    """nn's dotted name shortened: ``layers.0.neurons.3.w.1`` -> ``L0.n3.w1``, ``x.0`` -> ``x0``.
+
+    Only the parts nn writes (``layers.k``, ``neurons.k``, ``w.k``, ``x.k``) are joined to their index;
+    any other label is returned as it is.
+    """
+    parts = label.split(".")
+    if len(parts) < 2 or not any(p in SHORT_SCOPES for p in parts):
+        return label
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        if parts[i] in SHORT_SCOPES and i + 1 < len(parts) and parts[i + 1].isdigit():
+            out.append(SHORT_SCOPES[parts[i]] + parts[i + 1])
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    return ".".join(out)
+
+
 class Names:
     """A name per node: its label; a constant's value (``1``); else ``v{i}``, ``i`` its position in ``order``.
 
+    A name nn gave (a parameter's, a neuron's output's, an input's ``x.0``) is shortened the
+    way a slide writes it: ``layers.0.neurons.3.w.1`` is ``L0.n3.w1`` (:func:`short_name`).
     Positions, not ``id()``: the same graph always gets the same names. With ``limit``
     (a drawing's), a longer label is cut to that many characters, ending in ``…``.
     """
@@ -104,6 +130,8 @@ class Names:
     def __getitem__(self, node: Node) -> str:
         if node.label:
             label = str(node.label)
+            if scope_of(node) is not None or re.fullmatch(r"x\.\d+", label):  # named by nn
+                label = short_name(label)
             return label if self.limit is None or len(label) <= self.limit else label[:self.limit - 1] + "…"
         if is_constant(node):
             return constant_text(node.data)
@@ -123,9 +151,20 @@ def op_expression(node: Any, names: Names | dict[Any, str]) -> str:
     args = [term(names[c]) for c in node._prev]
     if op.infix:
         return f"{args[0]}{op.display}{args[1]}"
-    if op.user_defined or op.symbol[:1].isalpha():
-        return f"{op.display or op.name}({', '.join(args)})"
+    if op.user_defined or op.symbol[:1].isalpha():  # f(a+b): the call's parentheses hold its arguments
+        return f"{op.display or op.name}({', '.join(names[c] for c in node._prev)})"
     return f"{args[0]}{op.display}"  # a postfix symbol such as **2
+
+
+def _bare(formula: str) -> str:
+    return re.sub(r"[\s()]", "", formula)
+
+
+def definition(node: Any, names: Names | dict[Any, str]) -> str:
+    """``node`` named once with how it was computed: ``c = a*b``; a node whose label already *is* its formula
+    (``x1*w1``, ``x1*w1 + x2*w2``) is written once, as labelled."""
+    name, formula = names[node], op_expression(node, names)
+    return name if _bare(name) == _bare(formula) else f"{term(name)} = {formula}"
 
 
 def _operand_names(parent: Any, names: Names | dict[Any, str]) -> dict[str, str]:

@@ -9,8 +9,9 @@ options hold the :class:`~microgradx.draw.style.Theme` itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from .style import RANKDIRS, Theme, theme_of
 
@@ -19,6 +20,30 @@ FONTSIZE_RANGE = (4, 72)  # points
 
 View = Literal["forward", "backward"]
 Collapse = Literal["neuron", "layer"] | None
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """What ``highlight=`` emphasises: ``nodes`` and, with ``paths``, every path from them to the output."""
+
+    nodes: tuple[Any, ...]
+    paths: bool
+
+
+def highlight_of(highlight: Any) -> Highlight | None:
+    """``highlight=`` as given: None; a node (its paths to the output); or an iterable of nodes (those alone)."""
+    if highlight is None:
+        return None
+    if hasattr(highlight, "_prev"):
+        return Highlight((highlight,), paths=True)
+    if isinstance(highlight, (str, bytes)) or not isinstance(highlight, Iterable):
+        raise TypeError(f"highlight must be a Value (drawn with its paths to the output) or a set of Values, "
+                        f"got {type(highlight).__name__}")
+    nodes = tuple(dict.fromkeys(highlight))
+    strays = [type(n).__name__ for n in nodes if not hasattr(n, "_prev")]
+    if strays:
+        raise TypeError(f"highlight must hold Values of the graph, got a {strays[0]}")
+    return Highlight(nodes, paths=False)
 
 
 class GraphTooLargeError(ValueError):
@@ -43,6 +68,7 @@ class DrawOptions:
     fontsize: float = 11.0     # points
     theme: Theme = theme_of("light")
     format: str = "svg"
+    highlight: Highlight | None = None  # emphasised, the rest faded (see ``Scene.lit``)
 
     @property
     def backward(self) -> bool:
@@ -55,7 +81,7 @@ class DrawOptions:
 
 def draw_options(*, view: str = "forward", show_grad: bool = True, collapse: str | None = None,
                  max_nodes: int = DEFAULT_MAX_NODES, rankdir: str = "auto", fontsize: float = 11,
-                 theme: str | Theme = "light", format: str = "svg") -> DrawOptions:
+                 theme: str | Theme = "light", format: str = "svg", highlight: Any = None) -> DrawOptions:
     """The options of one call, each checked; a ``ValueError`` naming the argument and its choices otherwise."""
     if view not in ("forward", "backward"):
         raise ValueError(f"view must be 'forward' or 'backward', got {view!r}")
@@ -65,10 +91,13 @@ def draw_options(*, view: str = "forward", show_grad: bool = True, collapse: str
         raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    lit = highlight_of(highlight)
+    if lit is not None and collapse is not None:
+        raise ValueError("highlight= draws the graph in full, value by value: leave collapse= out")
     low, high = FONTSIZE_RANGE
     if isinstance(fontsize, bool) or not isinstance(fontsize, (int, float)) or not low <= fontsize <= high:
         raise ValueError(f"fontsize must be a number of points between {low} and {high}, got {fontsize!r}")
     return DrawOptions(view="backward" if view == "backward" else "forward", show_grad=bool(show_grad),
                        collapse=None if collapse is None else ("neuron" if collapse == "neuron" else "layer"),
                        max_nodes=max_nodes, rankdir=rankdir, fontsize=float(fontsize), theme=theme_of(theme),
-                       format=format)
+                       format=format, highlight=lit)

@@ -2,7 +2,7 @@
 
 Every frame of an animation shares one :class:`Scene`; only what a frame shows (its
 gradients so far, the node being processed) changes between frames. Node ids come
-from the topological order (``n0``, ``n1``, ...), never from ``id()``, so the same graph
+from the order the expression was written (``n0``, ``n1``, ...), never from ``id()``, so the same graph
 always gives byte-identical DOT source.
 """
 
@@ -21,20 +21,55 @@ class Scene:
 
     def __init__(self, flow: Flow, options: DrawOptions) -> None:
         self.flow, self.options = flow, options
-        self.ids = {n: f"n{i}" for i, n in enumerate(flow.order)}
         self._written: dict[Node, int] | None = None
         self._pairs: list[Pair] | None = None
+        self._declared: list[Node] | None = None
+        self.ids = {n: f"n{i}" for i, n in enumerate(self.declared())}
+        self.lit = self._lit()
         self.structure = model_structure(flow.order, flow.root, self.written)
         collapse = options.collapse
         self.cplan = CollapsedPlan() if collapse is None else plan(self.structure, collapse, self.written)
         flow.into  # noqa: B018 -- index every node's terms once: every box shows its sum
 
     def written(self) -> dict[Node, int]:
-        """Each node's place in the order the code wrote it (a second walk, made at most once, and only for
-        an nn model called several times or a collapsed drawing with inputs)."""
+        """Each node's place in the order the code wrote it (a second walk, made once per drawing: the DOT
+        declares the nodes in that order)."""
         if self._written is None:
             self._written = written_order(self.flow.root)
         return self._written
+
+    def _lit(self) -> frozenset[Node] | None:
+        """The nodes ``highlight=`` emphasises (None: no highlight, nothing faded): the nodes given, and for
+        one node every node on a path from it to the output (its uses, their uses, ...)."""
+        wanted = self.options.highlight
+        if wanted is None:
+            return None
+        known = set(self.flow.order)
+        for node in wanted.nodes:
+            if node not in known:
+                raise ValueError(f"highlight: {node!r} is not part of the graph of {self.flow.names[self.flow.root]}"
+                                 ": pass Values that this output was computed from")
+        lit = set(wanted.nodes)
+        if wanted.paths:
+            stack = list(wanted.nodes)
+            while stack:
+                for d in self.flow.into[stack.pop()]:
+                    if d.parent not in lit:
+                        lit.add(d.parent)
+                        stack.append(d.parent)
+        return frozenset(lit)
+
+    def faded(self, node: Node) -> bool:
+        """Is ``node`` drawn faded (a highlight is asked for, and it is not part of it)?"""
+        return self.lit is not None and node not in self.lit
+
+    def declared(self) -> list[Node]:
+        """The nodes in the order the expression wrote them (``x1, w1, x1*w1, x2, ...``): the order the DOT
+        source declares them in, which is the order ``dot`` places them side by side."""
+        if self._declared is None:
+            written = self.written()
+            self._declared = sorted(self.flow.order, key=lambda n: written.get(n, -1))
+        return self._declared
 
     @property
     def pairs(self) -> list[Pair]:

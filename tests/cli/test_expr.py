@@ -226,7 +226,7 @@ def test_draw_command_backward_view_and_steps(tmp_path):
     status = run(["draw", "a*b + a", "--set", "a=2", "--set", "b=3", "-o", str(dot), "--backward",
                   "--steps", str(html)])
     assert status == 0
-    assert "∂v2/∂a = b = 3.0" in dot.read_text(encoding="utf-8")
+    assert "∂(a*b)/∂a = b = 3.0" in dot.read_text(encoding="utf-8")
     assert len(page_data(html.read_text(encoding="utf-8"))["frames"]) == 3
 
 

@@ -18,6 +18,7 @@ from microgradx.draw.dot import OUTPUT_WIDTH, GraphTooLargeError
 from microgradx.draw.flow import Flow
 from microgradx.engine import Value
 from microgradx.examples import neuron
+from microgradx.graph import topological_order
 from tests.graphs import Counting, chain_rule_example
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
@@ -51,7 +52,8 @@ def test_one_frame_for_the_seed_and_one_per_interior_node():
 def test_each_frame_highlights_the_node_being_processed():
     *_, L = chain_rule_example()
     flow = Flow.of(L)
-    expected = [flow.order.index(s.current) for s in flow.simulate()]
+    written = topological_order(L, first_argument_first=True)  # node ids number the nodes as written
+    expected = [written.index(s.current) for s in flow.simulate()]
     got = [highlighted(f.source) for f in backward_steps(L)]
     assert got == [[f"n{i}"] for i in expected]
     assert got[0] == got[1] == [f"n{len(flow.order) - 1}"]  # seed, then the output itself is processed
@@ -143,7 +145,7 @@ def test_collapsed_animation_moves_one_neuron_at_a_time():
     frames = [f.source for f in backward_steps(loss, collapse="neuron")]
     # seed, **2, -, the output neuron (all its ops at once), then each hidden neuron
     assert len(frames) == 1 + 2 + 1 + 3
-    assert "layers.1.neurons.0 passes its gradient back through its" in frames[3]
+    assert "L1.n0 passes its gradient back through its 6 ops to L0.n0, L0.n1, L0.n2" in frames[3]
     assert frames[-1].count("grad ?") == 0
 
 

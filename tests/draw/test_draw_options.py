@@ -253,4 +253,4 @@ def test_a_value_used_by_ops_far_apart_is_refused_before_graphviz_runs(monkeypat
 def test_draw_dot_keeps_its_keyword_arguments_and_their_defaults():
     assert isinstance(draw_options(), DrawOptions)
     assert draw_dot.__kwdefaults__ == {"view": "forward", "show_grad": True, "collapse": None,
-                                       "max_nodes": 2000, "fontsize": 11, "theme": "light"}
+                                       "max_nodes": 2000, "fontsize": 11, "theme": "light", "highlight": None}
