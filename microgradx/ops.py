@@ -366,9 +366,10 @@ def _vpow_local(m: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
 def _vpow_local_at_zero(x: Any, y: Any) -> tuple[Any, Any]:
     """The local derivatives of 0^y as a graph. For y > 1, ∂/∂x = y·x^(y-1) (0 here) and ∂/∂y = 0, which
     stay right when differentiated again (x^y·ln x and its derivatives tend to 0). For y <= 1 the
-    derivatives of ∂/∂y are infinite at x = 0: refused, never a silently wrong 0."""
-    if y.data > 1.0:
-        return y * x ** (y - 1.0), 0.0
+    derivatives of ∂/∂y by x are infinite at x = 0: refused, never a silently wrong 0 -- unless the base
+    is a constant (``0.0 ** y``), which no one differentiates by: then 0^y = 0 for all y > 0, exactly."""
+    if y.data > 1.0 or getattr(x, "_constant", False):  # a constant base: 0^y is 0 for every y > 0, exactly
+        return (y * x ** (y - 1.0) if y.data > 1.0 else 0.0), 0.0
     raise DomainError(f"x ** y with x = 0 and y = {y.data!r}: its derivative as a graph (backward(create_graph=True), "
                       "grad of grad) is infinite at x = 0 for y <= 1. Keep the base away from 0, or use "
                       "backward() without create_graph for the first derivative.", VPOW, (0.0, float(y.data)))
