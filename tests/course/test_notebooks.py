@@ -184,6 +184,25 @@ def test_committed_notebook_has_fresh_outputs_and_is_small(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_committed_drawing_and_player_shows_untrusted_as_a_png_that_fits_the_output_area(path):
+    # JupyterLab renders neither SVG nor HTML of an untrusted notebook (every notebook a student downloads):
+    # a PNG beside them is what shows before anything runs. 800 px fits the output area at 1280 px wide.
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.read(path, as_version=4)
+    pictures = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/svg+xml" in data or "iframe" in str(data.get("text/html", "")):
+                assert "image/png" in data, f"a drawing or player without a PNG in {cell.source[:60]!r}"
+                width = out.get("metadata", {}).get("image/png", {}).get("width")
+                assert width is not None and width <= 800, f"a PNG {width} px wide in {cell.source[:60]!r}"
+                pictures += 1
+    drawn = any("draw_dot" in c.source or "animate_backward" in c.source for c in nb.cells if c.cell_type == "code")
+    assert pictures > 0 or not drawn
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_students_read_no_asserts(path):
     nbformat = pytest.importorskip("nbformat")
     nb = nbformat.read(path, as_version=4)
