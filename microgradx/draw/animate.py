@@ -16,6 +16,7 @@ no network and no external script.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -217,25 +218,36 @@ class Animation:
     poster: Graph | None = field(default=None, repr=False, compare=False)  # the first frame, as a still picture
     steps: Callable[[], Iterator[Graph]] | None = field(default=None, repr=False, compare=False)  # for slides
 
+    def __repr__(self) -> str:
+        steps = self.html.count('"caption":')
+        return f"<Animation: a backward-pass player of {steps} steps; Jupyter shows it, .save(path) writes it>"
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **_: Any) -> tuple[dict[str, Any],
                                                                                            dict[str, Any]]:
-        """The player, and its first frame as a PNG: JupyterLab runs no HTML of an untrusted notebook, but shows
-        its PNG (a trusted one shows the player, the richer of the two)."""
-        wanted = set(include or ("text/html", "image/png")) - set(exclude or ())
-        data: dict[str, Any] = {}
-        metadata: dict[str, Any] = {}
+        """The player in its frame, with its first frame as a picture in front of it.
+
+        JupyterLab shows an untrusted notebook's HTML sanitized: the frame and scripts are removed and the
+        picture stays, so a student sees the first frame before running anything. Trusted (the cell was run),
+        a one-line script removes the picture and the player shows alone.
+        """
+        wanted = set(include or ("text/html",)) - set(exclude or ())
+        data: dict[str, Any] = {"text/plain": repr(self)}
         if "text/html" in wanted:
             data["text/html"] = self._repr_html_()
-        if "image/png" in wanted and self.poster is not None and not in_browser():
-            still, still_metadata = self.poster._repr_mimebundle_(include=["image/png"])
-            data.update(still)
-            metadata.update(still_metadata)
-        return data, metadata
+        return data, {}
 
     def _repr_html_(self) -> str:
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width: 100%; '
-                f'height: {self.height}px; border: 1px solid {self.theme.cluster_border}; border-radius: 4px;" '
-                'title="backward pass, step by step"></iframe>')
+        frame = (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width: 100%; '
+                 f'height: {self.height}px; border: 1px solid {self.theme.cluster_border}; border-radius: 4px;" '
+                 'title="backward pass, step by step"></iframe>')
+        if self.poster is None or in_browser():
+            return frame
+        still, metadata = self.poster._repr_mimebundle_(include=["image/png"])
+        width = metadata.get("image/png", {}).get("width", 800)
+        picture = (f'<img src="data:image/png;base64,{base64.b64encode(still["image/png"]).decode("ascii")}" '
+                   f'width="{width}" alt="the first step of the backward pass (run the cell for the player)">')
+        return (f'<div>{picture}{frame}<script>document.currentScript.parentElement.querySelector("img")'
+                '.remove()</script></div>')
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the page to ``path`` (atomically); returns the path. A ``.pdf`` name writes the steps as slides
