@@ -81,7 +81,7 @@ def probe_closure(node: Any) -> tuple[float, ...]:
         for c in children:
             c.grad = 0.0
         closure()
-        return tuple(sum(c.grad for c in children if c is child) / children.count(child) for child in children)
+        return tuple(child.grad / sum(c is child for c in children) for child in children)  # shared equally
     finally:
         node.grad = saved[0]
         for c, g in zip(children, saved[1]):

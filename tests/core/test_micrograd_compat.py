@@ -83,3 +83,23 @@ def test_old_import_paths_still_work():
     from microgradx.graph import backward_order, scope_of, topological_order  # noqa: F401
 
     assert isinstance(_lift(2.0), Constant) and _lift(2.0).data == 2.0
+
+
+def test_a_user_op_whose_inputs_repeat_gives_each_edge_its_share_as_x_plus_x_does():
+    # MiniTorch's test_chain_rule2: the closure adds out.grad twice into the one input it names twice.
+    from microgradx import Value, explain
+
+    x = Value(3.0, label="x")
+    out = Value(2 * x.data, (x, x), "twice")
+
+    def _backward():
+        x.grad += out.grad
+        x.grad += out.grad
+
+    out._backward = _backward
+    assert out.local_derivatives() == (x + x).local_derivatives() == (1.0, 1.0)
+    out.backward()
+    assert x.grad == 2.0
+    text = explain(x)
+    assert "accumulated by other backward() calls" not in text and "= 1.0" in text
+
