@@ -9,9 +9,10 @@ inputs, the symptom of a training run) and judges the observation, never the ans
   failed on), never from the expected answer, which only :meth:`Exercise.solution` shows.
 
 Student code runs under a step budget, not a clock alone: Pyodide (the browser course) has no threads and no
-signals, so a watchdog cannot interrupt a loop. Instead ``sys.settrace`` counts the lines the student's own
-code executes (library frames are not traced and run at full speed) and stops it, with a message, after
-:data:`STEP_BUDGET` lines or :data:`SECONDS` seconds, whichever comes first; the clock is read inside the
+signals, so a watchdog cannot interrupt a loop. Instead ``sys.settrace`` counts the steps (lines and
+bytecodes: ``while True: pass`` never starts a new line) the student's own code executes (library frames are
+not traced and run at full speed) and stops it, with a message, after :data:`STEP_BUDGET` steps or
+:data:`SECONDS` seconds, whichever comes first; the clock is read inside the
 counter, so both limits work the same in CPython and in Pyodide.
 """
 
@@ -127,7 +128,7 @@ def call_limited(fn: Callable[[], Any], steps: int | None = None, seconds: float
 
     def count_lines(frame: FrameType, event: str, arg: Any) -> Any:
         nonlocal count
-        if event == "line":
+        if event == "line" or event == "opcode":  # opcodes too: `while True: pass` never starts a new line
             count += 1
             if count > steps or (count % 4096 == 0 and time.monotonic() > deadline):
                 raise _OutOfSteps
@@ -136,6 +137,7 @@ def call_limited(fn: Callable[[], Any], steps: int | None = None, seconds: float
     def on_call(frame: FrameType, event: str, arg: Any) -> Any:
         if frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
             return None  # the library's own frames run untraced, at full speed
+        frame.f_trace_opcodes = True
         return count_lines
 
     previous = sys.gettrace()

@@ -150,6 +150,14 @@ def test_a_loop_that_catches_every_exception_is_still_stopped(monkeypatch):
     assert "without returning" in exercises.get("07.2").check(my_newton_step).message
 
 
+def test_a_one_line_endless_loop_that_never_starts_a_new_line_is_stopped_too():
+    # `while True: pass` jumps back within one line: no line event ever fires, only bytecodes run.
+    def my_newton_step(f, x):
+        while True: pass  # noqa: E701 -- the student's one-liner is the point
+
+    assert "without returning" in exercises.get("07.2").check(my_newton_step).message
+
+
 def test_a_function_whose_body_is_still_an_ellipsis_is_not_attempted():
     def my_softmax(scores):
         ...
