@@ -32,10 +32,11 @@ class Frame:
 
 
 class Texts:
-    """Text of boxes and edges of ``flow`` as ``frame`` shows it."""
+    """Text of boxes and edges of ``flow`` as ``frame`` shows it (``brief``: a long sum as its total and count,
+    when each of its terms is written on its own edge: the collapsed views)."""
 
-    def __init__(self, flow: Flow, frame: Frame) -> None:
-        self.flow, self.frame = flow, frame
+    def __init__(self, flow: Flow, frame: Frame, brief: bool = False) -> None:
+        self.flow, self.frame, self.brief = flow, frame, brief
         self.grads_known = frame.show_grad and (frame.grads is not None or backward_done(flow.root))
         self.accumulated: list[Any] = []  # nodes whose stored grad holds more than this graph's paths
 
@@ -61,7 +62,7 @@ class Texts:
             self.accumulated.append(node)
             where = "earlier" if not node._prev else "outside"
             return f"grad {signed(extra)} {where}{_plus(parts)} = {signed(g)}", "final"
-        text = f"grad {sum_text(parts, g)}" if self.frame.backward and len(parts) > 1 else f"grad {fmt(g)}"
+        text = f"grad {sum_text(parts, g, self.brief)}" if self.frame.backward and len(parts) > 1 else f"grad {fmt(g)}"
         return (text, "final") if complete else (text + " so far", "partial")
 
     def edge(self, d: Any) -> tuple[str, str | None]:
@@ -117,16 +118,19 @@ def _plus(parts: list[float]) -> str:
     return f" − {text[1:]}" if text.startswith("−") else f" + {text}"
 
 
-def sum_text(parts: list[float], total: float | None) -> str:
+def sum_text(parts: list[float], total: float | None, brief: bool = False) -> str:
     """``9.0 + 6.0 = 15.0``; past :data:`MAX_TERMS` terms the nonzero ones and what the count counts:
-    ``… (5 of 16 paths nonzero)``."""
+    ``… (5 of 16 paths nonzero)`` (``brief``: the total and the count alone, ``1.094 (5 of 16 paths nonzero)``,
+    where each term is written on its own edge already)."""
     tail = "" if total is None else f" = {signed(total)}"
     if len(parts) <= MAX_TERMS:
         return signed_terms(parts) + tail
     nonzero = [p for p in parts if p != 0.0]
+    count = f"{len(nonzero)} of {len(parts)} paths nonzero" if len(nonzero) < len(parts) else f"{len(parts)} paths"
+    if brief and total is not None:
+        return f"{signed(total)} ({count})"
     shown = signed_terms(nonzero[:MAX_TERMS]) if nonzero else "0.0"
     more = " + …" if len(nonzero) > MAX_TERMS else ""
-    count = f"{len(nonzero)} of {len(parts)} paths nonzero" if len(nonzero) < len(parts) else f"{len(parts)} paths"
     return f"{shown}{more}{tail} ({count})"
 
 

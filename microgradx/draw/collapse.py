@@ -2,8 +2,10 @@
 
 A table keeps its neurons in index order (Graphviz would reorder separate boxes);
 edges come in at a row's first cell and leave from its last, so they attach to the
-box from the side the flow comes from. In the backward view each edge carries the
-gradient flowing along it (the sum of its paths' ``upstream × local``); more than
+box from the side the flow comes from. Every edge into a row has a cell of its own
+there, its *port*, which names where the edge comes from and, in the backward view,
+holds the gradient flowing along it (the sum of its paths' ``upstream × local``): a
+label sits on its own edge however the edges cross. More than
 :data:`BUNDLE_LIMIT` edges between two layers are one edge, ``256 connections``,
 since a solid band of lines shows nothing. A batch loss draws each sample's layers
 (``layers.0 · sample 2``) and the parameters all samples share once, in the column
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .flow import Flow, LocalDerivative, Node, is_constant
+from .flow import Flow, LocalDerivative, Node, is_constant, short_name
 from .groups import Group, Structure
 
 BUNDLE_LIMIT = 24
@@ -43,6 +45,11 @@ class Pair:
     head: str
     edges: list[LocalDerivative] | None
     count: int = 0
+    port: str | None = None       # the head row's cell this edge comes in at (``r3i0``), when it has one
+
+    def slot(self, k: int) -> str:
+        """Where the animation writes the gradient along the ``k``-th edge: its port cell, or its label."""
+        return f"e{k}" if self.port is None else self.head.split(":")[0] + self.port
 
 
 @dataclass
@@ -73,12 +80,12 @@ def _natural(name: str) -> list[Any]:
 
 
 def row_name(unit: Group, collapse: str | None) -> str:
-    """A neuron's row names it within its layer's table (``neurons.2``, its scope below the layer's); a layer's box
-    in full."""
+    """A neuron's row names it within its layer's table (``n2``, its scope below the layer's ``L0``); a layer's
+    box in full."""
     parent = unit.scope.parent
     if collapse == "neuron" and unit.kind != "layer" and parent is not None and parent.kind == "layer" \
             and unit.name.startswith(parent.name + "."):
-        return unit.name[len(parent.name) + 1:]
+        return short_name(unit.name[len(parent.name) + 1:])
     return unit.title()
 
 
@@ -93,7 +100,7 @@ def plan(structure: Structure, collapse: str, written: Callable[[], dict[Node, i
         title = (layer.title() if layer.name != "layer" else None) if collapse == "neuron" else None
         _add_table(p, title, _units(layer, collapse), column[layer.scope.path], layer.sample)
     for params in structure.layer_params:  # in the column before the layer they feed, like its inputs
-        title = f"{params.name} parameters" if collapse == "neuron" else None
+        title = f"{params.title()} parameters" if collapse == "neuron" else None
         _add_table(p, title, _units(params, collapse), column[params.scope.path] - 1.0, -2)
     by_sample = _inputs_by_sample(structure, set(p.unit_of))
     if by_sample:
@@ -147,7 +154,18 @@ def edge_pairs(flow: Flow, cplan: CollapsedPlan, endpoint: Callable[[Node, bool]
         elif tables not in bundled:
             bundled.add(tables)
             out.append(Pair(tables[0], tables[1], None, between[tables]))
+    _give_ports(out)
     return out
+
+
+def _give_ports(pairs: list[Pair]) -> None:
+    """Each edge into a table's row its own cell of the row, numbered in the order the edges are drawn."""
+    count: Counter[str] = Counter()
+    for pair in pairs:
+        if pair.edges is not None and ":" in pair.head:
+            row = pair.head.split(":")[1]
+            pair.port = f"{row}i{count[pair.head]}"
+            count[pair.head] += 1
 
 
 def _uses(flow: Flow, endpoint: Callable[[Node, bool], str]) -> dict[tuple[str, str], list[LocalDerivative]]:

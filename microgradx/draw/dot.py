@@ -235,7 +235,7 @@ class Drawer:
 
     def __init__(self, scene: Scene, frame: Frame, *, slots: bool = False, tooltips: bool = True) -> None:
         self.scene, self.frame, self.options = scene, frame, scene.options
-        self.texts = Texts(scene.flow, frame)
+        self.texts = Texts(scene.flow, frame, brief=scene.options.collapse is not None)
         self.boxes = Boxes(scene, frame, self.texts, slots=slots, tooltips=tooltips)
         self.tables = Tables(self.boxes)
 
@@ -292,11 +292,7 @@ class Drawer:
                 sk.node(scene.ids[node] + "op", max(text_width(node._op.display, fs) + 10, 22), 22)
                 sk.edge(scene.ids[node] + "op", scene.ids[node])
         for t in scene.cplan.tables:
-            cells = [self.tables.row_cells(t, port, unit) for port, unit in t.rows]
-            extra = h if t.title else 0.0
-            stacked = (max(sum(c.width(fs) for c in r) for r in cells), h * len(cells) + extra)
-            side_by_side = (sum(max(c.width(fs) for c in r) for r in cells) + extra * 3,
-                            h * max(len(r) for r in cells))
+            stacked, side_by_side = self.tables.extent(t, fs, h)
             sk.node(t.key, *stacked, top_to_bottom=side_by_side)
         for tail, head, label in self.edge_list(backward=True):
             size = None if label is None else (max(text_width(line, fs) for line in label),
@@ -310,10 +306,7 @@ class Drawer:
         scene, texts = self.scene, self.texts
         backward = self.frame.backward if backward is None else backward
         if self.options.collapse is not None:
-            if backward and self.options.show_grad:
-                return [(p.tail, p.head, (texts.share(p.edges)[0],) if p.edges is not None
-                         else self.tables.pair_label(p)[0]) for p in scene.pairs]
-            return [(p.tail, p.head, self.tables.pair_label(p)[0]) for p in scene.pairs]
+            return [(p.tail, p.head, self.tables.pair_label(p, backward)[0]) for p in scene.pairs]
         return [(scene.ids[d.child], scene.ids[parent] + "op", tuple(t for t in texts.edge(d) if t is not None)
                  if backward else None) for parent in scene.flow.order for d in scene.flow.out_of[parent]]
 

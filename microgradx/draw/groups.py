@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph import Scope, scope_of, topological_order
+from .flow import short_name
 
 
 @dataclass(eq=False)
@@ -40,8 +41,10 @@ class Group:
         return sum(1 for n in self.members if not n._prev)
 
     def title(self) -> str:
-        """``layers.0.neurons.2``, and which sample when the model was called several times."""
-        return self.name if self.sample is None else f"{self.name} · sample {self.sample}"
+        """nn's name as a slide writes it (``layers.0.neurons.2`` is ``L0.n2``), and which sample when the
+        model was called several times."""
+        name = short_name(self.name)
+        return name if self.sample is None else f"{name} · sample {self.sample}"
 
 
 @dataclass

@@ -69,12 +69,13 @@ def attr_text(s: str) -> str:
 
 
 class Cell:
-    """One cell of a box: its text, how it is set (``b``: bold, ``grad``, ``muted``), a slot id for animation."""
+    """One cell of a box: its text, how it is set (``b``: bold, ``grad``, ``muted``), a slot id for animation,
+    and a muted ``lead`` before the text (a name: ``x0 0.4435``; the animation rewrites only the text)."""
 
-    __slots__ = ("text", "kind", "slot")
+    __slots__ = ("text", "kind", "slot", "lead")
 
-    def __init__(self, text: str, kind: str = "", slot: str | None = None) -> None:
-        self.text, self.kind, self.slot = text, kind, slot
+    def __init__(self, text: str, kind: str = "", slot: str | None = None, lead: str = "") -> None:
+        self.text, self.kind, self.slot, self.lead = text, kind, slot, lead
 
     def html(self, theme: Theme, state: str = "final", attrs: str = "") -> str:
         """The ``<td>``; ``state`` of a gradient: ``unknown`` is muted; ``attrs`` (port, fill) go on the cell.
@@ -89,12 +90,14 @@ class Cell:
             body = f'<font color="{theme.muted}">{body}</font>'
         elif self.kind == "grad":
             body = f'<font color="{theme.grad}"><b>{body}</b></font>'
+        if self.lead:
+            body = f'<font color="{theme.muted}">{html_text(self.lead)} </font>{body}'
         if self.slot:
             attrs += f' id="{self.slot}" href="#"'
         return f"<td{attrs}>{body}</td>"
 
     def width(self, fontsize: float) -> float:
-        return text_width(self.text, fontsize) + 8.0
+        return text_width(f"{self.lead} {self.text}" if self.lead else self.text, fontsize) + 8.0
 
 
 def box_label(cells: list[str], fill: str, *, color: str, pen: int = 1) -> str:

@@ -1,9 +1,10 @@
 """Where the changing texts of a drawing live, for the animation that rewrites only them.
 
 A *slot* is one text that changes during the backward pass: a box's gradient cell
-(an anchor ``a_<slot>`` in the SVG), or an edge's ``upstream × local`` line (the
-last text of the edge ``e<k>``). A step changes the slots of the inputs of the node
-it processes and of the edges to them: O(edges) over the whole pass.
+(an anchor ``a_<slot>`` in the SVG), an edge's ``upstream × local`` line (the
+last text of the edge ``e<k>``), or, collapsed, the port cell an edge comes in at.
+A step changes the slots of the inputs of the node it processes and of the edges to
+them: O(edges) over the whole pass.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class SlotMap:
         elif self.frame.show_grad:
             for k, pair in enumerate(self.scene.pairs):
                 if pair.edges is not None:
-                    slots[f"e{k}"] = ("pair", pair.edges)
+                    slots[pair.slot(k)] = ("pair", pair.edges)
 
     def slot_text(self, what: Slot) -> tuple[str, str]:
         """The text in a slot now, and its state (``unknown``, ``partial``, ``final``)."""
@@ -69,7 +70,8 @@ class SlotMap:
 
     @staticmethod
     def element_of(slot: str) -> str:
-        """The SVG element holding the slot's text: an edge's group, or a cell's anchor ``a_<slot>``."""
+        """The SVG element holding the slot's text: an edge's group, or a cell's anchor ``a_<slot>`` (a box's
+        gradient, a row's, or an edge's port cell)."""
         return slot if slot.startswith("e") else "a_" + slot
 
     def _index(self) -> Index:
@@ -84,7 +86,7 @@ class SlotMap:
                     node_slot[n] = slot
             elif kind == "edge":
                 edge_slot[(obj.parent, obj.position)] = slot
-        pair_slot = {(p.tail, p.head): f"e{k}" for k, p in enumerate(self.scene.pairs)}
+        pair_slot = {(p.tail, p.head): p.slot(k) for k, p in enumerate(self.scene.pairs)}
         return node_slot, edge_slot, pair_slot
 
     def changed_by(self, deltas: list[Any]) -> list[tuple[str, Slot]]:
@@ -118,4 +120,4 @@ class SlotMap:
             return [nid + "e"] + [self.edge_slot[(node, i)] for i in range(len(node._prev))
                                   if (node, i) in self.edge_slot]
         head = self.scene.endpoint(node, as_child=False)
-        return [slot for (_, h), slot in self.pair_slot.items() if h == head]
+        return [f"e{k}" for k, p in enumerate(self.scene.pairs) if p.head == head]

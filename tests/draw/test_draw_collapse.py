@@ -60,7 +60,7 @@ def test_a_layer_box_shows_every_neurons_numbers_not_the_last_ones():
     loss, model, _ = mlp_loss([4, 1], [[0.5, -1.0]])
     src = draw_dot(loss, view="backward", collapse="layer").source
     hidden = layer_outputs(model, [0.5, -1.0])[0]
-    box = next(line for line in src.splitlines() if "<b>layers.0</b>" in line)
+    box = next(line for line in src.splitlines() if "<b>L0</b>" in line)  # model.layers[0], as a slide writes it
     shown = re.search(r"out \[([^\]]+)\]", box).group(1).split(", ")
     assert [float(v) for v in shown] == pytest.approx(hidden, rel=1e-3)
     grads = re.search(r"grad \[([^\]]+)\]", box).group(1).split(", ")
@@ -87,11 +87,13 @@ def test_a_wide_layer_box_gives_a_range_instead_of_sixteen_numbers():
 def test_neurons_and_inputs_are_drawn_in_index_order(rankdir, axis):
     loss, _, _ = mlp_loss([12, 1], [[0.5, -1.0, 2.0]])
     svg = draw_dot(loss, collapse="neuron", rankdir=rankdir).pipe(format="svg")
-    rows = texts_in_order(svg, "neurons.", node="t0")  # the first layer's table
-    assert [t for t, *_ in rows] == [f"neurons.{j}" for j in range(12)]  # written in index order ...
+    rows = [r for r in texts_in_order(svg, "n", node="t0") if re.fullmatch(r"n\d+", r[0])]  # the first table's
+    assert [t for t, *_ in rows] == [f"n{j}" for j in range(12)]  # rows, L0.n0 ..., written in index order ...
     along = [pos[axis - 1] for _, *pos in rows]
     assert along == sorted(along) and len(set(along)) == 12  # ... and drawn in it, down (LR) or across (TB)
-    inputs = [r for r in texts_in_order(svg, "x") if re.fullmatch(r"x\d", r[0])]  # nn's x.0, written short
+    boxes = [g.find(f"{SVG}title").text for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "node"]
+    inputs = [r for name in boxes if not name.startswith("t") for r in texts_in_order(svg, "x", node=name)
+              if re.fullmatch(r"x\d", r[0])]  # the input boxes (not the tables' port cells): nn's x.0, short
     assert [t for t, *_ in sorted(inputs, key=lambda r: r[axis])] == ["x0", "x1", "x2"]
 
 
@@ -144,7 +146,10 @@ def test_collapsed_backward_edges_carry_the_gradient_flowing_along_them():
         j = h._scope.index
         share = h.grad  # all of a hidden output's gradient comes from the output neuron: upstream × w_j
         assert share == pytest.approx(_output_grad(loss, model) * out_neuron.w[j].data)
-        assert re.search(rf"t0:r{j}x:e -> t1:r0:w \[label=<{re.escape(_fmt(share))}>", src), j
+        # the edge comes in at a cell of its own on the output neuron's row, which names it and holds the share
+        port = re.search(rf"^\tt0:r{j}x:e -> t1:(r0i\d+):w ", src, flags=re.M).group(1)
+        assert re.search(rf'port="{port}"><font[^>]*>L0.n{j} </font><font[^>]*><b>{re.escape(_fmt(share))}</b>',
+                         src), j
 
 
 def test_dense_layers_are_joined_by_one_edge_not_a_band():
@@ -152,7 +157,8 @@ def test_dense_layers_are_joined_by_one_edge_not_a_band():
     src = draw_dot(loss, view="backward", collapse="neuron").source
     between = re.findall(r"^\tt0(?::\S+)? -> t1(?::\S+)? \[(.*)\]$", src, flags=re.M)
     assert len(between) == 1 and "256 connections" in between[0]
-    assert len(re.findall(r"^\tt1:r\d+x:\w -> t2:r0:\w", src, flags=re.M)) == 16  # 16 edges: drawn each
+    ports = re.findall(r"^\tt1:r\d+x:\w -> t2:(r0i\d+):\w", src, flags=re.M)  # 16 edges: drawn each, at a cell
+    assert sorted(ports) == sorted(f"r0i{i}" for i in range(16))                  # of its own
 
 
 def test_a_batch_loss_draws_shared_parameters_once_and_each_sample_apart():
@@ -160,9 +166,9 @@ def test_a_batch_loss_draws_shared_parameters_once_and_each_sample_apart():
     loss, model, _ = mlp_loss([2, 1], xs)
     src = draw_dot(loss, view="backward", collapse="neuron").source
     for k in range(3):
-        assert f"layers.0 · sample {k}" in src and f"layers.1 · sample {k}" in src
-    assert src.count(">layers.0 parameters<") == 1 and src.count(">layers.1 parameters<") == 1
-    params = re.search(r"layers.0 parameters.*?neurons.0</b></td><td[^>]*><font[^>]*>(\d+) params", src)
+        assert f"L0 · sample {k}" in src and f"L1 · sample {k}" in src
+    assert src.count(">L0 parameters<") == 1 and src.count(">L1 parameters<") == 1
+    params = re.search(r"L0 parameters<br/>each (\d+) params", src)  # the same for each neuron: said once
     assert params.group(1) == "3"
     # the shared parameters' gradient is the sum over the samples, as backward() left it
     w = model.layers[0].neurons[0].w[0]
@@ -170,8 +176,8 @@ def test_a_batch_loss_draws_shared_parameters_once_and_each_sample_apart():
     # a sample's neuron says what it stands for: its own ops, no parameters counted again
     assert "5 nodes</font>" in src and "0 params" not in src
     layer = draw_dot(loss, collapse="layer").source
-    assert layer.count("<b>layers.0</b>") == 1  # the parameters, once
-    assert layer.count("<b>layers.0 · sample") == 3
+    assert layer.count("<b>L0</b>") == 1  # the parameters, once
+    assert layer.count("<b>L0 · sample") == 3
 
 
 # ---------------------------------------------------------------- bounded gradient cells
