@@ -41,7 +41,9 @@ class Tables:
 
     def tail_name(self, pair: Pair) -> str:
         """What an edge comes from, by name: an input (``x0``), a neuron (``L0.n2``), a layer (``L0``)."""
-        child = pair.edges[0].child if pair.edges else None
+        if not pair.edges:
+            return f"{pair.count} connections"
+        child = pair.edges[0].child
         unit = self.scene.cplan.unit_of.get(child)
         if unit is None:
             return self.scene.flow.names[child]
@@ -87,8 +89,8 @@ class Tables:
     def shared_size(self, table: Table) -> str | None:
         """The size every row of a titled table has, said once under its title instead of on every row
         (``each 8 nodes, 3 params``)."""
-        sizes = {self.size_text(u) if isinstance(u, Group) else None for _, u in table.rows}
-        if table.title and len(sizes) == 1 and None not in sizes:
+        sizes = {self.size_text(u) if isinstance(u, Group) else "" for _, u in table.rows}
+        if table.title and len(sizes) == 1 and "" not in sizes:
             return ("each " if len(table.rows) > 1 else "") + sizes.pop()
         return None
 
