@@ -134,5 +134,4 @@ class Boxes:
         """A backward edge's lines: the local derivative, and ``upstream × local = share`` once it flowed."""
         if not self.frame.backward:
             return None
-        first, second = self.texts.edge(d)
-        return (first,) if second is None else (first, second)
+        return tuple(line for line in self.texts.edge(d) if line is not None)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .flow import Flow, backward_done, fmt, grad_value, signed, signed_terms, terms
+from .flow import Flow, backward_done, fmt, grad_value, is_constant, signed, signed_terms, terms
 from .groups import Group
 
 MAX_TERMS = 4    # a sum with more terms lists only its nonzero ones, with a count
@@ -65,15 +65,19 @@ class Texts:
         text = f"grad {sum_text(parts, g, self.brief)}" if self.frame.backward and len(parts) > 1 else f"grad {fmt(g)}"
         return (text, "final") if complete else (text + " so far", "partial")
 
-    def edge(self, d: Any) -> tuple[str, str | None]:
-        """A backward edge's label: the local derivative, and ``upstream × local = share`` once it flowed."""
+    def edge(self, d: Any) -> tuple[str | None, str | None]:
+        """A backward edge's label: the local derivative, and ``upstream × local = share`` once it flowed.
+
+        Into a constant the first line is left out: ``∂v20/∂1`` would read as a derivative by the number 1.
+        """
         names = self.flow.names
+        first = None if is_constant(d.child) else d.text(names)
         up = self.grad_of(d.parent) if self.flowed(d.parent) else None
         if up is not None:
-            return d.text(names), f"upstream {fmt(up)} × local {fmt(d.value)} = {fmt(up * d.value)}"
+            return first, f"upstream {fmt(up)} × local {fmt(d.value)} = {fmt(up * d.value)}"
         if self.frame.show_grad:
-            return d.text(names), f"upstream ? × local {fmt(d.value)}"
-        return d.text(names), None
+            return first, f"upstream ? × local {fmt(d.value)}"
+        return first or f"local {fmt(d.value)}", None
 
     def share(self, edges: list[Any]) -> tuple[str, str]:
         """The gradient flowing along edges merged into one (collapsed view), per node it reaches.

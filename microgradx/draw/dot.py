@@ -336,8 +336,8 @@ class Drawer:
         for k, (parent, d) in sorted(edges, key=lambda e: (position[e[1][0]], e[1][1].position)):
             label = boxes.edge_label(d)
             eid = f"e{k}" if boxes.slots else None
-            if eid is not None and label is not None and len(label) > 1:
-                label = (label[0], boxes.layout.get(eid, label[1]))
+            if eid is not None and label is not None and self.frame.show_grad:  # the last line changes
+                label = (*label[:-1], boxes.layout.get(eid, label[-1]))
             boxes.edge(g, scene.ids[d.child], scene.ids[parent] + "op", label, eid=eid,
                        active=parent is self.frame.current and self.texts.flowed(parent),
                        state="unknown" if label is not None and "?" in label[-1] else "final",

@@ -364,3 +364,18 @@ def test_the_demos_slides_keep_their_text_at_8_pt_or_more_and_it_says_where_the_
         assert smallest_text_on_a_slide(path) >= 8.0, path.name
     assert poster.name == "xor_whole_backward.svg" and smallest_text_on_a_slide(poster) < 8.0  # why it is a poster
     assert all(p.grad == 0 for p in model.parameters())  # the demo leaves no gradient behind
+
+
+def test_an_edge_into_a_constant_carries_the_chain_rule_without_a_derivative_by_a_number():
+    a = Value(-4.0, label="a")
+    c = a + 1.0
+    c.label = "c"
+    c.backward()
+    src = draw_dot(c, view="backward").source
+    edges = "\n".join(line for line in src.splitlines() if " -> " in line)
+    assert "∂c/∂1" not in edges and "∂c/∂a = 1.0" in edges  # not a derivative "by the number 1"
+    into_constant = [line for line in src.splitlines() if "upstream 1.0 × local 1.0 = 1.0" in line]
+    assert len(into_constant) == 2  # the constant's edge says what flows along it, as a's does
+    assert sum("<br/>" not in line for line in into_constant) == 1
+    unlabelled = draw_dot(c, view="backward", show_grad=False).source
+    assert "label=<local 1.0>" in unlabelled and "label=<∂c/∂a = 1.0>" in unlabelled
