@@ -103,16 +103,17 @@ def _add_arguments(p: argparse.ArgumentParser) -> list[argparse.Action]:
                        help="output file; the suffix picks the format: .svg .png .pdf .dot (default: graph.svg)"),
         p.add_argument("--backward", action="store_true",
                        help="draw the backward view: edges labelled with local derivatives and upstream × local"),
-        p.add_argument("--steps", metavar="HTML_OR_PDF", default=None,
-                       help="also write the step-by-step backward pass: one self-contained HTML player, or with a "
-                            ".pdf name one slide per step"),
+        p.add_argument("--steps", metavar="HTML_PDF_OR_PNG", default=None,
+                       help="also write the step-by-step backward pass: one self-contained HTML player; with a "
+                            ".pdf name one slide per step; with a .png name one picture per step (NAME-00.png, ...)"),
         p.add_argument("--rankdir", default="auto", choices=["auto", "LR", "RL", "TB", "BT"],
                        help="layout direction (default: auto, whichever keeps the text larger on a slide)"),
         p.add_argument("--theme", default="light", choices=sorted(THEMES),
                        help="colours: light, dark, or print (black on white, for handouts)"),
         p.add_argument("--fontsize", type=fontsize, default=11.0, help="text size in points, 4 to 72 (default: 11)"),
         p.add_argument("--width", type=positive_int, default=None, metavar="PIXELS",
-                       help="a .png output exactly this many pixels wide, e.g. 1920 for a slide (text stays sharp)"),
+                       help="a .png output (and .png steps) exactly this many pixels wide, e.g. 1920 for a slide "
+                            "(text stays sharp)"),
         p.add_argument("--max-nodes", type=positive_int, default=DEFAULT_MAX_NODES,
                        help=f"refuse graphs with more drawn nodes (default: {DEFAULT_MAX_NODES})"),
     ]
@@ -216,7 +217,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
         need_dot("drawing to " + (args.output if kind in RENDERED else args.steps),
                  also="; or write the DOT source alone with -o NAME.dot" if kind in RENDERED else "")
     if args.width is not None:
-        if kind != "png":
+        if kind != "png" and not _png_steps(args):
             raise UsageError(f"--width sets a PNG's size in pixels; {args.output!r} is .{kind}: write a .png "
                              "(an SVG or PDF scales without loss)")
         if args.width > MAX_PNG_WIDTH:
@@ -226,14 +227,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
         writable_file(args.steps, "step-by-step page")
 
 
+def _png_steps(args: argparse.Namespace) -> bool:
+    return bool(args.steps) and Path(args.steps).suffix.lower() == ".png"
+
+
 def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
     """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
     style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
     graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-    written = [save(graph, args.output) if args.width is None else save(graph, args.output, width=args.width)]
+    png = args.width is not None and Path(args.output).suffix.lower() == ".png"
+    written = [save(graph, args.output, width=args.width) if png else save(graph, args.output)]
     if args.steps:
-        written.append(animate_backward(root, args.steps, title=f"Backward pass of {_short(args.expression)}",
-                                        **style))
+        player = animate_backward(root, title=f"Backward pass of {_short(args.expression)}", **style)
+        first = player.save(args.steps, width=args.width if _png_steps(args) else None)
+        # PNG steps: every frame is ours (frames of an earlier run under this name are refused, not mixed in)
+        written += sorted(first.parent.glob(first.name[:-6] + "*.png")) if _png_steps(args) else [first]
     return written
 
 

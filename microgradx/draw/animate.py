@@ -28,7 +28,7 @@ from typing import Any, overload
 
 from ..files import write_atomic
 from .cells import Frame
-from .dot import Drawer, Graph, flow_within
+from .dot import Drawer, Graph, check_width, flow_within, png_of_width
 from .flow import Delta, Flow, Node, definition, fmt, short_name, term
 from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
 from .pdf import join_pdfs
@@ -36,6 +36,7 @@ from .player import PAGE
 from .render import in_browser, render
 from .scene import Scene
 from .slots import Slot, SlotMap
+from .stills import measure
 from .style import THEMES, Theme
 
 
@@ -159,12 +160,22 @@ def backward_steps(root: Node, rankdir: str = "auto", *, max_nodes: int = DEFAUL
 
 
 def _steps(scene: Scene) -> Iterator[Graph]:
-    """The frames of :func:`backward_steps`, all laid out along the direction :func:`_prepare` picked."""
+    """The frames of :func:`backward_steps`, all laid out along the direction :func:`_prepare` picked, and all
+    with the sizes of the player's layout (``stills``): nothing moves from one frame to the next."""
     flow = scene.flow
-    for stage, grads, processed, total in stages(flow, scene.cplan.unit_of):
+    captions = [_caption(scene, stage, total) for stage, _, _, total in stages(flow, scene.cplan.unit_of)]
+    sizes = None
+    if not in_browser():  # (Graphviz in the browser writes SVG only: no sizes to read there)
+        timeline = Timeline(scene)
+        sizes = measure(timeline.layout_graph().source, timeline.longest, captions, scene.options.fontsize)
+    for (stage, grads, processed, _), caption in zip(stages(flow, scene.cplan.unit_of), captions):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
-        name = scene.cplan.row_title(stage.current) if stage.index else None
-        yield Drawer(scene, frame).draw(step_caption(flow, stage, total, name))
+        yield Drawer(scene, frame, sizes=sizes and sizes.fresh()).draw(caption)
+
+
+def _caption(scene: Scene, stage: Stage, total: int) -> str:
+    name = scene.cplan.row_title(stage.current) if stage.index else None
+    return step_caption(scene.flow, stage, total, name)
 
 
 def _inline_svg(svg: str) -> str:
@@ -249,15 +260,51 @@ class Animation:
         return (f'<div>{picture}{frame}<script>document.currentScript.parentElement.querySelector("img")'
                 '.remove()</script></div>')
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the page to ``path`` (atomically); returns the path. A ``.pdf`` name writes the steps as slides
-        instead: one page per step, each drawn by Graphviz (see :func:`steps_pdf`)."""
-        if Path(path).suffix.lower() == ".pdf":
+    def save(self, path: str | os.PathLike[str], *, width: int | None = None) -> Path:
+        """Write the page to ``path`` (atomically); returns the path. The steps as slides instead: a ``.pdf``
+        name writes one page per step (see :func:`steps_pdf`), a ``.png`` name one picture per step,
+        ``steps-00.png``, ``steps-01.png``, ... (``width`` pixels wide; see :func:`save_frames`)."""
+        kind = Path(path).suffix.lower()
+        if width is not None:
+            check_width(width, kind.lstrip("."))
+        if kind in (".pdf", ".png"):
             if self.steps is None:
-                raise ValueError("this animation holds its page only: make it with animate_backward(root) to save "
-                                 "its steps as a PDF")
-            return write_atomic(path, steps_pdf(self.steps()))
+                raise ValueError(f"this animation holds its page only: make it with animate_backward(root) to save "
+                                 f"its steps as {kind[1:].upper()}")
+            return write_atomic(path, steps_pdf(self.steps())) if kind == ".pdf" else \
+                save_frames(self.steps(), path, width)
         return write_atomic(path, self.html.encode("utf-8"))
+
+
+def frame_paths(path: str | os.PathLike[str], count: int) -> list[Path]:
+    """Where :func:`save_frames` writes ``count`` frames named after ``path``: ``steps-00.png``, ... (numbered
+    from 0, the seed, with as many digits as the last number needs, at least two)."""
+    target = Path(path)
+    digits = max(2, len(str(count - 1)))
+    return [target.with_name(f"{target.stem}-{k:0{digits}d}.png") for k in range(count)]
+
+
+def save_frames(frames: Iterable[Graph], path: str | os.PathLike[str], width: int | None = None) -> Path:
+    """One PNG per frame beside ``path`` (``steps.png`` -> ``steps-00.png``, ``steps-01.png``, ...), each written
+    atomically, ``width`` pixels wide if given; returns the first one's path.
+
+    Frames of an earlier, longer run under the same name would be mixed in with these:
+    they are refused before anything is drawn, not deleted.
+    """
+    graphs = list(frames)
+    paths = frame_paths(path, len(graphs))
+    ours = set(paths)
+    stem = re.escape(Path(path).stem)
+    folder = Path(path).parent
+    stale = sorted(p.name for p in folder.glob("*.png") if re.fullmatch(rf"{stem}-\d+\.png", p.name)
+                   and p not in ours) if folder.is_dir() else []
+    if stale:
+        raise FileExistsError(f"{folder} holds {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''} from an "
+                              f"earlier run, which these {len(graphs)} steps would not replace: remove them, or "
+                              "save under another name")
+    for target, graph in zip(paths, graphs):
+        write_atomic(target, render(graph.source, "png") if width is None else png_of_width(graph, width))
+    return paths[0]
 
 
 def steps_pdf(frames: Iterable[Graph]) -> bytes:
@@ -280,7 +327,8 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
 
     With ``path``, writes it there (atomically) and returns the path; without, returns an
     :class:`Animation`, which Jupyter shows inline (``.save(path)`` writes it later). A ``.pdf``
-    path writes the steps as slides: one page per step (the frames of :func:`backward_steps`).
+    path writes the steps as slides: one page per step (the frames of :func:`backward_steps`); a ``.png``
+    path one picture per step, ``NAME-00.png``, ``NAME-01.png``, ... (:func:`save_frames`).
     The graph is laid out once; play/pause, step buttons, a slider and the keys
     (← → step, Home/End, space play, + − 0 zoom) move through the steps; the mouse
     wheel zooms and dragging pans. ``collapse='neuron'|'layer'`` animates an nn model
@@ -292,6 +340,8 @@ def animate_backward(root: Any, path: str | os.PathLike[str] | None = None, *, t
     scene = _prepare(root, options)
     if path is not None and Path(path).suffix.lower() == ".pdf":  # slides: no page needed
         return write_atomic(path, steps_pdf(_steps(scene)))
+    if path is not None and Path(path).suffix.lower() == ".png":
+        return save_frames(_steps(scene), path)
     page = _page(scene, root, title=title, interval_ms=interval_ms)
     if path is not None:
         return Animation(page).save(path)
@@ -324,9 +374,8 @@ class Timeline:
         flow, frame, slots = self.scene.flow, self.frame, self.slots
         for stage, grads, processed, total in stages(flow, self.scene.cplan.unit_of):
             frame.grads, frame.processed, frame.current = grads, processed, stage.current
-            name = self.scene.cplan.row_title(stage.current) if stage.index else None
             self.frames.append({
-                "caption": step_caption(flow, stage, total, name),
+                "caption": _caption(self.scene, stage, total),
                 "current": slots.highlight_of(stage.current),
                 "active": slots.active_edges_of(stage.current) if stage.index else [],
                 "set": self._texts(slots.changed_by(stage.deltas)),

@@ -16,17 +16,25 @@ from .explain import explain_in
 from .flow import LocalDerivative, Node, fmt, is_constant
 from .markup import Cell, attr_text, box_label, html_label
 from .scene import Scene
+from .stills import Sizes, fixed_text, node_attrs
 
 
 class Boxes:
     """Draws value boxes, op nodes and edges of ``scene`` as ``frame`` shows them (texts from ``texts``)."""
 
     def __init__(self, scene: Scene, frame: Frame, texts: Texts, *, slots: bool = False,
-                 tooltips: bool = True) -> None:
+                 tooltips: bool = True, sizes: Sizes | None = None) -> None:
         self.scene, self.frame, self.texts = scene, frame, texts
+        self.sizes = sizes  # a frame of the steps: every node and edge label at the size the layout measured
         self.theme = scene.options.theme
         self.slots, self.tooltips = slots, tooltips  # slots: ids on every changing text (the animation)
         self.layout: dict[str, str] = {}  # slot -> the text the layout is made for (the animation's longest)
+
+    def cell_width(self, slot: str | None = None, node: Node | None = None) -> float | None:
+        """A frame of the steps: the width of a changing text's cell (``slot``, or ``node``'s grad) in the layout."""
+        if self.sizes is None:
+            return None
+        return self.sizes.cell(self.scene.ids[node] if node is not None else slot)
 
     def role(self, node: Node) -> str:
         if node is self.scene.flow.root:
@@ -47,7 +55,7 @@ class Boxes:
             cells = [Cell(name, "b" if node.label else "muted"), Cell(f"data {fmt(node.data)}")]
         if self.frame.show_grad:
             text, _ = self.texts.grad(node)
-            cells.append(Cell(self.layout.get(slot or "", text), "grad", slot))
+            cells.append(Cell(self.layout.get(slot or "", text), "grad", slot, min_width=self.cell_width(node=node)))
         return cells
 
     def box(self, body: graphviz.Digraph, node: Node) -> None:
@@ -65,10 +73,11 @@ class Boxes:
             attrs["class"] = "current"
         if self.slots:
             attrs["id"] = nid
-        cells = [Cell(c.text, "muted", c.slot).html(theme) if faded else c.html(theme, state)
+        cells = [Cell(c.text, "muted", c.slot, min_width=c.min_width).html(theme) if faded else c.html(theme, state)
                  for c in self.value_cells(node)]
         fill = theme.background if faded else theme.fills[role]
         color = theme.current if current or lit else (theme.cluster_border if faded else theme.border)
+        attrs.update(node_attrs(self.sizes.node(nid) if self.sizes else None))
         body.node(nid, box_label(cells, fill, color=color, pen=pen), **attrs)
         if node._prev:
             self.op_node(body, node, current)
@@ -119,9 +128,10 @@ class Boxes:
             attrs["penwidth"] = "2.5"
         if emphasis:
             attrs["color"] = theme.current if emphasis == "lit" else theme.cluster_border
+        size = self.sizes.label(tail, head) if self.sizes else None  # (counted for every edge, labelled or not)
         if label is not None:
             text = "\n".join(label)
-            attrs["label"] = html_label(text)
+            attrs["label"] = fixed_text(html_label(text), size)
             if state == "unknown" or emphasis == "faded":
                 attrs["fontcolor"] = theme.muted
             if self.tooltips:

@@ -39,6 +39,7 @@ from .markup import html_label
 from .options import DEFAULT_MAX_NODES, Collapse, DrawOptions, GraphTooLargeError, View, draw_options
 from .render import INSTALL_HELP, RENDERED, GraphvizNotFoundError, in_browser, needs_dot, render
 from .scene import Scene
+from .stills import Sizes, fixed_text
 from .style import Sketch, choose_rankdir, text_height, text_width
 from .tables import Tables
 
@@ -233,10 +234,11 @@ def draw_dot(root: Node, format: str = "svg", rankdir: str = "auto", *, view: Vi
 class Drawer:
     """One Digraph of a scene as ``frame`` shows it: value boxes (``Boxes``), collapsed tables (``Tables``)."""
 
-    def __init__(self, scene: Scene, frame: Frame, *, slots: bool = False, tooltips: bool = True) -> None:
-        self.scene, self.frame, self.options = scene, frame, scene.options
+    def __init__(self, scene: Scene, frame: Frame, *, slots: bool = False, tooltips: bool = True,
+                 sizes: Sizes | None = None) -> None:
+        self.scene, self.frame, self.options, self.sizes = scene, frame, scene.options, sizes
         self.texts = Texts(scene.flow, frame, brief=scene.options.collapse is not None)
-        self.boxes = Boxes(scene, frame, self.texts, slots=slots, tooltips=tooltips)
+        self.boxes = Boxes(scene, frame, self.texts, slots=slots, tooltips=tooltips, sizes=sizes)
         self.tables = Tables(self.boxes)
 
     def warn_accumulated(self) -> None:
@@ -266,7 +268,9 @@ class Drawer:
                              "color": theme.border},
                   edge_attr={"fontname": "Helvetica", "fontsize": fs, "fontcolor": theme.text,
                              "color": theme.edge, "arrowsize": "0.7"})
-        if caption:
+        if caption and self.sizes is not None:  # a frame of the steps: the caption's box fixed
+            g.attr(label=fixed_text(html_label(self.sizes.wrap(caption)), self.sizes.caption), labelloc="t")
+        elif caption:
             g.attr(label=html_label(caption), labelloc="t")
         if options.collapse is None:
             self._expanded(g)

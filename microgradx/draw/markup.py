@@ -72,10 +72,12 @@ class Cell:
     """One cell of a box: its text, how it is set (``b``: bold, ``grad``, ``muted``), a slot id for animation,
     and a muted ``lead`` before the text (a name: ``x0 0.4435``; the animation rewrites only the text)."""
 
-    __slots__ = ("text", "kind", "slot", "lead")
+    __slots__ = ("text", "kind", "slot", "lead", "min_width")
 
-    def __init__(self, text: str, kind: str = "", slot: str | None = None, lead: str = "") -> None:
+    def __init__(self, text: str, kind: str = "", slot: str | None = None, lead: str = "",
+                 min_width: float | None = None) -> None:
         self.text, self.kind, self.slot, self.lead = text, kind, slot, lead
+        self.min_width = min_width  # points: a changing text's cell as wide as its longest text (the steps)
 
     def html(self, theme: Theme, state: str = "final", attrs: str = "") -> str:
         """The ``<td>``; ``state`` of a gradient: ``unknown`` is muted; ``attrs`` (port, fill) go on the cell.
@@ -94,6 +96,8 @@ class Cell:
             body = f'<font color="{theme.muted}">{html_text(self.lead)} </font>{body}'
         if self.slot:
             attrs += f' id="{self.slot}" href="#"'
+        if self.min_width:
+            attrs += f' width="{self.min_width:.0f}"'
         return f"<td{attrs}>{body}</td>"
 
     def width(self, fontsize: float) -> float:

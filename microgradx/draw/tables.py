@@ -15,6 +15,7 @@ from .boxes import Boxes
 from .collapse import Pair, Table, row_name
 from .groups import Group
 from .markup import Cell, attr_text, html_text
+from .stills import node_attrs
 from .style import text_width
 
 _COMPASS = {("LR", "tail"): "e", ("LR", "head"): "w", ("RL", "tail"): "w", ("RL", "head"): "e",
@@ -58,7 +59,8 @@ class Tables:
             return Cell(name, "muted"), "final"
         slot = pair.slot(k) if self.boxes.slots else None
         text, state = self.texts.share(pair.edges)
-        return Cell(self.boxes.layout.get(slot or "", text), "grad", slot, lead=name), state
+        width = self.boxes.cell_width(slot=pair.slot(k))
+        return Cell(self.boxes.layout.get(slot or "", text), "grad", slot, lead=name, min_width=width), state
 
     def extent(self, table: Table, fontsize: float, h: float) -> tuple[tuple[float, float], tuple[float, float]]:
         """The table's estimated size laid out left to right (rows stacked) and top to bottom (side by side), its
@@ -106,7 +108,8 @@ class Tables:
         cells.append(Cell(self.texts.group_data(unit)))
         if self.boxes.frame.show_grad:
             text, _ = self.texts.group_grad(unit)
-            cells.append(Cell(self.boxes.layout.get(slot or "", text), "grad", slot))
+            width = self.boxes.cell_width(slot=self.scene.row_slot(table, port, unit))
+            cells.append(Cell(self.boxes.layout.get(slot or "", text), "grad", slot, min_width=width))
         return cells
 
     def _row_html(self, table: Table, port: str, unit: Any, span: str) -> list[str]:
@@ -193,6 +196,7 @@ class Tables:
                 attrs["tooltip"] = attr_text(table.title or "")
             if boxes.slots:
                 attrs["id"] = table.key
+            attrs.update(node_attrs(boxes.sizes.node(table.key) if boxes.sizes else None))
             g.node(table.key, self.table_label(table, rankdir), **attrs)
         self._columns(g)
         for k, pair in enumerate(scene.pairs):

@@ -13,7 +13,7 @@ import pytest
 
 from microgradx.cli import main
 from microgradx.draw.animate import animate_backward, animation_html, backward_steps
-from microgradx.draw.dot import draw_dot, save
+from microgradx.draw.dot import draw_dot, png_size, save
 from microgradx.draw.explain import explain
 from microgradx.draw.flow import short_name
 from microgradx.draw.pdf import PdfError, join_pdfs, page_count
@@ -226,12 +226,17 @@ def test_explain_names_a_value_labelled_with_its_formula_once_and_a_single_path_
     assert explain(named(o, "b"), o) == "b.grad = 0.5 (n = (x1*w1 + x2*w2)+b: ∂n/∂b = 1.0, upstream 0.5)"
 
 
+def caption(frame) -> str:
+    """A frame's caption as one line of text (its box and line breaks left out)."""
+    return re.sub(r"<[^>]*>", "", frame.graph_attr["label"][1:-1].replace("<br/>", " "))
+
+
 def test_the_player_names_the_node_it_processes_once():
     o = neuron()
-    captions = [f.graph_attr["label"] for f in backward_steps(o)]
+    captions = [caption(f) for f in backward_steps(o)]
     step = next(c for c in captions if "x1*w1 + x2*w2 passes" in c)
-    assert step == ("<step 3/5: x1*w1 + x2*w2 passes (x1*w1 + x2*w2).grad = 0.5 on: (x1*w1).grad += 0.5 × 1.0 = "
-                    "0.5; (x2*w2).grad += 0.5 × 1.0 = 0.5>")
+    assert step == ("step 3/5: x1*w1 + x2*w2 passes (x1*w1 + x2*w2).grad = 0.5 on: (x1*w1).grad += 0.5 × 1.0 = "
+                    "0.5; (x2*w2).grad += 0.5 × 1.0 = 0.5")
     assert not any("(x1*w1+x2*w2)" in c or "= x1*w1 passes" in c for c in captions)
 
 
@@ -245,9 +250,9 @@ def test_nn_values_go_by_short_names_in_explain_and_the_player():
     assert explain(w, out).startswith("L0.n1.w0.grad = ")
     assert re.fullmatch(r"L0\.n1\.w0\.grad = -?[\d.]+ \((v\d+) = L0\.n1\.w0\*x0: ∂\1/∂L0\.n1\.w0 = x0 = 0\.5, "
                         r"upstream -?[\d.]+\)", explain(w, out))
-    frames = [f.graph_attr["label"] for f in backward_steps(out, collapse="neuron")]
-    assert frames[0] == "<step 0/4: seed L1.n0.grad = 1.0 (∂L1.n0/∂L1.n0 = 1)>"
-    assert frames[1].startswith("<step 1/4: L1.n0 passes its gradient back through its 6 ops to L0.n0, L0.n1, L0.n2")
+    frames = [caption(f) for f in backward_steps(out, collapse="neuron")]
+    assert frames[0] == "step 0/4: seed L1.n0.grad = 1.0 (∂L1.n0/∂L1.n0 = 1)"
+    assert frames[1].startswith("step 1/4: L1.n0 passes its gradient back through its 6 ops to L0.n0, L0.n1, L0.n2")
     assert "layers." not in "".join(frames) and "op(s)" not in "".join(frames)
 
 
@@ -309,6 +314,69 @@ def test_the_cli_writes_the_steps_as_slides(tmp_path, capsys):
     steps = tmp_path / "steps.pdf"
     assert main(["draw", *NEURON, "-o", str(tmp_path / "n.svg"), "--steps", str(steps)]) == 0
     assert page_count(steps.read_bytes()) == 6
+
+
+def layout_of(frame) -> tuple[str, dict[str, str]]:
+    """Where Graphviz puts things in ``frame``: the drawing's bounding box and each node's centre."""
+    data = json.loads(subprocess.run(["dot", "-Tjson"], input=frame.source.encode(), capture_output=True,
+                                     check=True).stdout)
+    return data["bb"], {o["name"]: o["pos"] for o in data["objects"] if "pos" in o}
+
+
+def mlp_out(collapse_sizes=(3, 1)):
+    from microgradx.nn import MLP
+
+    out = MLP(2, list(collapse_sizes), activation="tanh", seed=0)([0.5, -1.0])
+    out.backward()
+    return out
+
+
+@needs_dot
+@pytest.mark.parametrize("make, collapse", [(neuron, None), (mlp_out, "neuron"), (mlp_out, None)])
+def test_every_step_is_drawn_on_one_layout_nothing_moves_between_slides(make, collapse):
+    frames = list(backward_steps(make(), collapse=collapse))
+    layouts = [layout_of(f) for f in frames]
+    assert len(frames) > 2 and all(layout == layouts[0] for layout in layouts)  # same box, every node in place
+    # ... while what they show changes: the first step knows one gradient, the last all of them
+    assert frames[0].source.count("grad ?") > 2 and "grad ?" not in frames[-1].source
+
+
+@needs_dot
+def test_the_steps_on_one_layout_draw_without_a_graphviz_warning():
+    for frame in backward_steps(neuron()):
+        done = subprocess.run(["dot", "-Tsvg"], input=frame.source.encode(), capture_output=True)
+        assert done.returncode == 0 and done.stderr == b""  # no "table size too small", no label cut
+
+
+@needs_dot
+def test_the_steps_saved_as_png_are_one_picture_per_step_of_one_size(tmp_path):
+    o = neuron()
+    first = animate_backward(o).save(tmp_path / "steps.png", width=1280)
+    frames = sorted(tmp_path.glob("steps-*.png"))
+    assert first == tmp_path / "steps-00.png" and [f.name for f in frames] == [f"steps-0{k}.png" for k in range(6)]
+    sizes = {png_size(f.read_bytes()) for f in frames}
+    assert len(sizes) == 1 and sizes.pop()[0] == 1280  # every slide the same size: nothing jumps
+    assert animate_backward(o, tmp_path / "again.png") == tmp_path / "again-00.png"  # the path form too
+
+
+@needs_dot
+def test_png_steps_refuse_frames_of_an_earlier_longer_run_instead_of_mixing_them_in(tmp_path):
+    stale = tmp_path / "steps-17.png"
+    stale.write_bytes(b"an earlier run's frame")
+    with pytest.raises(FileExistsError, match="steps-17.png from an earlier run"):
+        animate_backward(neuron()).save(tmp_path / "steps.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps-17.png"]  # nothing written, nothing deleted
+    with pytest.raises(ValueError, match="PNG's size in pixels"):
+        animate_backward(neuron()).save(tmp_path / "steps.pdf", width=1920)
+
+
+@needs_dot
+def test_the_cli_writes_the_steps_as_pictures_of_the_width_asked(tmp_path, capsys):
+    steps = tmp_path / "steps.png"
+    assert main(["draw", *NEURON, "-o", str(tmp_path / "n.svg"), "--steps", str(steps), "--width", "800"]) == 0
+    frames = sorted(tmp_path.glob("steps-*.png"))
+    assert len(frames) == 6 and {png_size(f.read_bytes())[0] for f in frames} == {800}
+    assert capsys.readouterr().out.count("wrote ") == 7  # the drawing and every step
 
 
 def test_joining_pdfs_renumbers_references_but_never_touches_stream_data():
