@@ -247,7 +247,9 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     * ``record_grad_norms``: keep the per-layer gradient norm of each epoch (mean over its steps).
     * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each step for
       the whole batch with numpy (same loss, same gradients, many times faster). The parameter Values
-      are updated before every call of ``callback`` and when ``fit`` returns or raises.
+      are updated before every call of ``callback`` and when ``fit`` returns or raises. Without it
+      (and always for dropout) training is eager, but a Module's validation loss is still scored
+      through its compiled trace, as ``predict(compiled=True)`` scores (evaluation mode draws no masks).
 
     The model trains in training mode (its own mode is restored at the end). Labels of shape (n, 1) are
     read as (n,). A loss or gradient that becomes non-finite raises :class:`NonFiniteLossError`.

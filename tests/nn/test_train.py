@@ -711,3 +711,110 @@ def test_accuracy_refuses_complex_scores_instead_of_dropping_their_imaginary_par
 
     with pytest.raises(TypeError, match=r"scores holds the complex number \(-0.5\+1j\) at row 1"):
         accuracy(np.array([0.5, -0.5 + 1j]), y=np.array([1.0, -1.0]))
+
+
+# ---------------------------------------------------------------- validation of an eager fit
+
+
+@pytest.mark.parametrize("nouts, loss", [([16, 16, 1], "bce_with_logits"), ([8, 3], "softmax_cross_entropy")])
+def test_an_eager_fits_validation_loss_is_the_eager_engines_to_rounding_every_epoch(nouts, loss):
+    from microgradx.nn.evaluate import mode
+    from microgradx.nn.losses import get_loss
+
+    X, y = data.moons(n=30, noise=0.3, seed=0, labels="binary")
+    Xv, yv = data.moons(n=25, noise=0.3, seed=1, labels="binary")
+    model = MLP(2, nouts, dropout=0.5, seed=0)
+    eager = []
+
+    def measure(epoch, history):
+        with mode(model, False), no_grad():
+            eager.append(get_loss(loss)([model(row) for row in Xv.tolist()], yv.tolist()).data)
+
+    h = fit(model, X, y, loss=loss, optimizer="adam", lr=0.03, epochs=5, progress=False, validation=(Xv, yv),
+            callback=measure)
+    assert len(set(h.val_loss)) == 5  # the weights changed every epoch, and so did the measured loss
+    assert h.val_loss == pytest.approx(eager, rel=1e-12, abs=0)
+
+
+def test_an_eager_fit_validates_a_module_that_does_not_trace_eagerly():
+    from microgradx.nn.losses import mse
+    from microgradx.nn.module import Module
+
+    class Branchy(Module):  # Python control flow on a Value: jit refuses to trace it
+        def __init__(self):
+            self.w = Value(0.5)
+
+        def _own_parameters(self):
+            return [("w", self.w)]
+
+        def forward(self, x):
+            return self.w * x[0] if x[0] > 0 else self.w * x[0] * 2.0
+
+    X, y = np.array([[1.0], [-1.0]]), np.array([1.0, -2.0])
+    Xv, yv = np.array([[2.0], [-3.0]]), np.array([2.0, -6.0])
+    model = Branchy()
+    h = fit(model, X, y, loss="mse", lr=0.1, epochs=3, progress=False, validation=(Xv, yv))
+    with no_grad():
+        expected = mse([model(row) for row in Xv.tolist()], yv.tolist()).data
+    assert h.val_loss[-1] == expected and expected > 0
+
+
+def test_a_validation_row_outside_the_models_domain_raises_the_engines_error_in_an_eager_fit():
+    from microgradx.engine import DomainError
+    from microgradx.nn.module import Module
+
+    class LogModel(Module):
+        def __init__(self):
+            self.w = Value(1.0)
+
+        def _own_parameters(self):
+            return [("w", self.w)]
+
+        def forward(self, x):
+            return (self.w * x[0]).log()
+
+    X, y = np.array([[1.0], [2.0]]), np.array([0.0, 0.7])
+    with pytest.raises(DomainError, match=r"^log\(x\) with x = -1\.0 is undefined: log needs x > 0"):
+        fit(LogModel(), X, y, loss="mse", lr=0.0, epochs=1, progress=False,
+            validation=(np.array([[1.0], [-1.0]]), np.array([0.0, 0.0])))
+
+
+def test_a_plain_callable_model_is_validated_by_calling_it_on_every_row():
+    calls = []
+    w = Value(0.5)
+
+    class Plain:  # not a Module: whatever it does per call, it is called per row, as in training
+        def __call__(self, x):
+            calls.append(x)
+            return w * x[0]
+
+        def parameters(self):
+            return [w]
+
+    X, y = np.array([[1.0], [2.0]]), np.array([1.0, 2.0])
+    Xv = np.array([[3.0], [4.0], [5.0]])
+    fit(Plain(), X, y, loss="mse", lr=0.1, epochs=2, progress=False, validation=(Xv, np.array([3.0, 4.0, 5.0])))
+    assert [row for row in calls if row in Xv.tolist()] == Xv.tolist() * 2
+
+
+def test_an_eager_fit_validates_a_module_through_one_trace_not_a_graph_per_validation_row():
+    from microgradx.nn.module import Module
+
+    class Counted(Module):  # an MLP that counts its forward passes
+        def __init__(self):
+            self.mlp, self.calls = MLP(2, [8, 1], dropout=0.5, seed=0), 0
+
+        def _children(self):
+            return [("mlp", self.mlp)]
+
+        def forward(self, x):
+            self.calls += 1
+            return self.mlp(x)
+
+    X, y = data.moons(n=10, seed=0, labels="binary")
+    Xv, yv = data.moons(n=50, seed=1, labels="binary")
+    model = Counted()
+    fit(model, X, y, loss="bce_with_logits", epochs=4, progress=False, validation=(Xv, yv))
+    # every training row every epoch, the first row twice to count the outputs (for y and for y_val), and one
+    # trace for validation (eagerly it would be 4 × 50 calls more)
+    assert model.calls == 10 * 4 + 2 + 1
