@@ -7,6 +7,7 @@ Each notebook is written atomically, and only after all of its cells ran without
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -41,8 +42,15 @@ def execute(path: Path) -> None:
     write_atomic(path, nbformat.writes(nb).encode() + b"\n")
 
 
-def main(names: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NOTEBOOK",
+                        help="notebook file names in this folder (default: every course notebook)")
+    names = parser.parse_args(argv).names
     paths = [HERE / n for n in names] if names else sorted(HERE.glob("[0-9][0-9]_*.ipynb"))
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no notebook {', '.join(missing)} in {HERE}")
     for path in paths:
         started = time.perf_counter()
         execute(path)
