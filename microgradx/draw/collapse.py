@@ -8,7 +8,7 @@ holds the gradient flowing along it (the sum of its paths' ``upstream × local``
 label sits on its own edge however the edges cross. More than
 :data:`BUNDLE_LIMIT` edges between two layers are one edge, ``256 connections``,
 since a solid band of lines shows nothing. A batch loss draws each sample's layers
-(``layers.0 · sample 2``) and the parameters all samples share once, in the column
+(``L0 · sample 2``) and the parameters all samples share once, in the column
 before the layer they feed, like inputs.
 """
 
