@@ -447,3 +447,12 @@ def test_an_edge_into_a_constant_carries_the_chain_rule_without_a_derivative_by_
     assert sum("<br/>" not in line for line in into_constant) == 1
     unlabelled = draw_dot(c, view="backward", show_grad=False).source
     assert "label=<local 1.0>" in unlabelled and "label=<∂c/∂a = 1.0>" in unlabelled
+
+
+@needs_dot
+@pytest.mark.parametrize("make, collapse", [(neuron, None), (mlp_out, "neuron")])
+def test_every_step_fitted_to_a_slide_keeps_its_text_at_8_pt_or_more(make, collapse, tmp_path):
+    for k, frame in enumerate(backward_steps(make(), collapse=collapse)):
+        path = tmp_path / f"step{k}.svg"
+        path.write_bytes(frame.pipe(format="svg"))
+        assert smallest_text_on_a_slide(path) >= 8.0, k
