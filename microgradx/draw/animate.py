@@ -33,7 +33,7 @@ from .flow import Delta, Flow, Node, definition, fmt, short_name, term
 from .options import DEFAULT_MAX_NODES, DrawOptions, draw_options
 from .pdf import join_pdfs
 from .player import PAGE
-from .render import in_browser, render
+from .render import GraphvizNotFoundError, in_browser, render
 from .scene import Scene
 from .slots import Slot, SlotMap
 from .stills import measure
@@ -167,7 +167,10 @@ def _steps(scene: Scene) -> Iterator[Graph]:
     sizes = None
     if not in_browser():  # (Graphviz in the browser writes SVG only: no sizes to read there)
         timeline = Timeline(scene)
-        sizes = measure(timeline.layout_graph().source, timeline.longest, captions, scene.options.fontsize)
+        try:
+            sizes = measure(timeline.layout_graph().source, timeline.longest, captions, scene.options.fontsize)
+        except GraphvizNotFoundError:  # the DOT sources alone need no Graphviz: each frame then sizes itself
+            sizes = None
     for (stage, grads, processed, _), caption in zip(stages(flow, scene.cplan.unit_of), captions):
         frame = Frame(backward=True, grads=grads, processed=processed, current=stage.current)
         yield Drawer(scene, frame, sizes=sizes and sizes.fresh()).draw(caption)

@@ -456,3 +456,16 @@ def test_every_step_fitted_to_a_slide_keeps_its_text_at_8_pt_or_more(make, colla
         path = tmp_path / f"step{k}.svg"
         path.write_bytes(frame.pipe(format="svg"))
         assert smallest_text_on_a_slide(path) >= 8.0, k
+
+
+def test_the_steps_as_dot_sources_need_no_graphviz(monkeypatch):
+    import microgradx.draw.stills as stills
+    from microgradx.draw.render import GraphvizNotFoundError
+
+    def no_dot(source, format="svg"):
+        raise GraphvizNotFoundError("dot is not installed")
+
+    monkeypatch.setattr(stills, "render", no_dot)
+    frames = list(backward_steps(neuron()))
+    assert len(frames) == 6 and "step 5/5" in frames[-1].source  # each frame sized by its own texts
+    assert "fixedsize" not in frames[0].source
