@@ -41,7 +41,8 @@ class Tables:
         return None, "final"
 
     def tail_name(self, pair: Pair) -> str:
-        """What an edge comes from, by name: an input (``x0``), a neuron (``L0.n2``), a layer (``L0``)."""
+        """What an edge comes from, by name: an input (``x0``), a neuron (``L0.n2``), a layer (``L0``), the
+        parameters a batch's samples share (``L0.n2 params``)."""
         if not pair.edges:
             return f"{pair.count} connections"
         child = pair.edges[0].child
@@ -49,7 +50,9 @@ class Tables:
         if unit is None:
             return self.scene.flow.names[child]
         row = self.scene.cplan.row(unit)
-        return row.title() if isinstance(row, Group) else self.scene.flow.names[row]
+        if not isinstance(row, Group):
+            return self.scene.flow.names[row]
+        return row.title() + (" params" if row.kind == "params" else "")  # a batch's shared parameters
 
     def port_cell(self, pair: Pair, k: int) -> tuple[Cell, str]:
         """An edge's own cell on the row it comes into, and its state: where it comes from and, backward, the

@@ -174,7 +174,8 @@ def test_a_batch_loss_draws_shared_parameters_once_and_each_sample_apart():
     w = model.layers[0].neurons[0].w[0]
     assert f"{_fmt(w.grad)}, " in src or f"[{_fmt(w.grad)}" in src
     # a sample's neuron says what it stands for: its own ops, no parameters counted again
-    assert "5 nodes</font>" in src and "0 params" not in src
+    assert "5 nodes</font>" in src and not re.search(r"(?<![\w.])0 params", src)
+    assert "L0.n0 params" in src  # the shared parameters' edges come in at cells that say so
     layer = draw_dot(loss, collapse="layer").source
     assert layer.count("<b>L0</b>") == 1  # the parameters, once
     assert layer.count("<b>L0 · sample") == 3
