@@ -3,7 +3,8 @@
 Each thread has its own mode, as in PyTorch: a thread inside ``no_grad()`` or
 tracing for ``jit`` changes nothing for the others. The engine checks one
 module-level count first (how many threads are in a mode other than the default),
-so when nobody uses a mode, applying an op pays for one global read.
+so when nobody uses a mode, applying an op pays for one global read; the fast paths
+read ``FAST_FLOAT`` instead, which folds that count into the test of the op's result.
 
 Tracing enters through a hook: ``tracing(tracer)`` makes every op in this thread
 record structure without computing (placeholders have no numbers), and calls
@@ -94,14 +95,25 @@ _lock = threading.Lock()
 unusual = 0
 
 
+class _NoNumber:
+    """A type no number has: ``FAST_FLOAT`` while some thread is in an unusual mode."""
+
+
+#: ``float`` while no thread is in an unusual mode, else :class:`_NoNumber`. The fast paths (fastpath.py)
+#: test ``type(data) is FAST_FLOAT``: one test for "a Python float, and no mode to respect", so a
+#: numpy scalar, an int or any thread's ``no_grad()`` or tracing sends the op to the checked path.
+FAST_FLOAT: Any = float  # (Any: a type test against it must not narrow data for mypy)
+
+
 @contextmanager
 def _mode(recording: bool, tracer: Tracer | None) -> Iterator[None]:
-    global unusual
+    global unusual, FAST_FLOAT
     saved = (STATE.recording, STATE.tracer)
     was_unusual = not saved[0] or saved[1] is not None
     now_unusual = not recording or tracer is not None
     with _lock:
         unusual += now_unusual - was_unusual
+        FAST_FLOAT = float if unusual == 0 else _NoNumber
     STATE.recording, STATE.tracer = recording, tracer
     try:
         yield
@@ -109,6 +121,7 @@ def _mode(recording: bool, tracer: Tracer | None) -> Iterator[None]:
         STATE.recording, STATE.tracer = saved
         with _lock:
             unusual += was_unusual - now_unusual
+            FAST_FLOAT = float if unusual == 0 else _NoNumber
 
 
 def no_grad() -> Any:

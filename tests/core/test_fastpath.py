@@ -117,3 +117,24 @@ def test_a_numpy_scalar_result_goes_to_the_checked_path_which_computes_in_python
     out = a + 1e-8
     assert type(out.data) is float and out.data == 1.0 + 1e-8
     assert type(a.data) is float
+
+
+@pytest.mark.parametrize("make", [lambda a, b: a + b, lambda a, b: a * b], ids=["add", "mul"])
+def test_ints_put_in_data_go_to_the_checked_path_which_computes_in_python_floats(make):
+    a, b = Value(1.0), Value(1.0)
+    a.data, b.data = 3, 4  # type: ignore[assignment]
+    out = make(a, b)
+    assert type(out.data) is float and out.data == make(3.0, 4.0)
+    assert type(a.data) is float and type(b.data) is float
+
+
+def test_the_fast_paths_hand_over_while_any_thread_is_in_no_grad_and_take_over_again_after():
+    from microgradx import modes
+
+    assert modes.FAST_FLOAT is float
+    with no_grad():
+        assert modes.FAST_FLOAT is not float
+        with no_grad():
+            assert modes.FAST_FLOAT is not float
+        assert modes.FAST_FLOAT is not float
+    assert modes.FAST_FLOAT is float
