@@ -59,8 +59,9 @@ print(json.dumps({part: statistics.median(v) for part, v in times.items()}))
 def run(tree: Path, steps: int) -> dict[str, float]:
     """One process of ``tree``: the median milliseconds of each part."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OPENBLAS_NUM_THREADS": "1"}
+    # (run from the tree itself: ``-c`` puts the working folder first on sys.path, ahead of PYTHONPATH)
     out = subprocess.run([sys.executable, "-c", CHILD, str(steps), str(tree)], env=env, capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, cwd=tree).stdout
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
     return result
 
