@@ -115,6 +115,29 @@ def serve(site: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError(f"the site server on {base} did not start")
 
 
+def is_local(url: str) -> bool:
+    """A request that stays on this machine: 127.0.0.1, data the page holds itself, or a URL with no host."""
+    return url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in (*LOCAL_HOSTS, None)
+
+
+def guarded_context(p: Any, outside: list[str]) -> tuple[Any, Any]:
+    """Debian's Chromium, headless, and a 1280x800 context in which every request that leaves 127.0.0.1 is
+    blocked and listed in ``outside`` (the caller fails on it)."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, service_workers="block")
+
+    def guard(route: Any) -> None:
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    context.on("request", lambda r: None if is_local(r.url) else outside.append(r.url))
+    return browser, context
+
+
 def wait(page: Any, predicate_js: str, timeout_s: float, what: str) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -212,21 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, service_workers="block")
-
-            def guard(route: Any) -> None:
-                url = route.request.url
-                host = urlparse(url).hostname
-                if url.startswith(("data:", "blob:", "about:")) or host in LOCAL_HOSTS:
-                    route.continue_()
-                else:
-                    outside.append(url)
-                    route.abort()
-
-            context.route("**/*", guard)
-            context.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in
-                       (*LOCAL_HOSTS, None) and not r.url.startswith(("data:", "blob:")) else None)
+            browser, context = guarded_context(p, outside)
             for name in names:
                 r = run_notebook(context, base, name, args.shots)
                 results.append(r)

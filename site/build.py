@@ -290,15 +290,9 @@ def lite_config(mode: str, wheel_names: list[str]) -> dict[str, object]:
     }
 
 
-def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(stage, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    for db in (ROOT / ".jupyterlite.doit.db", stage / ".jupyterlite.doit.db"):
-        db.unlink(missing_ok=True)
-    stage.mkdir(parents=True)
-
-    # Wheels piplite and the kernel install: the pinned pure-Python ones, and microgradx itself.
+def stage_wheels(stage: Path, cache: Path) -> list[str]:
+    """The wheels piplite and the kernel install, in ``stage/pypi``: the pinned pure-Python ones (checked against
+    their hashes) and microgradx itself; returns the ones the kernel installs, in order."""
     pypi = stage / "pypi"
     pypi.mkdir()
     wheel_order: list[str] = []
@@ -312,6 +306,42 @@ def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
     wheel = build_wheel(stage.parent)
     shutil.copy2(wheel, pypi / wheel.name)
     wheel_order.append(wheel.name)
+    return wheel_order
+
+
+def add_renderer(out: Path, cache: Path) -> None:
+    """The renderer the library calls under Pyodide (microgradx.draw.wasm), from the site's own files."""
+    viz = ASSETS["viz"]
+    viz_js = tar_member(npm_tarball(viz["npm"], viz["integrity"], cache), viz["file"])
+    (out / "static" / "viz").mkdir(parents=True, exist_ok=True)
+    (out / "static" / "viz" / "viz-global.js").write_bytes(viz_js)
+    (out / "static" / "viz" / "LICENSE-NOTE.txt").write_text(
+        f"{viz['npm']} (MIT), containing Graphviz {viz['graphviz_version']} (EPL-1.0) and Expat (MIT).\n",
+        encoding="utf-8")
+
+
+def add_gallery(out: Path) -> None:
+    """The committed drawings and players (``viz/``), with a page listing them."""
+    gallery = out / "gallery"
+    gallery.mkdir(exist_ok=True)
+    svgs: list[str] = []
+    players: list[str] = []
+    for path in sorted((ROOT / "viz").iterdir()):
+        if path.suffix in (".svg", ".html"):
+            shutil.copy2(path, gallery / path.name)
+            (svgs if path.suffix == ".svg" else players).append(path.name)
+    (gallery / "index.html").write_text(gallery_page(svgs, players), encoding="utf-8")
+
+
+def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    for db in (ROOT / ".jupyterlite.doit.db", stage / ".jupyterlite.doit.db"):
+        db.unlink(missing_ok=True)
+    stage.mkdir(parents=True)
+
+    wheel_order = stage_wheels(stage, cache)
 
     if mode == "local":
         target = stage / "static" / "pyodide"
@@ -336,25 +366,10 @@ def build(out: Path, mode: str, cache: Path, stage: Path) -> None:
     jupyter = [sys.executable, "-m", "jupyter", "lite", "build"]
     run(jupyter + ["--lite-dir", str(stage), "--output-dir", str(out.resolve())], cwd=stage)
 
-    # The renderer the library calls under Pyodide (microgradx.draw.wasm), from the site's own files.
-    viz = ASSETS["viz"]
-    viz_js = tar_member(npm_tarball(viz["npm"], viz["integrity"], cache), viz["file"])
-    (out / "static" / "viz").mkdir(parents=True, exist_ok=True)
-    (out / "static" / "viz" / "viz-global.js").write_bytes(viz_js)
-    (out / "static" / "viz" / "LICENSE-NOTE.txt").write_text(
-        f"{viz['npm']} (MIT), containing Graphviz {viz['graphviz_version']} (EPL-1.0) and Expat (MIT).\n",
-        encoding="utf-8")
+    add_renderer(out, cache)
 
     add_course_css(out)
-    gallery = out / "gallery"
-    gallery.mkdir(exist_ok=True)
-    svgs: list[str] = []
-    players: list[str] = []
-    for path in sorted((ROOT / "viz").iterdir()):
-        if path.suffix in (".svg", ".html"):
-            shutil.copy2(path, gallery / path.name)
-            (svgs if path.suffix == ".svg" else players).append(path.name)
-    (gallery / "index.html").write_text(gallery_page(svgs, players), encoding="utf-8")
+    add_gallery(out)
     config_script = lite_config_script((out / "index.html").read_text(encoding="utf-8"))
     (out / "index.html").write_text(landing_page(items, mode, config_script), encoding="utf-8")
     (out / "licenses.html").write_text(licences_page(mode), encoding="utf-8")

@@ -11,11 +11,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import CHROMIUM, CHROMIUM_ARGS, HEIGHT, KERNEL_TIMEOUT_S, ROOT, STATE_JS, WIDTH, serve, wait  # noqa: E402
+from browser import KERNEL_TIMEOUT_S, ROOT, STATE_JS, guarded_context, serve, wait  # noqa: E402
 
 CODE = r'''
 import time
@@ -60,18 +58,7 @@ def main() -> int:
     outside: list[str] = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}, service_workers="block")
-
-            def guard(route: Any) -> None:
-                host = urlparse(route.request.url).hostname
-                if host == "127.0.0.1" or route.request.url.startswith(("data:", "blob:")):
-                    route.continue_()
-                else:
-                    outside.append(route.request.url)
-                    route.abort()
-
-            context.route("**/*", guard)
+            browser, context = guarded_context(p, outside)
             page = context.new_page()
             start = time.monotonic()
             page.goto(f"{base}notebooks/index.html?path=03_a_neuron.ipynb")

@@ -181,6 +181,8 @@ def draw_command(args: argparse.Namespace) -> int:
         stderr = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else str(e.stderr or "")
         reason = stderr.strip().splitlines()
         return _fail(f"Graphviz could not draw the graph: {reason[0] if reason else e}")
+    except FileExistsError as e:  # PNG steps: frames of an earlier, longer run under the same name
+        return _fail(str(e))
     except OSError as e:  # the file writer's errors start "cannot write <path>"; others come from Graphviz
         if str(e).startswith("cannot write"):
             return _fail(str(e))
@@ -235,14 +237,14 @@ def _draw(root: Value, args: argparse.Namespace) -> list[Path]:
     """Draw ``root`` (and its step-by-step page) as ``args`` say; returns the paths written."""
     style = {"rankdir": args.rankdir, "max_nodes": args.max_nodes, "theme": args.theme, "fontsize": args.fontsize}
     graph = draw_dot(root, view="backward" if args.backward else "forward", **style)
-    png = args.width is not None and Path(args.output).suffix.lower() == ".png"
-    written = [save(graph, args.output, width=args.width) if png else save(graph, args.output)]
-    if args.steps:
+    steps: list[Path] = []
+    if args.steps:  # first: PNG steps may be refused (an earlier run's frames), and then nothing is written
         player = animate_backward(root, title=f"Backward pass of {_short(args.expression)}", **style)
         first = player.save(args.steps, width=args.width if _png_steps(args) else None)
         # PNG steps: every frame is ours (frames of an earlier run under this name are refused, not mixed in)
-        written += sorted(first.parent.glob(first.name[:-6] + "*.png")) if _png_steps(args) else [first]
-    return written
+        steps = sorted(first.parent.glob(first.name[:-6] + "*.png")) if _png_steps(args) else [first]
+    png = args.width is not None and Path(args.output).suffix.lower() == ".png"
+    return [save(graph, args.output, width=args.width) if png else save(graph, args.output), *steps]
 
 
 def _too_large(e: GraphTooLargeError, max_nodes: int) -> str:

@@ -302,9 +302,9 @@ def save_frames(frames: Iterable[Graph], path: str | os.PathLike[str], width: in
     stale = sorted(p.name for p in folder.glob("*.png") if re.fullmatch(rf"{stem}-\d+\.png", p.name)
                    and p not in ours) if folder.is_dir() else []
     if stale:
-        raise FileExistsError(f"{folder} holds {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''} from an "
-                              f"earlier run, which these {len(graphs)} steps would not replace: remove them, or "
-                              "save under another name")
+        listed = ", ".join(stale[:3]) + (" ..." if len(stale) > 3 else "")
+        raise FileExistsError(f"the folder {folder} holds {listed} from an earlier run, which these {len(graphs)} "
+                              "steps would not replace: remove them, or save under another name")
     for target, graph in zip(paths, graphs):
         write_atomic(target, render(graph.source, "png") if width is None else png_of_width(graph, width))
     return paths[0]

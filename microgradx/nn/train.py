@@ -235,8 +235,7 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     * ``loss``: a name from :data:`microgradx.losses.LOSSES` or ``fn(scores, targets) -> Value``.
     * ``optimizer``: an :class:`~microgradx.optim.Optimizer`, or a name (``'sgd'``, ``'adam'``, ...)
       built with ``lr`` on ``model.parameters()``.
-    * ``batch_size``: ``None`` for full-batch steps (one step per epoch); otherwise the
-      data are shuffled every epoch (with ``seed``) and cut into mini-batches.
+    * ``batch_size``: ``None`` for full-batch steps; else the data, shuffled every epoch (``seed``), in mini-batches.
     * ``l2_alpha``: adds alpha·Σ p² to the loss (micrograd's regulariser).
     * ``clip_grad_norm``: before each update, scale the gradient so that √(Σ g²) ≤ this.
     * ``scheduler``: stepped once per epoch; a scheduler, or a function of the optimizer making one.
@@ -247,9 +246,8 @@ def fit(model: Any, X: Any, y: Any, loss: str | Callable[..., Value] = "hinge",
     * ``record_grad_norms``: keep the per-layer gradient norm of each epoch (mean over its steps).
     * ``compiled``: trace the per-sample loss once with :func:`microgradx.jit.jit` and run each step for
       the whole batch with numpy (same loss, same gradients, many times faster). The parameter Values
-      are updated before every call of ``callback`` and when ``fit`` returns or raises. Without it
-      (and always for dropout) training is eager, but a Module's validation loss is still scored
-      through its compiled trace, as ``predict(compiled=True)`` scores (evaluation mode draws no masks).
+      are updated before every call of ``callback`` and when ``fit`` returns or raises. Eager training
+      still scores a Module's validation loss compiled, as ``predict(compiled=True)`` does.
 
     The model trains in training mode (its own mode is restored at the end). Labels of shape (n, 1) are
     read as (n,). A loss or gradient that becomes non-finite raises :class:`NonFiniteLossError`.

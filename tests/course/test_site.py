@@ -239,3 +239,13 @@ def test_the_readmes_serve_line_serves_a_built_site_folder(tmp_path):
     finally:
         proc.terminate()
         proc.wait()
+
+
+def test_the_browser_checks_let_only_this_machines_requests_through():
+    is_local = load("browser").is_local
+    for url in ("http://127.0.0.1:8000/notebooks/index.html", "data:image/png;base64,AA", "blob:http://127.0.0.1/x",
+                "about:blank"):
+        assert is_local(url), url
+    for url in ("https://cdn.jsdelivr.net/pyodide/v0.27.7/full/pyodide.js", "https://pypi.org/simple/numpy/",
+                "http://localhost.example.com/", "http://10.0.0.1/"):
+        assert not is_local(url), url

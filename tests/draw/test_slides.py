@@ -469,3 +469,14 @@ def test_the_steps_as_dot_sources_need_no_graphviz(monkeypatch):
     frames = list(backward_steps(neuron()))
     assert len(frames) == 6 and "step 5/5" in frames[-1].source  # each frame sized by its own texts
     assert "fixedsize" not in frames[0].source
+
+
+@needs_dot
+def test_the_cli_refuses_png_steps_over_an_earlier_runs_frames_in_one_line_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "steps-17.png").write_bytes(b"an earlier run's frame")
+    out = tmp_path / "n.svg"
+    assert main(["draw", *NEURON, "-o", str(out), "--steps", str(tmp_path / "steps.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "steps-17.png from an earlier run" in err and "remove them" in err
+    assert "Graphviz" not in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["steps-17.png"]  # not even the drawing
